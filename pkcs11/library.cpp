@@ -1,0 +1,83 @@
+#include "pkcs11/library.h"
+
+#include <dlfcn.h>
+
+#include <map>
+#include <mutex>
+
+namespace attache::p11 {
+namespace {
+
+// Process-wide registry of loaded libraries, keyed by dlopen handle. Never destroyed: a
+// static destructor could run after a module's own atexit handlers.
+struct Registry {
+    std::recursive_mutex mutex;
+    std::map<void*, std::weak_ptr<Library>> loaded;
+};
+
+Registry& registry() {
+    static Registry& r = *new Registry;
+    return r;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Library>> Library::load(const std::string& path) {
+    Registry& reg = registry();
+    std::lock_guard lock(reg.mutex);
+
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+        const char* why = dlerror();
+        return Error("cannot load PKCS#11 module " + path + ": " + (why ? why : "dlopen failed"));
+    }
+    if (auto it = reg.loaded.find(handle); it != reg.loaded.end()) {
+        if (auto existing = it->second.lock()) {
+            dlclose(handle);  // drop the extra reference this dlopen took
+            return existing;
+        }
+    }
+
+    auto get_list = reinterpret_cast<CK_C_GetFunctionList>(dlsym(handle, "C_GetFunctionList"));
+    if (get_list == nullptr) {
+        dlclose(handle);
+        return Error("cannot load PKCS#11 module " + path +
+                     ": it does not export C_GetFunctionList");
+    }
+    CK_FUNCTION_LIST* functions = nullptr;
+    if (CK_RV rv = get_list(&functions); rv != CKR_OK || functions == nullptr) {
+        dlclose(handle);
+        return Error::pkcs11(rv == CKR_OK ? CKR_GENERAL_ERROR : rv, "C_GetFunctionList", path);
+    }
+
+    CK_C_INITIALIZE_ARGS args{};
+    args.flags = CKF_OS_LOCKING_OK;
+    CK_RV rv = functions->C_Initialize(&args);
+    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+        dlclose(handle);
+        return Error::pkcs11(rv, "C_Initialize", path);
+    }
+
+    std::shared_ptr<Library> lib(new Library);
+    lib->handle_ = handle;
+    lib->functions_ = functions;
+    lib->finalize_ = (rv == CKR_OK);
+    lib->path_ = path;
+    reg.loaded[handle] = lib;
+    return lib;
+}
+
+Library::~Library() {
+    Registry& reg = registry();
+    std::lock_guard lock(reg.mutex);
+    if (finalize_) {
+        functions_->C_Finalize(nullptr);
+    }
+    auto it = reg.loaded.find(handle_);
+    if (it != reg.loaded.end() && it->second.expired()) {
+        reg.loaded.erase(it);
+    }
+    dlclose(handle_);
+}
+
+}  // namespace attache::p11
