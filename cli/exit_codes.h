@@ -1,0 +1,24 @@
+#pragma once
+
+// Exit codes of `attache`: stable, documented in docs/user-guide.md. Scripts may rely on them.
+
+namespace attache::cli {
+
+enum ExitCode : int {
+    kOk = 0,
+    kFailure = 1,          // anything not listed below
+    kUsage = 2,            // bad command line (CLI11's own code)
+    kAgentNotRunning = 3,  // no agent on the socket
+    kTokenLocked = 4,      // the token needs `attache unlock`
+    kWrongPin = 5,         // the PIN was incorrect (never retried)
+    kPinBlocked = 6,       // the PIN is blocked; an admin must unblock it
+    kKeyNotFound = 7,      // no key (or token) matches
+    kRefusedByToken = 8,   // the token refused the operation (mechanism, usage)
+    kRefusedByPolicy = 9,  // the agent's policy refused it
+    kTokenAbsent = 10,     // the card is not inserted
+    kMismatch = 11,        // verify-card: the card does not match the inventory
+    kFinalTry = 12,        // unlock refused: last PIN try, not confirmed
+    kCancelled = 13,       // the user cancelled (prompt, confirmation)
+};
+
+}  // namespace attache::cli
