@@ -19,6 +19,9 @@ enum ExitCode : int {
     kMismatch = 11,        // verify-card: the card does not match the inventory
     kFinalTry = 12,        // unlock refused: last PIN try, not confirmed
     kCancelled = 13,       // the user cancelled (prompt, confirmation)
+    kAmbiguousToken = 14,  // the token URI matches several tokens
+    kInventory = 15,       // the inventory is not usable (not Attache's, newer schema, no record)
+    kCertificateRejected = 16,  // cert import: another key's, expired, or wrong key usage
 };
 
 }  // namespace attache::cli

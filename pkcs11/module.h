@@ -23,7 +23,7 @@ class Module {
   public:
     // `spec` is a path (contains a '/'), a file name in p11-kit's module directory
     // ("opensc-pkcs11.so", "p11-kit-proxy.so"), or the name of a module registered with p11-kit
-    // ("opensc", from /usr/share/p11-kit/modules/opensc.module).
+    // ("opensc-pkcs11" on Debian 12, from /usr/share/p11-kit/modules/opensc-pkcs11.module).
     static Result<Module> load(const std::string& spec);
 
     // Resolves `spec` as load() does, without loading anything: the library's path.

@@ -30,6 +30,14 @@ class Error {
     std::optional<CK_RV> rv() const { return rv_; }
     bool is(CK_RV rv) const { return rv_ && *rv_ == rv; }
 
+    // A domain-specific code set by the layer that made the error (the agent uses its
+    // protocol's error codes); nullopt when none was set.
+    std::optional<int> code() const { return code_; }
+    Error&& with_code(int code) && {
+        code_ = code;
+        return std::move(*this);
+    }
+
     // Prepends what the caller was doing: "what: message". Keeps the CK_RV.
     Error context(std::string_view what) const&;
     Error context(std::string_view what) &&;
@@ -37,6 +45,7 @@ class Error {
   private:
     std::string message_;
     std::optional<CK_RV> rv_;
+    std::optional<int> code_;
 };
 
 template <typename T>

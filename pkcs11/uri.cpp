@@ -2,6 +2,8 @@
 
 #include <p11-kit/uri.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 
 namespace attache::p11 {
@@ -25,6 +27,24 @@ void copy_padded(unsigned char* field, size_t size, const std::string& value) {
     std::memcpy(field, value.data(), std::min(value.size(), size));
 }
 
+// The URI as an error message may show it: the value of every pin-value attribute (RFC 7512
+// puts it in the query; p11-kit takes it in the path too) replaced by "***".
+std::string redact_pin(const std::string& text) {
+    static constexpr std::string_view kPin = "pin-value=";
+    std::string lower(text);
+    for (char& c : lower)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string out;
+    size_t pos = 0;
+    for (size_t at; (at = lower.find(kPin, pos)) != std::string::npos;) {
+        out.append(text, pos, at + kPin.size() - pos);
+        out += "***";
+        pos = std::min(text.find_first_of(";?&", at + kPin.size()), text.size());
+    }
+    out.append(text, pos);
+    return out;
+}
+
 std::string format(P11KitUri* uri, P11KitUriType type) {
     char* out = nullptr;
     if (p11_kit_uri_format(uri, type, &out) != P11_KIT_URI_OK || out == nullptr) {
@@ -44,14 +64,14 @@ Result<Uri> Uri::parse(std::string_view text) {
     const std::string s(text);
     int rc = p11_kit_uri_parse(s.c_str(), P11_KIT_URI_FOR_ANY, u.uri_.get());
     if (rc != P11_KIT_URI_OK) {
-        return Error("invalid PKCS#11 URI '" + s + "': " + p11_kit_uri_message(rc));
+        return Error("invalid PKCS#11 URI '" + redact_pin(s) + "': " + p11_kit_uri_message(rc));
     }
     if (p11_kit_uri_get_pin_value(u.uri_.get()) != nullptr) {
-        return Error("PKCS#11 URI '" + s.substr(0, s.find('?')) +
-                     "...' carries a pin-value; PINs are never accepted in a URI");
+        return Error("PKCS#11 URI '" + redact_pin(s) +
+                     "' carries a pin-value; PINs are never accepted in a URI");
     }
     if (p11_kit_uri_any_unrecognized(u.uri_.get())) {
-        return Error("PKCS#11 URI '" + s + "' has attributes that are not understood");
+        return Error("PKCS#11 URI '" + redact_pin(s) + "' has attributes that are not understood");
     }
     u.text_ = s;
     return u;

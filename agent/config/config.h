@@ -1,0 +1,55 @@
+#pragma once
+
+// attache-agent's configuration: /etc/attache/agent.toml (the admin's), then
+// ~/.config/attache/agent.toml (the user's; its values win unless the admin lists the key in
+// `locked`), then the command line. See docs/user-guide.md for every key.
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "pkcs11/result.h"
+
+namespace attache::agent {
+
+struct Config {
+    // PKCS#11 modules the agent loads: paths, p11-kit module file names or registered names.
+    // Only the admin's or the user's configuration or command line names them; never a client.
+    std::vector<std::string> modules{"p11-kit-proxy.so"};
+    // PKCS#11 URI choosing the tokens (and, with object attributes, the keys) served.
+    std::string tokens = "pkcs11:";
+    // Lock a token after this long without an operation; 0 = never.
+    std::chrono::seconds idle_lock{15 * 60};
+    // Lock a token this long after unlocking, however busy; 0 = never.
+    std::chrono::seconds max_unlocked{0};
+    std::string socket;      // empty: $XDG_RUNTIME_DIR/attache/agent.sock
+    std::string ssh_socket;  // empty: $XDG_RUNTIME_DIR/attache/ssh.sock
+    bool ssh_enabled = true;
+    // Serve keys that are extractable or were ever extractable (a copy may exist elsewhere).
+    bool allow_extractable_keys = false;
+    // Let root's processes use the agent (root can read the agent's memory anyway, but it is
+    // refused by default so that mistakes stay visible).
+    bool allow_root = false;
+    // SSH signatures with SHA-1 ("ssh-rsa"): off, OpenSSH itself disables them.
+    bool allow_ssh_rsa_sha1 = false;
+    // Parallel PKCS#11 sessions per token; 0 = one per CPU core.
+    unsigned workers_per_token = 0;
+    // How often tokens are checked for insertion and removal.
+    std::chrono::milliseconds poll_interval{500};
+    // Keys of the user's file the admin's file forbids overriding.
+    std::vector<std::string> locked;
+};
+
+// The files read, in order; missing files are skipped.
+std::vector<std::filesystem::path> default_config_files();
+
+// Reads each existing file over the defaults. Errors name the file, line and key.
+Result<Config> load_config(const std::vector<std::filesystem::path>& admin_files,
+                           const std::vector<std::filesystem::path>& user_files);
+
+// Parses one TOML document over `config` (for tests). `origin` names it in errors.
+Status apply_config_text(Config& config, std::string_view text, const std::string& origin,
+                         bool user_file);
+
+}  // namespace attache::agent

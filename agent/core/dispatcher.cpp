@@ -1,0 +1,200 @@
+#include "agent/core/dispatcher.h"
+
+#include <unistd.h>
+
+#include "agent/core/agent_error.h"
+#include "agent/core/log.h"
+
+namespace attache::agent {
+namespace {
+
+using namespace protocol;
+
+void audit_operation(const char* op, const std::string& key, const ClientInfo& client,
+                     const Result<Bytes>& result) {
+    audit({{"op", op},
+           {"key", key},
+           {"pid", std::to_string(client.pid)},
+           {"uid", std::to_string(client.uid)},
+           {"exe", client.exe},
+           {"result", result ? "ok" : name_of(error_code_of(result.error()))}});
+}
+
+}  // namespace
+
+ErrorReply Dispatcher::error_reply(const Error& error, uint64_t token_flags) {
+    ErrorReply e;
+    e.code = error_code_of(error);
+    e.ckr = error.rv().value_or(0);
+    e.token_flags = token_flags;
+    e.message = error.message();
+    return e;
+}
+
+KeyEntry key_entry(const Token& token, const KeyRecord& key) {
+    KeyEntry e;
+    e.id = key.id;
+    e.uri = key.uri;
+    e.label = key.label;
+    e.cka_id = key.cka_id;
+    e.token_label = token.label();
+    e.token_serial = token.serial();
+    e.type = key.type;
+    e.bits = key.bits;
+    e.operations = key.operations;
+    e.served = key.served;
+    e.refusal = key.refusal;
+    e.spki = key.spki;
+    e.certificate = key.certificate;
+    return e;
+}
+
+Reply Dispatcher::handle(Request& request, const ClientInfo& client, bool& hello_done) {
+    if (auto* hello = std::get_if<HelloRequest>(&request)) {
+        if (hello->min_version > kProtocolVersion || hello->max_version < kProtocolVersion) {
+            return ErrorReply{
+                ErrorCode::unsupported_version, 0, 0,
+                "this agent speaks protocol version " + std::to_string(kProtocolVersion)};
+        }
+        hello_done = true;
+        return HelloReply{kProtocolVersion, identity_.version};
+    }
+    if (!hello_done) {
+        return ErrorReply{ErrorCode::bad_request, 0, 0, "the first request must be hello"};
+    }
+    return std::visit(
+        [&](auto& r) -> Reply {
+            using T = std::decay_t<decltype(r)>;
+            if constexpr (std::is_same_v<T, StatusRequest>)
+                return status();
+            if constexpr (std::is_same_v<T, ListKeysRequest>)
+                return list_keys();
+            if constexpr (std::is_same_v<T, SignRequest>)
+                return sign(r, client);
+            if constexpr (std::is_same_v<T, DecryptRequest>)
+                return decrypt(r, client);
+            if constexpr (std::is_same_v<T, DeriveRequest>)
+                return derive(r, client);
+            if constexpr (std::is_same_v<T, UnlockRequest>)
+                return unlock(r, client);
+            if constexpr (std::is_same_v<T, LockRequest>)
+                return lock(r, client);
+            if constexpr (std::is_same_v<T, RandomRequest>)
+                return random(r);
+            if constexpr (std::is_same_v<T, HelloRequest>)
+                return ErrorReply{};
+        },
+        request);
+}
+
+Reply Dispatcher::status() {
+    StatusReply s;
+    s.agent = identity_.version;
+    s.pid = static_cast<uint32_t>(getpid());
+    s.socket = identity_.socket;
+    s.ssh_socket = identity_.ssh_socket;
+    for (const auto& t : tokens_.tokens())
+        s.tokens.push_back(t->status());
+    return s;
+}
+
+Reply Dispatcher::list_keys() {
+    ListKeysReply reply;
+    for (const auto& t : tokens_.tokens()) {
+        if (!t->present())
+            continue;
+        for (const auto& k : t->keys())
+            reply.keys.push_back(key_entry(*t, *k));
+    }
+    return reply;
+}
+
+Reply Dispatcher::sign(const SignRequest& r, const ClientInfo& client) {
+    auto match = tokens_.find_key(r.key);
+    if (!match)
+        return error_reply(match.error());
+    Result<Bytes> result = match->token->sign(*match->key, r);
+    audit_operation("sign", match->key->id, client, result);
+    if (!result)
+        return error_reply(result.error());
+    return SignReply{std::move(*result)};
+}
+
+Reply Dispatcher::decrypt(const DecryptRequest& r, const ClientInfo& client) {
+    auto match = tokens_.find_key(r.key);
+    if (!match)
+        return error_reply(match.error());
+    Result<Bytes> result = match->token->decrypt(*match->key, r);
+    audit_operation("decrypt", match->key->id, client, result);
+    if (!result)
+        return error_reply(result.error());
+    return DecryptReply{std::move(*result)};
+}
+
+Reply Dispatcher::derive(const DeriveRequest& r, const ClientInfo& client) {
+    auto match = tokens_.find_key(r.key);
+    if (!match)
+        return error_reply(match.error());
+    Result<Bytes> result = match->token->derive(*match->key, r);
+    audit_operation("derive", match->key->id, client, result);
+    if (!result)
+        return error_reply(result.error());
+    return DeriveReply{std::move(*result)};
+}
+
+Reply Dispatcher::unlock(UnlockRequest& r, const ClientInfo& client) {
+    auto token = tokens_.find_token(r.token);
+    if (!token)
+        return error_reply(token.error());
+    auto result = (*token)->unlock(r.pin ? &*r.pin : nullptr, r.confirm_final_try);
+    r.pin.reset();  // wipes it now rather than when the request is dropped
+    audit({{"op", "unlock"},
+           {"token", (*token)->serial()},
+           {"pid", std::to_string(client.pid)},
+           {"exe", client.exe},
+           {"result", result ? (result->already_unlocked ? "already-unlocked" : "ok")
+                             : name_of(error_code_of(result.error()))}});
+    if (!result)
+        return error_reply(result.error(), (*token)->info().flags);
+    return std::move(*result);
+}
+
+Reply Dispatcher::lock(const LockRequest& r, const ClientInfo& client) {
+    LockReply reply;
+    if (r.token.empty()) {
+        reply.locked = static_cast<uint32_t>(tokens_.lock_all("lock request"));
+    } else {
+        auto token = tokens_.find_token(r.token);
+        if (!token)
+            return error_reply(token.error());
+        reply.locked = (*token)->lock("lock request") ? 1 : 0;
+    }
+    audit({{"op", "lock"},
+           {"token", r.token.empty() ? "all" : r.token},
+           {"pid", std::to_string(client.pid)},
+           {"exe", client.exe},
+           {"result", "ok"}});
+    return reply;
+}
+
+Reply Dispatcher::random(const RandomRequest& r) {
+    auto token = tokens_.find_token("");
+    if (!token) {
+        // Several tokens: any present one will do.
+        for (const auto& t : tokens_.tokens()) {
+            if (t->present()) {
+                auto data = t->random(r.length);
+                if (data)
+                    return RandomReply{std::move(*data)};
+                return error_reply(data.error());
+            }
+        }
+        return error_reply(token.error());
+    }
+    auto data = (*token)->random(r.length);
+    if (!data)
+        return error_reply(data.error());
+    return RandomReply{std::move(*data)};
+}
+
+}  // namespace attache::agent

@@ -1,0 +1,80 @@
+#include "agent/core/log.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+
+namespace attache::agent {
+namespace {
+
+std::atomic<LogLevel> g_level{LogLevel::info};
+
+std::mutex& log_mutex() {
+    static std::mutex& m = *new std::mutex;
+    return m;
+}
+
+const char* level_name(LogLevel level) {
+    switch (level) {
+        case LogLevel::debug:
+            return "debug";
+        case LogLevel::info:
+            return "info";
+        case LogLevel::warning:
+            return "warning";
+        case LogLevel::error:
+            return "error";
+    }
+    return "?";
+}
+
+// Values are quoted when they contain spaces, quotes or control characters.
+std::string quote(const std::string& v) {
+    bool plain = !v.empty();
+    for (unsigned char c : v) {
+        if (c <= ' ' || c == '"' || c == '\\' || c >= 0x7f)
+            plain = false;
+    }
+    if (plain)
+        return v;
+    std::string out = "\"";
+    for (unsigned char c : v) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < ' ' || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out + "\"";
+}
+
+}  // namespace
+
+void set_log_level(LogLevel level) {
+    g_level = level;
+}
+
+void log(LogLevel level, std::string_view message) {
+    if (level < g_level.load())
+        return;
+    std::lock_guard lock(log_mutex());
+    std::fprintf(stderr, "attache-agent[%d]: %s: %.*s\n", static_cast<int>(getpid()),
+                 level_name(level), static_cast<int>(message.size()), message.data());
+    std::fflush(stderr);
+}
+
+void audit(const std::vector<std::pair<std::string, std::string>>& fields) {
+    std::string line = "audit:";
+    for (const auto& [k, v] : fields)
+        line += " " + k + "=" + quote(v);
+    log(LogLevel::info, line);
+}
+
+}  // namespace attache::agent

@@ -1,0 +1,67 @@
+#pragma once
+
+// The PKCS#11 sessions of one token. Operations borrow a session, so up to `capacity` of them
+// run on the token at once (SoftHSM2 and HSMs run them in parallel; a smartcard's module
+// serialises them itself). Sessions are opened on demand and reused. When the token goes away
+// the pool is closed: waiting borrowers fail at once, and sessions in use are dropped when
+// returned.
+
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "pkcs11/module.h"
+#include "pkcs11/result.h"
+#include "pkcs11/session.h"
+
+namespace attache::agent {
+
+class SessionPool {
+  public:
+    SessionPool(p11::Module module, CK_SLOT_ID slot, unsigned capacity);
+
+    class Lease {
+      public:
+        Lease(SessionPool* pool, p11::Session session, uint64_t generation)
+            : pool_(pool), session_(std::move(session)), generation_(generation) {}
+        ~Lease();
+        Lease(Lease&& other) noexcept;
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        Lease& operator=(Lease&&) = delete;
+
+        p11::Session& operator*() { return *session_; }
+        p11::Session* operator->() { return &*session_; }
+        // The session is broken (device error): close it rather than reuse it.
+        void discard() { discard_ = true; }
+
+      private:
+        SessionPool* pool_;
+        std::optional<p11::Session> session_;
+        uint64_t generation_;
+        bool discard_ = false;
+    };
+
+    // Borrows a session, waiting while all are in use. Fails when the pool is closed.
+    Result<Lease> acquire();
+    // Closes idle sessions and fails waiters; later acquire() calls fail until reopen().
+    void close();
+    void reopen();
+    unsigned capacity() const { return capacity_; }
+
+  private:
+    void give_back(p11::Session session, uint64_t generation, bool discard);
+
+    p11::Module module_;
+    const CK_SLOT_ID slot_;
+    const unsigned capacity_;
+    std::mutex mutex_;
+    std::condition_variable available_;
+    std::vector<p11::Session> idle_;
+    unsigned open_ = 0;  // sessions open: idle + leased
+    bool closed_ = false;
+    uint64_t generation_ = 0;
+};
+
+}  // namespace attache::agent

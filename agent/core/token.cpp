@@ -1,0 +1,289 @@
+#include "agent/core/token.h"
+
+#include "agent/core/agent_error.h"
+#include "agent/core/operation_plan.h"
+#include "pkcs11/operations.h"
+#include "pkcs11/uri.h"
+
+namespace attache::agent {
+namespace {
+
+int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               Token::Clock::now().time_since_epoch())
+        .count();
+}
+
+const char* operation_name(uint32_t op) {
+    switch (op) {
+        case protocol::kOpSign:
+            return "signing";
+        case protocol::kOpDecrypt:
+            return "decryption";
+        case protocol::kOpDerive:
+            return "key agreement";
+        default:
+            return "this operation";
+    }
+}
+
+}  // namespace
+
+Token::Token(p11::Module module, CK_SLOT_ID slot, p11::TokenInfo info, TokenSettings settings)
+    : module_(std::move(module)),
+      slot_(slot),
+      serial_(info.serial),
+      label_(info.label),
+      settings_(std::move(settings)),
+      pool_(module_, slot, settings_.workers),
+      info_(std::move(info)),
+      since_(std::chrono::system_clock::now()) {
+    last_used_ns_ = now_ns();
+}
+
+Token::~Token() {
+    pool_.close();
+    std::lock_guard control(control_mutex_);
+    if (control_ && unlocked_)
+        (void)control_->logout();
+    control_.reset();
+}
+
+std::string Token::uri() const {
+    return p11::Uri::for_token(info());
+}
+
+std::string Token::display_name() const {
+    return "'" + label_ + "' (serial " + serial_ + ")";
+}
+
+p11::TokenInfo Token::info() const {
+    std::lock_guard lock(mutex_);
+    return info_;
+}
+
+void Token::update_info(const p11::TokenInfo& info) {
+    std::lock_guard lock(mutex_);
+    info_ = info;
+}
+
+protocol::TokenStatus Token::status() const {
+    std::lock_guard lock(mutex_);
+    protocol::TokenStatus s;
+    s.uri = p11::Uri::for_token(info_);
+    s.label = info_.label;
+    s.serial = info_.serial;
+    s.manufacturer = info_.manufacturer;
+    s.model = info_.model;
+    s.present = present_;
+    s.unlocked = unlocked_;
+    s.flags = info_.flags;
+    s.since = static_cast<uint64_t>(std::chrono::system_clock::to_time_t(since_));
+    s.lock_reason = unlocked_ ? "" : lock_reason_;
+    s.key_count = static_cast<uint32_t>(keys_.size());
+    return s;
+}
+
+std::vector<std::shared_ptr<const KeyRecord>> Token::keys() const {
+    std::lock_guard lock(mutex_);
+    return keys_;
+}
+
+Token::Clock::time_point Token::last_used() const {
+    return Clock::time_point(std::chrono::nanoseconds(last_used_ns_.load()));
+}
+
+Token::Clock::time_point Token::unlocked_at() const {
+    std::lock_guard lock(mutex_);
+    return unlocked_at_;
+}
+
+Result<p11::TokenInfo> Token::fetch_info() {
+    ATTACHE_TRY(p11::TokenInfo info, module_.token_info(slot_));
+    update_info(info);
+    return info;
+}
+
+Status Token::scan() {
+    std::lock_guard control(control_mutex_);
+    return rescan_locked(unlocked_);
+}
+
+Status Token::rescan_locked(bool logged_in) {
+    if (!control_) {
+        ATTACHE_TRY(p11::Session s, module_.open_session(slot_));
+        control_.emplace(std::move(s));
+    }
+    ATTACHE_TRY(auto records, scan_keys(*control_, info(), logged_in, settings_.scan));
+    std::vector<std::shared_ptr<const KeyRecord>> keys;
+    keys.reserve(records.size());
+    for (auto& r : records)
+        keys.push_back(std::make_shared<const KeyRecord>(std::move(r)));
+    std::lock_guard lock(mutex_);
+    keys_ = std::move(keys);
+    return ok();
+}
+
+Status Token::ensure_usable() const {
+    if (!present_) {
+        return agent_error(ErrorCode::token_absent,
+                           "token " + display_name() + " was removed; insert it again");
+    }
+    if (!unlocked_) {
+        return agent_error(ErrorCode::token_locked,
+                           "token " + display_name() + " is locked; run `attache unlock`");
+    }
+    return ok();
+}
+
+Result<protocol::UnlockReply> Token::unlock(const Secret* pin, bool confirm_final_try) {
+    std::lock_guard control(control_mutex_);
+    protocol::UnlockReply reply;
+    reply.token_label = label_;
+    if (!present_) {
+        return agent_error(ErrorCode::token_absent, "token " + display_name() + " was removed");
+    }
+    if (unlocked_) {
+        reply.already_unlocked = true;
+        return reply;
+    }
+    // Fresh flags: the retry counter may have moved since the last poll.
+    ATTACHE_TRY(p11::TokenInfo info, fetch_info());
+    if (info.user_pin_locked()) {
+        return agent_error(ErrorCode::pin_locked,
+                           "the PIN of token " + display_name() +
+                               " is blocked; an admin must unblock it with `attache pin unblock`");
+    }
+    if (info.user_pin_final_try() && !confirm_final_try) {
+        return agent_error(ErrorCode::final_try,
+                           "token " + display_name() +
+                               " has one PIN try left; a wrong PIN blocks the card. Unlock again "
+                               "confirming the last attempt (attache unlock --confirm-final-try)");
+    }
+    if (pin == nullptr && !info.protected_authentication_path()) {
+        return agent_error(ErrorCode::bad_request,
+                           "token " + display_name() + " needs a PIN and none was given");
+    }
+    if (!control_) {
+        ATTACHE_TRY(p11::Session s, module_.open_session(slot_));
+        control_.emplace(std::move(s));
+    }
+    Status login = control_->login(CKU_USER, info.protected_authentication_path() ? nullptr : pin);
+    if (!login) {
+        (void)fetch_info();  // report the new retry-counter flags
+        Error e = std::move(login).error();
+        if (e.rv() && means_token_gone(*e.rv()))
+            control_.reset();
+        return std::move(e).context("unlocking token " + display_name());
+    }
+    (void)fetch_info();
+    // Now the private keys are visible: verify them against the policy before serving any.
+    if (Status s = rescan_locked(true); !s) {
+        (void)control_->logout();
+        return std::move(s).error().context("reading the keys of token " + display_name());
+    }
+    {
+        std::lock_guard lock(mutex_);
+        unlocked_ = true;
+        since_ = std::chrono::system_clock::now();
+        unlocked_at_ = Clock::now();
+        lock_reason_.clear();
+    }
+    last_used_ns_ = now_ns();
+    return reply;
+}
+
+void Token::set_locked_state(const std::string& reason) {
+    std::lock_guard lock(mutex_);
+    unlocked_ = false;
+    since_ = std::chrono::system_clock::now();
+    lock_reason_ = reason;
+}
+
+bool Token::lock(const std::string& reason) {
+    // Refuse new operations first, then log out.
+    const bool was_unlocked = unlocked_.exchange(false);
+    if (!was_unlocked)
+        return false;
+    set_locked_state(reason);
+    std::lock_guard control(control_mutex_);
+    if (control_)
+        (void)control_->logout();
+    return true;
+}
+
+void Token::removed() {
+    present_ = false;
+    set_locked_state("card removed");
+    pool_.close();
+    std::lock_guard control(control_mutex_);
+    control_.reset();
+}
+
+template <typename Fn>
+Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, Fn&& fn) {
+    ATTACHE_CHECK(ensure_usable());
+    if (!key.served) {
+        return agent_error(ErrorCode::refused_by_policy,
+                           "key " + key.id + " is not served: " + key.refusal);
+    }
+    if ((key.operations & operation) == 0) {
+        return agent_error(ErrorCode::refused_by_policy,
+                           std::string("key ") + key.id + " is not allowed for " +
+                               operation_name(operation) + " (by its usage attributes or its " +
+                               "certificate's key usage)");
+    }
+    if (key.private_handle == CK_INVALID_HANDLE) {
+        return agent_error(ErrorCode::unknown_key,
+                           "token " + display_name() + " shows no private key for key " + key.id);
+    }
+    ATTACHE_TRY(auto lease, pool_.acquire());
+    Result<Bytes> r = fn(*lease);
+    last_used_ns_ = now_ns();
+    if (!r && r.error().rv()) {
+        const CK_RV rv = *r.error().rv();
+        if (means_token_gone(rv))
+            lease.discard();
+        if (rv == CKR_USER_NOT_LOGGED_IN) {
+            if (unlocked_.exchange(false))
+                set_locked_state("the token logged out");
+        }
+    }
+    return r;
+}
+
+Result<Bytes> Token::sign(const KeyRecord& key, const protocol::SignRequest& request) {
+    ATTACHE_TRY(SignPlan plan, plan_sign(key, request));
+    return run(key, protocol::kOpSign, [&](p11::Session& s) -> Result<Bytes> {
+        ATTACHE_TRY(Bytes sig, p11::sign(s, key.private_handle, std::move(plan.mechanism),
+                                         plan.input, key.uri, plan.output_size));
+        if (plan.ecdsa_to_der)
+            return p11::ecdsa_raw_to_der(sig);
+        return sig;
+    });
+}
+
+Result<Bytes> Token::decrypt(const KeyRecord& key, const protocol::DecryptRequest& request) {
+    ATTACHE_TRY(DecryptPlan plan, plan_decrypt(key, request));
+    return run(key, protocol::kOpDecrypt, [&](p11::Session& s) {
+        return p11::decrypt(s, key.private_handle, std::move(plan.mechanism), request.data, key.uri,
+                            plan.output_size);
+    });
+}
+
+Result<Bytes> Token::derive(const KeyRecord& key, const protocol::DeriveRequest& request) {
+    ATTACHE_CHECK(check_peer_point(key, request.peer_point));
+    return run(key, protocol::kOpDerive, [&](p11::Session& s) {
+        return p11::derive_ecdh(s, key.private_handle, request.peer_point, key.field_bytes(),
+                                key.uri);
+    });
+}
+
+Result<Bytes> Token::random(size_t size) {
+    if (!present_)
+        return agent_error(ErrorCode::token_absent, "token was removed");
+    ATTACHE_TRY(auto lease, pool_.acquire());
+    return lease->random(size);
+}
+
+}  // namespace attache::agent

@@ -1,0 +1,105 @@
+#pragma once
+
+// One token the agent serves: its lock state, its keys and the operations on them.
+//
+// Lock state: every token starts locked. unlock() performs at most one C_Login (never a
+// retry); lock() performs C_Logout and forgets that the user unlocked. Login and logout go
+// through a control session of their own, so a lock is never stuck behind a slow operation;
+// operations borrow sessions from a pool.
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/core/key_record.h"
+#include "agent/core/key_scan.h"
+#include "agent/core/session_pool.h"
+#include "agent/protocol/messages.h"
+#include "pkcs11/module.h"
+#include "pkcs11/secret.h"
+#include "pkcs11/token_info.h"
+
+namespace attache::agent {
+
+struct TokenSettings {
+    unsigned workers = 2;
+    ScanPolicy scan;
+};
+
+class Token {
+  public:
+    using Clock = std::chrono::steady_clock;
+
+    Token(p11::Module module, CK_SLOT_ID slot, p11::TokenInfo info, TokenSettings settings);
+    ~Token();
+    Token(const Token&) = delete;
+    Token& operator=(const Token&) = delete;
+
+    // Lists the keys visible while locked (public keys and certificates).
+    Status scan();
+
+    const p11::Module& module() const { return module_; }
+    CK_SLOT_ID slot() const { return slot_; }
+    const std::string& serial() const { return serial_; }
+    const std::string& label() const { return label_; }
+    std::string uri() const;
+    // "'label' (serial S)": how messages name the token.
+    std::string display_name() const;
+
+    p11::TokenInfo info() const;
+    void update_info(const p11::TokenInfo& info);
+    protocol::TokenStatus status() const;
+    std::vector<std::shared_ptr<const KeyRecord>> keys() const;
+
+    bool present() const { return present_.load(); }
+    bool unlocked() const { return unlocked_.load(); }
+    Clock::time_point last_used() const;
+    Clock::time_point unlocked_at() const;
+
+    // pin null: the token's PIN pad. At most one C_Login, serialised per token.
+    Result<protocol::UnlockReply> unlock(const Secret* pin, bool confirm_final_try);
+    // Returns true when the token was unlocked.
+    bool lock(const std::string& reason);
+    // The card went away: fail everything pending, forget the login.
+    void removed();
+
+    Result<Bytes> sign(const KeyRecord& key, const protocol::SignRequest& request);
+    Result<Bytes> decrypt(const KeyRecord& key, const protocol::DecryptRequest& request);
+    Result<Bytes> derive(const KeyRecord& key, const protocol::DeriveRequest& request);
+    Result<Bytes> random(size_t size);
+
+  private:
+    template <typename Fn>
+    Result<Bytes> run(const KeyRecord& key, uint32_t operation, Fn&& fn);
+    Status ensure_usable() const;
+    Result<p11::TokenInfo> fetch_info();
+    Status rescan_locked(bool logged_in);  // requires control_mutex_
+    void set_locked_state(const std::string& reason);
+
+    const p11::Module module_;
+    const CK_SLOT_ID slot_;
+    const std::string serial_;
+    const std::string label_;
+    const TokenSettings settings_;
+    SessionPool pool_;
+
+    std::atomic<bool> present_{true};
+    std::atomic<bool> unlocked_{false};
+    std::atomic<int64_t> last_used_ns_{0};
+
+    mutable std::mutex mutex_;  // guards the fields below
+    p11::TokenInfo info_;
+    std::vector<std::shared_ptr<const KeyRecord>> keys_;
+    std::chrono::system_clock::time_point since_;
+    Clock::time_point unlocked_at_;
+    std::string lock_reason_ = "start";
+
+    std::mutex control_mutex_;  // serialises login, logout and rescans
+    std::optional<p11::Session> control_;
+};
+
+}  // namespace attache::agent

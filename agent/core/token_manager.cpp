@@ -1,0 +1,244 @@
+#include "agent/core/token_manager.h"
+
+#include <algorithm>
+#include <set>
+
+#include "agent/core/agent_error.h"
+
+namespace attache::agent {
+namespace {
+
+// The object part of the configured URI (id, label), without its class: the scan adds the
+// classes it looks for.
+p11::AttributeTemplate object_filter(const p11::Uri& uri) {
+    p11::AttributeTemplate t;
+    if (auto id = uri.id())
+        t.add_bytes(CKA_ID, *id);
+    if (auto label = uri.object_label())
+        t.add_string(CKA_LABEL, *label);
+    return t;
+}
+
+bool key_matches_uri(const p11::Uri& uri, const Token& token, const KeyRecord& key) {
+    if (!uri.matches_token(token.info()))
+        return false;
+    if (auto klass = uri.object_class(); klass && *klass != CKO_PRIVATE_KEY)
+        return false;
+    if (auto id = uri.id(); id && *id != key.cka_id)
+        return false;
+    if (auto label = uri.object_label(); label && *label != key.label)
+        return false;
+    return true;
+}
+
+}  // namespace
+
+TokenManager::TokenManager(Config config, EventLog log)
+    : config_(std::move(config)), log_(std::move(log)) {
+    auto uri = p11::Uri::parse(config_.tokens);
+    if (uri)
+        filter_ = std::move(*uri);  // validated when the config was loaded
+    unsigned workers = config_.workers_per_token;
+    if (workers == 0)
+        workers = std::max(1u, std::thread::hardware_concurrency());
+    settings_.workers = workers;
+    settings_.scan.allow_extractable_keys = config_.allow_extractable_keys;
+    settings_.scan.object_filter = object_filter(filter_);
+}
+
+TokenManager::~TokenManager() {
+    stop();
+}
+
+Status TokenManager::start() {
+    for (const auto& spec : config_.modules) {
+        auto module = p11::Module::load(spec);
+        if (!module)
+            return std::move(module).error();
+        modules_.push_back(std::move(*module));
+    }
+    poll();
+    return ok();
+}
+
+void TokenManager::start_monitor() {
+    monitor_ = std::thread([this] {
+        std::unique_lock lock(monitor_mutex_);
+        while (!stopping_) {
+            monitor_wake_.wait_for(lock, config_.poll_interval, [&] { return stopping_; });
+            if (stopping_)
+                break;
+            lock.unlock();
+            poll();
+            lock.lock();
+        }
+    });
+}
+
+void TokenManager::stop() {
+    {
+        std::lock_guard lock(monitor_mutex_);
+        stopping_ = true;
+    }
+    monitor_wake_.notify_all();
+    if (monitor_.joinable())
+        monitor_.join();
+}
+
+void TokenManager::poll() {
+    for (const auto& module : modules_)
+        poll_module(module);
+    apply_time_locks();
+}
+
+void TokenManager::poll_module(const p11::Module& module) {
+    auto slots = module.slots(/*with_token_only=*/true);
+    if (!slots) {
+        log_("cannot list the slots of " + module.path() + ": " + slots.error().message());
+        return;
+    }
+    std::set<CK_SLOT_ID> seen;
+    for (CK_SLOT_ID slot : *slots) {
+        auto info = module.token_info(slot);
+        if (!info)
+            continue;  // removed between the two calls; the next poll sees it
+        if (!filter_.matches_token(*info))
+            continue;
+        seen.insert(slot);
+
+        std::shared_ptr<Token> existing;
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& t : tokens_) {
+                if (t->module().path() == module.path() && t->slot() == slot && t->present()) {
+                    existing = t;
+                }
+            }
+        }
+        if (existing && existing->serial() == info->serial && existing->label() == info->label) {
+            existing->update_info(*info);
+            continue;
+        }
+        if (existing) {
+            existing->removed();
+            log_("token " + existing->display_name() + " was replaced by another card");
+        }
+        auto token = std::make_shared<Token>(module, slot, *info, settings_);
+        if (Status s = token->scan(); !s) {
+            log_("cannot list the keys of token " + token->display_name() + ": " +
+                 s.error().message());
+        }
+        log_("token " + token->display_name() + " is present, locked");
+        std::lock_guard lock(mutex_);
+        // A card coming back replaces its absent entry.
+        std::erase_if(tokens_, [&](const std::shared_ptr<Token>& t) {
+            return !t->present() && t->serial() == token->serial() &&
+                   t->module().path() == module.path();
+        });
+        tokens_.push_back(std::move(token));
+    }
+
+    std::vector<std::shared_ptr<Token>> gone;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& t : tokens_) {
+            if (t->module().path() == module.path() && t->present() && !seen.count(t->slot())) {
+                gone.push_back(t);
+            }
+        }
+    }
+    for (const auto& t : gone) {
+        t->removed();
+        log_("token " + t->display_name() + " was removed");
+    }
+}
+
+void TokenManager::apply_time_locks() {
+    const auto now = Token::Clock::now();
+    for (const auto& t : tokens()) {
+        if (!t->unlocked())
+            continue;
+        if (config_.idle_lock.count() > 0 && now - t->last_used() >= config_.idle_lock) {
+            if (t->lock("idle"))
+                log_("token " + t->display_name() + " locked: idle");
+        } else if (config_.max_unlocked.count() > 0 &&
+                   now - t->unlocked_at() >= config_.max_unlocked) {
+            if (t->lock("maximum unlocked time")) {
+                log_("token " + t->display_name() + " locked: maximum unlocked time");
+            }
+        }
+    }
+}
+
+std::vector<std::shared_ptr<Token>> TokenManager::tokens() const {
+    std::lock_guard lock(mutex_);
+    return tokens_;
+}
+
+Result<KeyMatch> TokenManager::find_key(std::string_view ref) const {
+    if (ref.empty())
+        return agent_error(ErrorCode::unknown_key, "no key named");
+    std::optional<p11::Uri> uri;
+    if (ref.starts_with("pkcs11:")) {
+        auto parsed = p11::Uri::parse(ref);
+        if (!parsed)
+            return agent_error(ErrorCode::bad_request, parsed.error().message());
+        uri = std::move(*parsed);
+    }
+    std::vector<KeyMatch> matches;
+    for (const auto& token : tokens()) {
+        if (!token->present())
+            continue;
+        for (const auto& key : token->keys()) {
+            if (uri ? key_matches_uri(*uri, *token, *key) : key->id == ref) {
+                matches.push_back({token, key});
+            }
+        }
+    }
+    if (matches.empty()) {
+        return agent_error(ErrorCode::unknown_key,
+                           "no key matches '" + std::string(ref) + "'; see `attache keys`");
+    }
+    if (matches.size() > 1) {
+        return agent_error(ErrorCode::unknown_key,
+                           "several keys match '" + std::string(ref) + "'; name one by its key id");
+    }
+    return matches.front();
+}
+
+Result<std::shared_ptr<Token>> TokenManager::find_token(std::string_view uri_text) const {
+    std::optional<p11::Uri> uri;
+    if (!uri_text.empty()) {
+        auto parsed = p11::Uri::parse(uri_text);
+        if (!parsed)
+            return agent_error(ErrorCode::bad_request, parsed.error().message());
+        uri = std::move(*parsed);
+    }
+    std::vector<std::shared_ptr<Token>> matches;
+    for (const auto& t : tokens()) {
+        if (t->present() && (!uri || uri->matches_token(t->info())))
+            matches.push_back(t);
+    }
+    if (matches.empty()) {
+        return agent_error(ErrorCode::unknown_token,
+                           uri ? "no token present matches '" + std::string(uri_text) + "'"
+                               : std::string("no token is present; insert your card"));
+    }
+    if (matches.size() > 1) {
+        return agent_error(ErrorCode::ambiguous_token,
+                           "several tokens are present; choose one with --token URI (see "
+                           "`attache status`)");
+    }
+    return matches.front();
+}
+
+int TokenManager::lock_all(const std::string& reason) {
+    int n = 0;
+    for (const auto& t : tokens()) {
+        if (t->lock(reason))
+            ++n;
+    }
+    return n;
+}
+
+}  // namespace attache::agent

@@ -1,0 +1,72 @@
+#pragma once
+
+// The tokens of the configured modules: found at start, then watched for insertion and
+// removal by a monitor thread that also applies the idle and maximum-unlocked locks. A token
+// is identified by its module, slot and serial: a card with another serial in the same slot
+// is a new token, locked, whose keys never stand in for the old one's.
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "agent/config/config.h"
+#include "agent/core/token.h"
+#include "pkcs11/module.h"
+#include "pkcs11/uri.h"
+
+namespace attache::agent {
+
+struct KeyMatch {
+    std::shared_ptr<Token> token;
+    std::shared_ptr<const KeyRecord> key;
+};
+
+class TokenManager {
+  public:
+    using EventLog = std::function<void(const std::string&)>;
+
+    explicit TokenManager(Config config, EventLog log);
+    ~TokenManager();
+
+    // Loads every configured module and finds the tokens present. Fails when a module cannot
+    // be loaded.
+    Status start();
+    void start_monitor();
+    void stop();
+
+    // One discovery pass and the idle checks (the monitor's work; public for tests).
+    void poll();
+
+    std::vector<std::shared_ptr<Token>> tokens() const;
+    // `ref`: a key id from `list keys`, or a PKCS#11 URI matching exactly one key.
+    Result<KeyMatch> find_key(std::string_view ref) const;
+    // `uri` empty: the only present token.
+    Result<std::shared_ptr<Token>> find_token(std::string_view uri) const;
+    // Locks every unlocked token; returns how many.
+    int lock_all(const std::string& reason);
+
+  private:
+    void poll_module(const p11::Module& module);
+    void apply_time_locks();
+
+    Config config_;
+    EventLog log_;
+    p11::Uri filter_;
+    TokenSettings settings_;
+    std::vector<p11::Module> modules_;
+
+    mutable std::mutex mutex_;
+    std::vector<std::shared_ptr<Token>> tokens_;
+
+    std::mutex monitor_mutex_;
+    std::condition_variable monitor_wake_;
+    bool stopping_ = false;
+    std::thread monitor_;
+};
+
+}  // namespace attache::agent

@@ -1,0 +1,82 @@
+#include "agent/protocol/client.h"
+
+#include <openssl/crypto.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "agent/protocol/codec.h"
+#include "agent/protocol/stream_io.h"
+
+namespace attache::protocol {
+
+std::string default_socket_path() {
+    if (const char* s = std::getenv("ATTACHE_SOCK"); s && *s)
+        return s;
+    if (const char* d = std::getenv("XDG_RUNTIME_DIR"); d && *d) {
+        return std::string(d) + "/attache/agent.sock";
+    }
+    return "/run/user/" + std::to_string(getuid()) + "/attache/agent.sock";
+}
+
+Result<Client> Client::connect(const std::string& path, std::string_view client_name) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) {
+        return Error("agent socket path is too long: " + path);
+    }
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid())
+        return Error(std::string("socket: ") + std::strerror(errno));
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        int err = errno;
+        return Error("attache-agent is not running (cannot connect to " + path + ": " +
+                     std::strerror(err) +
+                     "); start it with `systemctl --user start attache-agent` or `attache-agent`");
+    }
+    Client client(std::move(fd));
+    HelloRequest hello;
+    hello.client = std::string(client_name);
+    ATTACHE_TRY(Reply reply, client.call(hello));
+    if (auto* e = std::get_if<ErrorReply>(&reply)) {
+        return Error("attache-agent refused the connection: " + e->message);
+    }
+    auto* h = std::get_if<HelloReply>(&reply);
+    if (h == nullptr)
+        return Error("attache-agent answered the handshake with something else");
+    if (h->version != kProtocolVersion) {
+        return Error("attache-agent speaks protocol version " + std::to_string(h->version) +
+                     ", this client " + std::to_string(kProtocolVersion));
+    }
+    client.agent_version_ = h->agent;
+    return client;
+}
+
+Result<Reply> Client::call(const Request& request) {
+    const uint32_t id = next_id_++;
+    Bytes frame = encode_request(id, request);
+    Status sent = stream::write_all(fd_.get(), frame);
+    if (std::holds_alternative<UnlockRequest>(request)) {
+        OPENSSL_cleanse(frame.data(), frame.size());  // it held the PIN
+    }
+    if (!sent)
+        return std::move(sent).error().context("sending to attache-agent");
+    auto body = stream::read_frame(fd_.get(), -1, 30'000);
+    if (!body) {
+        if (stream::is_closed(body.error())) {
+            return Error("attache-agent closed the connection");
+        }
+        return std::move(body).error().context("reading from attache-agent");
+    }
+    ATTACHE_TRY(ReplyFrame reply, decode_reply(*body));
+    if (reply.id != id)
+        return Error("attache-agent answered another request");
+    return std::move(reply.reply);
+}
+
+}  // namespace attache::protocol

@@ -1,0 +1,40 @@
+#pragma once
+
+// A blocking client of attache-agent's native protocol, for the CLI, tests and the forwarding
+// module. One request at a time per Client.
+
+#include <string>
+#include <string_view>
+
+#include "agent/protocol/messages.h"
+#include "agent/protocol/unique_fd.h"
+#include "pkcs11/result.h"
+
+namespace attache::protocol {
+
+// $ATTACHE_SOCK, else $XDG_RUNTIME_DIR/attache/agent.sock, else /run/user/UID/attache/agent.sock.
+std::string default_socket_path();
+
+class Client {
+  public:
+    // Connects and performs the version handshake. The error message says how to start the
+    // agent when nothing listens on `path`.
+    static Result<Client> connect(const std::string& path, std::string_view client_name);
+
+    // Sends one request and returns the agent's reply; an ErrorReply from the agent is a
+    // successful call (inspect the variant). Error: the connection failed or the reply was
+    // malformed; the Client is then unusable.
+    Result<Reply> call(const Request& request);
+
+    const std::string& agent_version() const { return agent_version_; }
+    int fd() const { return fd_.get(); }
+
+  private:
+    explicit Client(UniqueFd fd) : fd_(std::move(fd)) {}
+
+    UniqueFd fd_;
+    uint32_t next_id_ = 1;
+    std::string agent_version_;
+};
+
+}  // namespace attache::protocol

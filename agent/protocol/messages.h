@@ -1,0 +1,220 @@
+#pragma once
+
+// Attache's native protocol: the messages between attache-agent and its clients (the CLI, the
+// forwarding module attache-pkcs11.so, applications). docs/protocol.md is the reference.
+//
+// A message is a frame: u32 length (big-endian) + body. A body is u8 type, u32 request id, and
+// the fields of that type. Replies carry the id of their request and the type of the request
+// with the high bit set (0x80 | type), or kErrorReply. The first request on a connection must
+// be Hello.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "pkcs11/bytes.h"
+#include "pkcs11/secret.h"
+
+namespace attache::protocol {
+
+inline constexpr uint32_t kProtocolVersion = 1;
+
+// Largest frame body either side accepts: a 16 KiB RSA key's operations and a full key list
+// with certificates fit many times over; anything larger is a broken or hostile peer.
+inline constexpr size_t kMaxMessageSize = 256 * 1024;
+// A key reference: a key id or a PKCS#11 URI. URIs with every attribute stay under 1 KiB.
+inline constexpr size_t kMaxKeyRefSize = 2048;
+// PINs: PKCS#11 tokens report at most a few dozen bytes (ulMaxPinLen).
+inline constexpr size_t kMaxPinSize = 256;
+// Short texts: client names, labels, messages.
+inline constexpr size_t kMaxTextSize = 4096;
+// Entries in a list reply (tokens, keys) a client accepts.
+inline constexpr size_t kMaxListEntries = 4096;
+// Random bytes per request.
+inline constexpr size_t kMaxRandomSize = 64 * 1024;
+
+enum class MessageType : uint8_t {
+    hello = 1,
+    status = 2,
+    list_keys = 3,
+    sign = 4,
+    decrypt = 5,
+    derive = 6,
+    unlock = 7,
+    lock = 8,
+    random = 9,
+};
+inline constexpr uint8_t kReplyBit = 0x80;
+inline constexpr uint8_t kErrorReply = 0xff;
+
+enum class HashAlg : uint8_t { none = 0, sha1 = 1, sha256 = 2, sha384 = 3, sha512 = 4 };
+
+enum class SignScheme : uint8_t {
+    rsa_pkcs1 = 1,      // PKCS#1 v1.5 over DigestInfo(hash(data)), or DigestInfo(data) prehashed
+    rsa_pkcs1_raw = 2,  // CKM_RSA_PKCS on data as given (the caller built the DigestInfo)
+    rsa_pss = 3,        // PSS over hash(data) or data prehashed; MGF1 with the same hash
+    ecdsa = 4,          // ECDSA over hash(data) or data prehashed (hash none: data as given)
+    eddsa = 5,          // pure EdDSA over data
+};
+
+enum class DecryptScheme : uint8_t { rsa_oaep = 1, rsa_pkcs1 = 2 };
+
+// Operations a key allows, as a bit mask.
+enum KeyOperation : uint32_t { kOpSign = 1, kOpDecrypt = 2, kOpDerive = 4 };
+
+enum class KeyType : uint8_t { rsa = 1, ec = 2, ed25519 = 3 };
+
+enum class ErrorCode : uint32_t {
+    bad_request = 1,          // malformed or unexpected message
+    unsupported_version = 2,  // no common protocol version
+    unknown_key = 3,          // no served key matches
+    token_locked = 4,         // unlock first
+    pin_incorrect = 5,        // the PIN was wrong (flags tell the tries left)
+    pin_locked = 6,           // the PIN is blocked; an admin must unblock it
+    final_try = 7,            // last try left; unlock again confirming it
+    token_absent = 8,         // the card was removed
+    refused_by_policy = 9,    // the agent's policy refuses this key or operation
+    refused_by_token = 10,    // the token refused (mechanism, usage); ckr tells why
+    device_error = 11,        // the module or card failed
+    busy = 12,                // a limit was reached; try later
+    unknown_token = 13,       // no token matches
+    cancelled = 14,           // the user cancelled
+    ambiguous_token = 15,     // several tokens match; name one
+    internal = 16,
+};
+
+// ---- Requests -------------------------------------------------------------------------------
+
+struct HelloRequest {
+    uint32_t min_version = kProtocolVersion;
+    uint32_t max_version = kProtocolVersion;
+    std::string client;  // free text for logs, e.g. "attache-cli"
+};
+struct StatusRequest {};
+struct ListKeysRequest {};
+struct SignRequest {
+    std::string key;  // key id or PKCS#11 URI
+    SignScheme scheme = SignScheme::ecdsa;
+    HashAlg hash = HashAlg::sha256;
+    bool prehashed = false;
+    uint32_t pss_salt_length = 0;
+    bool ecdsa_der = false;  // DER SEQUENCE instead of PKCS#11's r||s
+    Bytes data;
+};
+struct DecryptRequest {
+    std::string key;
+    DecryptScheme scheme = DecryptScheme::rsa_oaep;
+    HashAlg oaep_hash = HashAlg::sha1;
+    Bytes oaep_label;
+    Bytes data;
+};
+struct DeriveRequest {
+    std::string key;
+    Bytes peer_point;  // the peer's public EC point, uncompressed octets
+};
+struct UnlockRequest {
+    std::string token;  // token URI; empty: the only token
+    bool confirm_final_try = false;
+    // Absent: the token's PIN pad (or, later, the agent's own PIN prompt).
+    std::optional<Secret> pin;
+};
+struct LockRequest {
+    std::string token;  // empty: every token
+};
+struct RandomRequest {
+    uint32_t length = 0;
+};
+
+using Request =
+    std::variant<HelloRequest, StatusRequest, ListKeysRequest, SignRequest, DecryptRequest,
+                 DeriveRequest, UnlockRequest, LockRequest, RandomRequest>;
+
+// ---- Replies --------------------------------------------------------------------------------
+
+struct HelloReply {
+    uint32_t version = kProtocolVersion;
+    std::string agent;  // "attache-agent 0.1.0"
+};
+struct TokenStatus {
+    std::string uri;
+    std::string label;
+    std::string serial;
+    std::string manufacturer;
+    std::string model;
+    bool present = false;
+    bool unlocked = false;
+    uint64_t flags = 0;       // CK_TOKEN_INFO flags (PIN counters, PIN pad)
+    uint64_t since = 0;       // unix time of the last lock state change
+    std::string lock_reason;  // why it was last locked ("start", "lock request", "idle", ...)
+    uint32_t key_count = 0;
+};
+struct StatusReply {
+    std::string agent;
+    uint32_t pid = 0;
+    std::string socket;
+    std::string ssh_socket;
+    std::vector<TokenStatus> tokens;
+};
+struct KeyEntry {
+    std::string id;   // stable: derived from the public key
+    std::string uri;  // PKCS#11 URI of the private key
+    std::string label;
+    Bytes cka_id;
+    std::string token_label;
+    std::string token_serial;
+    KeyType type = KeyType::ec;
+    uint32_t bits = 0;
+    uint32_t operations = 0;  // KeyOperation mask the agent serves
+    bool served = false;
+    std::string refusal;  // why not served (empty when served)
+    Bytes spki;
+    Bytes certificate;  // DER, empty without one
+};
+struct ListKeysReply {
+    std::vector<KeyEntry> keys;
+};
+struct SignReply {
+    Bytes signature;
+};
+struct DecryptReply {
+    Bytes plaintext;
+};
+struct DeriveReply {
+    Bytes secret;
+};
+struct UnlockReply {
+    std::string token_label;
+    bool already_unlocked = false;
+};
+struct LockReply {
+    uint32_t locked = 0;  // tokens logged out
+};
+struct RandomReply {
+    Bytes data;
+};
+struct ErrorReply {
+    ErrorCode code = ErrorCode::internal;
+    uint64_t ckr = 0;          // the CK_RV behind it, 0 if none
+    uint64_t token_flags = 0;  // for PIN errors: the token's flags after the attempt
+    std::string message;       // for humans; never contains a PIN
+};
+
+using Reply = std::variant<HelloReply, StatusReply, ListKeysReply, SignReply, DecryptReply,
+                           DeriveReply, UnlockReply, LockReply, RandomReply, ErrorReply>;
+
+struct RequestFrame {
+    uint32_t id = 0;
+    Request request;
+};
+struct ReplyFrame {
+    uint32_t id = 0;
+    Reply reply;
+};
+
+MessageType type_of(const Request& request);
+const char* name_of(MessageType type);
+const char* name_of(ErrorCode code);
+
+}  // namespace attache::protocol

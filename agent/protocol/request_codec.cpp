@@ -1,0 +1,190 @@
+// Requests: client -> agent.
+
+#include <openssl/crypto.h>
+
+#include "agent/protocol/codec.h"
+#include "agent/protocol/wire.h"
+
+namespace attache::protocol {
+namespace {
+
+using wire::Reader;
+using wire::Writer;
+
+Error malformed(const char* what) {
+    return Error(std::string("malformed request: ") + what);
+}
+
+bool read_hash(Reader& r, HashAlg& out) {
+    uint8_t v;
+    if (!r.u8(v) || v > static_cast<uint8_t>(HashAlg::sha512))
+        return false;
+    out = static_cast<HashAlg>(v);
+    return true;
+}
+
+Result<Request> decode_body(MessageType type, Reader& r) {
+    switch (type) {
+        case MessageType::hello: {
+            HelloRequest m;
+            if (!r.u32(m.min_version) || !r.u32(m.max_version) || !r.text(m.client, kMaxTextSize)) {
+                return malformed("hello");
+            }
+            return Request(std::move(m));
+        }
+        case MessageType::status:
+            return Request(StatusRequest{});
+        case MessageType::list_keys:
+            return Request(ListKeysRequest{});
+        case MessageType::sign: {
+            SignRequest m;
+            uint8_t scheme;
+            if (!r.text(m.key, kMaxKeyRefSize) || !r.u8(scheme) || !read_hash(r, m.hash) ||
+                !r.boolean(m.prehashed) || !r.u32(m.pss_salt_length) || !r.boolean(m.ecdsa_der) ||
+                !r.bytes(m.data, kMaxMessageSize)) {
+                return malformed("sign");
+            }
+            if (scheme < 1 || scheme > static_cast<uint8_t>(SignScheme::eddsa)) {
+                return malformed("sign: unknown scheme");
+            }
+            m.scheme = static_cast<SignScheme>(scheme);
+            return Request(std::move(m));
+        }
+        case MessageType::decrypt: {
+            DecryptRequest m;
+            uint8_t scheme;
+            if (!r.text(m.key, kMaxKeyRefSize) || !r.u8(scheme) || !read_hash(r, m.oaep_hash) ||
+                !r.bytes(m.oaep_label, kMaxMessageSize) || !r.bytes(m.data, kMaxMessageSize)) {
+                return malformed("decrypt");
+            }
+            if (scheme < 1 || scheme > static_cast<uint8_t>(DecryptScheme::rsa_pkcs1)) {
+                return malformed("decrypt: unknown scheme");
+            }
+            m.scheme = static_cast<DecryptScheme>(scheme);
+            return Request(std::move(m));
+        }
+        case MessageType::derive: {
+            DeriveRequest m;
+            if (!r.text(m.key, kMaxKeyRefSize) || !r.bytes(m.peer_point, kMaxTextSize)) {
+                return malformed("derive");
+            }
+            return Request(std::move(m));
+        }
+        case MessageType::unlock: {
+            UnlockRequest m;
+            bool has_pin;
+            std::span<const uint8_t> pin;
+            if (!r.text(m.token, kMaxKeyRefSize) || !r.boolean(m.confirm_final_try) ||
+                !r.boolean(has_pin) || !r.string(pin, kMaxPinSize)) {
+                return malformed("unlock");
+            }
+            if (has_pin) {
+                Secret s;
+                if (!Secret::from(
+                        std::string_view(reinterpret_cast<const char*>(pin.data()), pin.size()),
+                        s)) {
+                    return Error("cannot hold the PIN in locked memory");
+                }
+                m.pin = std::move(s);
+            } else if (!pin.empty()) {
+                return malformed("unlock: PIN bytes without has_pin");
+            }
+            return Request(std::move(m));
+        }
+        case MessageType::lock: {
+            LockRequest m;
+            if (!r.text(m.token, kMaxKeyRefSize))
+                return malformed("lock");
+            return Request(std::move(m));
+        }
+        case MessageType::random: {
+            RandomRequest m;
+            if (!r.u32(m.length))
+                return malformed("random");
+            if (m.length > kMaxRandomSize)
+                return malformed("random: too many bytes asked");
+            return Request(m);
+        }
+    }
+    return malformed("unknown message type");
+}
+
+void encode_body(Writer& w, const Request& request) {
+    std::visit(
+        [&](const auto& m) {
+            using T = std::decay_t<decltype(m)>;
+            if constexpr (std::is_same_v<T, HelloRequest>) {
+                w.u32(m.min_version).u32(m.max_version).string(m.client);
+            } else if constexpr (std::is_same_v<T, SignRequest>) {
+                w.string(m.key)
+                    .u8(static_cast<uint8_t>(m.scheme))
+                    .u8(static_cast<uint8_t>(m.hash))
+                    .boolean(m.prehashed)
+                    .u32(m.pss_salt_length)
+                    .boolean(m.ecdsa_der)
+                    .string(m.data);
+            } else if constexpr (std::is_same_v<T, DecryptRequest>) {
+                w.string(m.key)
+                    .u8(static_cast<uint8_t>(m.scheme))
+                    .u8(static_cast<uint8_t>(m.oaep_hash))
+                    .string(m.oaep_label)
+                    .string(m.data);
+            } else if constexpr (std::is_same_v<T, DeriveRequest>) {
+                w.string(m.key).string(m.peer_point);
+            } else if constexpr (std::is_same_v<T, UnlockRequest>) {
+                w.string(m.token).boolean(m.confirm_final_try).boolean(m.pin.has_value());
+                if (m.pin) {
+                    w.string(std::span<const uint8_t>(m.pin->data(), m.pin->size()));
+                } else {
+                    w.u32(0);
+                }
+            } else if constexpr (std::is_same_v<T, LockRequest>) {
+                w.string(m.token);
+            } else if constexpr (std::is_same_v<T, RandomRequest>) {
+                w.u32(m.length);
+            }
+        },
+        request);
+}
+
+}  // namespace
+
+Result<uint32_t> frame_length(std::span<const uint8_t, 4> prefix) {
+    const uint32_t len = (uint32_t{prefix[0]} << 24) | (uint32_t{prefix[1]} << 16) |
+                         (uint32_t{prefix[2]} << 8) | uint32_t{prefix[3]};
+    if (len == 0)
+        return Error("empty message");
+    if (len > kMaxMessageSize) {
+        return Error("message of " + std::to_string(len) + " bytes exceeds the limit of " +
+                     std::to_string(kMaxMessageSize));
+    }
+    return len;
+}
+
+Result<RequestFrame> decode_request(std::span<const uint8_t> body) {
+    if (body.size() > kMaxMessageSize)
+        return malformed("too large");
+    Reader r(body);
+    uint8_t type;
+    RequestFrame frame;
+    if (!r.u8(type) || !r.u32(frame.id))
+        return malformed("truncated header");
+    if (type < static_cast<uint8_t>(MessageType::hello) ||
+        type > static_cast<uint8_t>(MessageType::random)) {
+        return Error("unknown request type " + std::to_string(type));
+    }
+    ATTACHE_TRY(frame.request, decode_body(static_cast<MessageType>(type), r));
+    if (!r.at_end())
+        return malformed("trailing bytes");
+    return frame;
+}
+
+Bytes encode_request(uint32_t id, const Request& request) {
+    Writer w;
+    w.u32(0).u8(static_cast<uint8_t>(type_of(request))).u32(id);
+    encode_body(w, request);
+    w.patch_length(0);
+    return w.take();
+}
+
+}  // namespace attache::protocol

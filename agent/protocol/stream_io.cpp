@@ -1,0 +1,103 @@
+#include "agent/protocol/stream_io.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "agent/protocol/codec.h"
+
+namespace attache::stream {
+namespace {
+
+constexpr const char* kClosed = "connection closed";
+
+int64_t now_ms() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Waits until fd is readable; false on timeout.
+bool wait_readable(int fd, int64_t deadline_ms) {
+    for (;;) {
+        int timeout = -1;
+        if (deadline_ms >= 0) {
+            int64_t left = deadline_ms - now_ms();
+            if (left <= 0)
+                return false;
+            timeout = static_cast<int>(left);
+        }
+        pollfd p{fd, POLLIN, 0};
+        int r = poll(&p, 1, timeout);
+        if (r > 0)
+            return true;
+        if (r == 0)
+            return false;
+        if (errno != EINTR)
+            return true;  // let read() report the error
+    }
+}
+
+Status read_until(int fd, uint8_t* data, size_t size, int64_t deadline_ms) {
+    size_t done = 0;
+    while (done < size) {
+        if (deadline_ms >= 0 && !wait_readable(fd, deadline_ms)) {
+            return Error("timed out reading a message");
+        }
+        ssize_t n = recv(fd, data + done, size - done, 0);
+        if (n > 0) {
+            done += static_cast<size_t>(n);
+        } else if (n == 0) {
+            return Error(done == 0 ? kClosed : "connection closed in the middle of a message");
+        } else if (errno != EINTR && errno != EAGAIN) {
+            return Error(std::string("read failed: ") + std::strerror(errno));
+        }
+    }
+    return ok();
+}
+
+}  // namespace
+
+bool is_closed(const Error& e) {
+    return e.message() == kClosed;
+}
+
+Status write_all(int fd, const uint8_t* data, size_t size) {
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = send(fd, data + done, size - done, MSG_NOSIGNAL);
+        if (n > 0) {
+            done += static_cast<size_t>(n);
+        } else if (n < 0 && errno != EINTR) {
+            return Error(std::string("write failed: ") + std::strerror(errno));
+        }
+    }
+    return ok();
+}
+
+Status read_exact(int fd, uint8_t* data, size_t size, int timeout_ms) {
+    return read_until(fd, data, size, timeout_ms < 0 ? -1 : now_ms() + timeout_ms);
+}
+
+Result<Bytes> read_frame(int fd, int idle_timeout_ms, int frame_timeout_ms) {
+    uint8_t prefix[4];
+    if (idle_timeout_ms >= 0 && !wait_readable(fd, now_ms() + idle_timeout_ms)) {
+        return Error("timed out waiting for a message");
+    }
+    if (idle_timeout_ms < 0 && !wait_readable(fd, -1)) {
+        return Error("timed out waiting for a message");
+    }
+    const int64_t deadline = frame_timeout_ms < 0 ? -1 : now_ms() + frame_timeout_ms;
+    // The first byte may be the end of the stream: that is a clean close.
+    ATTACHE_CHECK(read_until(fd, prefix, 1, deadline));
+    ATTACHE_CHECK(read_until(fd, prefix + 1, 3, deadline));
+    ATTACHE_TRY(uint32_t len, protocol::frame_length(std::span<const uint8_t, 4>(prefix, 4)));
+    Bytes body(len);
+    ATTACHE_CHECK(read_until(fd, body.data(), len, deadline));
+    return body;
+}
+
+}  // namespace attache::stream

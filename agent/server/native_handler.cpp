@@ -1,0 +1,65 @@
+#include "agent/server/native_handler.h"
+
+#include <openssl/crypto.h>
+
+#include "agent/core/log.h"
+#include "agent/protocol/codec.h"
+#include "agent/protocol/stream_io.h"
+
+namespace attache::agent {
+namespace {
+
+using namespace protocol;
+
+uint32_t header_id(const Bytes& body) {
+    if (body.size() < 5)
+        return 0;
+    return (uint32_t{body[1]} << 24) | (uint32_t{body[2]} << 16) | (uint32_t{body[3]} << 8) |
+           uint32_t{body[4]};
+}
+
+bool carries_secret(const Reply& reply) {
+    return std::holds_alternative<DecryptReply>(reply) ||
+           std::holds_alternative<DeriveReply>(reply);
+}
+
+}  // namespace
+
+void NativeHandler::serve(int fd, const ClientInfo& client) {
+    bool hello_done = false;
+    for (;;) {
+        auto body = stream::read_frame(fd, -1, kFrameTimeoutMs);
+        if (!body) {
+            if (!stream::is_closed(body.error())) {
+                log_warning("client pid " + std::to_string(client.pid) + ": " +
+                            body.error().message() + "; closing the connection");
+            }
+            return;
+        }
+        auto frame = decode_request(*body);
+        if (!body->empty() && (*body)[0] == static_cast<uint8_t>(MessageType::unlock)) {
+            OPENSSL_cleanse(body->data(), body->size());  // it held a PIN
+        }
+        Reply reply;
+        uint32_t id = header_id(*body);
+        if (!frame) {
+            reply = ErrorReply{ErrorCode::bad_request, 0, 0, frame.error().message()};
+        } else {
+            id = frame->id;
+            reply = dispatcher_.handle(frame->request, client, hello_done);
+        }
+        Bytes out = encode_reply(id, reply);
+        if (out.size() > kMaxMessageSize + 4) {
+            OPENSSL_cleanse(out.data(), out.size());
+            out = encode_reply(id, ErrorReply{ErrorCode::busy, 0, 0,
+                                              "the reply would exceed the message size limit"});
+        }
+        Status sent = stream::write_all(fd, out);
+        if (carries_secret(reply))
+            OPENSSL_cleanse(out.data(), out.size());
+        if (!sent)
+            return;
+    }
+}
+
+}  // namespace attache::agent

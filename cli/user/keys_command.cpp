@@ -1,0 +1,84 @@
+// attache keys: the keys the agent knows, with their ids, URIs and what they may do.
+
+#include <openssl/sha.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/exit_codes.h"
+#include "cli/user/agent_access.h"
+#include "cli/user/key_format.h"
+#include "cli/user/user_commands.h"
+
+namespace attache::cli {
+namespace {
+
+nlohmann::json to_json(const protocol::KeyEntry& k) {
+    nlohmann::json ops = nlohmann::json::array();
+    for (const auto& op : operation_names(k.operations))
+        ops.push_back(op);
+    uint8_t fp[SHA256_DIGEST_LENGTH];
+    SHA256(k.spki.data(), k.spki.size(), fp);
+    return {{"id", k.id},
+            {"uri", k.uri},
+            {"label", k.label},
+            {"cka_id", hex(k.cka_id)},
+            {"token_label", k.token_label},
+            {"token_serial", k.token_serial},
+            {"type", key_type_name(k.type)},
+            {"bits", k.bits},
+            {"operations", ops},
+            {"served", k.served},
+            {"refusal", k.refusal},
+            {"spki_sha256", k.spki.empty() ? "" : hex(fp, sizeof fp)},
+            {"has_certificate", !k.certificate.empty()},
+            {"certificate_subject", certificate_subject(k.certificate)}};
+}
+
+}  // namespace
+
+void add_keys_command(CLI::App& app, int& exit_code) {
+    auto* cmd = app.add_subcommand("keys", "List the keys on your tokens and what they may do");
+    auto json = std::make_shared<bool>(false);
+    cmd->add_flag("--json", *json, "Print JSON");
+    cmd->callback([json, &exit_code] {
+        auto client = connect_agent();
+        if (!client) {
+            exit_code = kAgentNotRunning;
+            return;
+        }
+        auto keys =
+            call_expect<protocol::ListKeysReply>(*client, protocol::ListKeysRequest{}, exit_code);
+        if (!keys)
+            return;
+        if (*json) {
+            nlohmann::json out = nlohmann::json::array();
+            for (const auto& k : keys->keys)
+                out.push_back(to_json(k));
+            std::cout << out.dump(2) << "\n";
+        } else if (keys->keys.empty()) {
+            std::cout << "no keys: is your card inserted? (`attache status`)\n";
+        } else {
+            for (const auto& k : keys->keys) {
+                std::cout << k.id << "  " << key_type_name(k.type) << "-" << k.bits << "  "
+                          << (k.label.empty() ? "(no label)" : k.label) << "  [token '"
+                          << k.token_label << "']\n";
+                std::string ops;
+                for (const auto& op : operation_names(k.operations)) {
+                    ops += (ops.empty() ? "" : ",") + op;
+                }
+                std::cout << "    " << (ops.empty() ? "no operations" : ops);
+                if (!k.certificate.empty()) {
+                    std::cout << "; certificate " << certificate_subject(k.certificate);
+                }
+                std::cout << "\n";
+                if (!k.served)
+                    std::cout << "    NOT SERVED: " << k.refusal << "\n";
+                std::cout << "    " << k.uri << "\n";
+            }
+        }
+        exit_code = kOk;
+    });
+}
+
+}  // namespace attache::cli
