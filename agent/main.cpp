@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "agent/config/config.h"
 #include "agent/core/dispatcher.h"
@@ -17,6 +18,7 @@
 #include "agent/server/native_handler.h"
 #include "agent/server/server.h"
 #include "agent/server/socket_dir.h"
+#include "agent/server/ssh_handler.h"
 
 namespace {
 
@@ -107,8 +109,10 @@ int run(const Options& opts) {
         config->ssh_socket = opts.ssh_socket;
     if (config->socket.empty())
         config->socket = default_runtime_dir() / "agent.sock";
-    if (config->ssh_socket.empty())
-        config->ssh_socket = default_runtime_dir() / "ssh.sock";
+    if (config->ssh_socket.empty()) {
+        // Beside the native socket, in the directory checked for both.
+        config->ssh_socket = std::filesystem::path(config->socket).parent_path() / "ssh.sock";
+    }
     if (opts.debug)
         set_log_level(LogLevel::debug);
 
@@ -116,9 +120,11 @@ int run(const Options& opts) {
     if (!opts.foreground)
         ready_fd = daemonize(config->socket);
 
-    if (Status s = prepare_runtime_dir(std::filesystem::path(config->socket).parent_path()); !s) {
-        log_error(s.error().message());
-        return 1;
+    for (const std::string& socket : {config->socket, config->ssh_socket}) {
+        if (Status s = prepare_runtime_dir(std::filesystem::path(socket).parent_path()); !s) {
+            log_error(s.error().message());
+            return 1;
+        }
     }
     if (Status s = Server::block_signals(); !s) {
         log_error(s.error().message());
@@ -129,16 +135,34 @@ int run(const Options& opts) {
         log_error(native.error().message());
         return 1;
     }
+    std::optional<ListeningSocket> ssh;
+    if (config->ssh_enabled) {
+        auto ssh_socket = listen_on(config->ssh_socket);
+        if (!ssh_socket) {
+            log_error(ssh_socket.error().message());
+            return 1;
+        }
+        ssh = std::move(*ssh_socket);
+    }
+    auto remove_sockets = [&] {
+        std::error_code ec;
+        std::filesystem::remove(native->path, ec);
+        native->fd.reset();
+        if (ssh) {
+            std::filesystem::remove(ssh->path, ec);
+            ssh->fd.reset();
+        }
+    };
 
     TokenManager tokens(*config, [](const std::string& m) { log_info(m); });
     if (Status s = tokens.start(); !s) {
         log_error(s.error().message());
-        std::filesystem::remove(native->path);
+        remove_sockets();
         return 1;
     }
     tokens.start_monitor();
 
-    AgentIdentity identity{kVersion, config->socket, ""};
+    AgentIdentity identity{kVersion, config->socket, ssh ? config->ssh_socket : ""};
     Dispatcher dispatcher(tokens, identity);
     NativeHandler native_handler(dispatcher);
     ServerOptions server_options;
@@ -146,15 +170,17 @@ int run(const Options& opts) {
     server_options.on_lock_signal = [&tokens] { tokens.lock_all("SIGUSR1"); };
     Server server(server_options);
     server.add_listener(native->fd.get(), native_handler);
+    SshHandler ssh_handler(tokens, {config->allow_ssh_rsa_sha1, config->ssh_add_allowed_modules});
+    if (ssh)
+        server.add_listener(ssh->fd.get(), ssh_handler);
 
-    log_info(std::string(kVersion) + " serving " + config->socket + " with " +
+    log_info(std::string(kVersion) + " serving " + config->socket +
+             (ssh ? " and " + config->ssh_socket : std::string()) + " with " +
              std::to_string(tokens.tokens().size()) + " token(s)");
     signal_ready(ready_fd);
 
     Status ran = server.run();
-    std::error_code ec;
-    std::filesystem::remove(native->path, ec);
-    native->fd.reset();
+    remove_sockets();
     const int locked = tokens.lock_all("agent exit");
     if (locked > 0)
         log_info("logged out of " + std::to_string(locked) + " token(s)");

@@ -96,6 +96,12 @@ Status apply_key(Config& c, const std::string& origin, const std::string& key,
             return bad_value(origin, key, node, "milliseconds from 50 to 60000");
         }
         c.poll_interval = std::chrono::milliseconds(v);
+    } else if (key == "ssh_add_allowed_modules") {
+        if (user_file) {
+            return Error(where(origin, node) +
+                         ": 'ssh_add_allowed_modules' may only be set in the admin's file");
+        }
+        ATTACHE_TRY(c.ssh_add_allowed_modules, get_strings(origin, key, node));
     } else if (key == "locked") {
         if (user_file) {
             return Error(where(origin, node) + ": 'locked' may only be set in the admin's file");

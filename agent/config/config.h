@@ -37,6 +37,9 @@ struct Config {
     unsigned workers_per_token = 0;
     // How often tokens are checked for insertion and removal.
     std::chrono::milliseconds poll_interval{500};
+    // PKCS#11 modules `ssh-add -s` may name (canonical paths). Admin's file only: a client
+    // naming a module to load was remote code execution in OpenSSH (CVE-2023-38408).
+    std::vector<std::string> ssh_add_allowed_modules;
     // Keys of the user's file the admin's file forbids overriding.
     std::vector<std::string> locked;
 };

@@ -212,6 +212,27 @@ bool Token::lock(const std::string& reason) {
     return true;
 }
 
+bool Token::check_login() {
+    std::unique_lock control(control_mutex_, std::try_to_lock);
+    if (!control.owns_lock() || !control_ || !present_)
+        return present_;
+    auto info = control_->info();
+    if (!info) {
+        if (info.error().rv() && means_token_gone(*info.error().rv())) {
+            control.unlock();
+            removed();
+            return false;
+        }
+        return true;
+    }
+    const bool logged_in =
+        info->state == CKS_RO_USER_FUNCTIONS || info->state == CKS_RW_USER_FUNCTIONS;
+    if (unlocked_ && !logged_in && unlocked_.exchange(false)) {
+        set_locked_state("the token logged out");
+    }
+    return true;
+}
+
 void Token::removed() {
     present_ = false;
     set_locked_state("card removed");
@@ -242,11 +263,13 @@ Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, Fn&& fn) {
     last_used_ns_ = now_ns();
     if (!r && r.error().rv()) {
         const CK_RV rv = *r.error().rv();
-        if (means_token_gone(rv))
+        if (means_token_gone(rv)) {
+            // The card went away (perhaps to come back before the next poll): this token is
+            // finished; the monitor finds the card again as a new, locked token.
             lease.discard();
-        if (rv == CKR_USER_NOT_LOGGED_IN) {
-            if (unlocked_.exchange(false))
-                set_locked_state("the token logged out");
+            removed();
+        } else if (rv == CKR_USER_NOT_LOGGED_IN && unlocked_.exchange(false)) {
+            set_locked_state("the token logged out");
         }
     }
     return r;

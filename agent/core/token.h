@@ -64,6 +64,9 @@ class Token {
     Result<protocol::UnlockReply> unlock(const Secret* pin, bool confirm_final_try);
     // Returns true when the token was unlocked.
     bool lock(const std::string& reason);
+    // Checks the control session: a card pulled and put back between two polls has lost its
+    // sessions and login. Returns false when the token turned out to be gone.
+    bool check_login();
     // The card went away: fail everything pending, forget the login.
     void removed();
 

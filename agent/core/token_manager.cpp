@@ -102,7 +102,8 @@ void TokenManager::poll_module(const p11::Module& module) {
         auto info = module.token_info(slot);
         if (!info)
             continue;  // removed between the two calls; the next poll sees it
-        if (!filter_.matches_token(*info))
+        // An uninitialised token has no PIN and no keys (SoftHSM2 always shows one).
+        if (!info->initialized() || !filter_.matches_token(*info))
             continue;
         seen.insert(slot);
 
@@ -115,11 +116,12 @@ void TokenManager::poll_module(const p11::Module& module) {
                 }
             }
         }
-        if (existing && existing->serial() == info->serial && existing->label() == info->label) {
+        if (existing && existing->serial() == info->serial && existing->label() == info->label &&
+            existing->check_login()) {
             existing->update_info(*info);
             continue;
         }
-        if (existing) {
+        if (existing && existing->present()) {
             existing->removed();
             log_("token " + existing->display_name() + " was replaced by another card");
         }

@@ -41,7 +41,9 @@ bool wait_readable(int fd, int64_t deadline_ms) {
     }
 }
 
-Status read_until(int fd, uint8_t* data, size_t size, int64_t deadline_ms) {
+// `at_start`: these bytes begin a message, so an end of stream before the first of them is a
+// clean close; otherwise the peer went away in the middle of a message.
+Status read_until(int fd, uint8_t* data, size_t size, int64_t deadline_ms, bool at_start) {
     size_t done = 0;
     while (done < size) {
         if (deadline_ms >= 0 && !wait_readable(fd, deadline_ms)) {
@@ -51,7 +53,8 @@ Status read_until(int fd, uint8_t* data, size_t size, int64_t deadline_ms) {
         if (n > 0) {
             done += static_cast<size_t>(n);
         } else if (n == 0) {
-            return Error(done == 0 ? kClosed : "connection closed in the middle of a message");
+            return Error(done == 0 && at_start ? kClosed
+                                               : "connection closed in the middle of a message");
         } else if (errno != EINTR && errno != EAGAIN) {
             return Error(std::string("read failed: ") + std::strerror(errno));
         }
@@ -79,7 +82,7 @@ Status write_all(int fd, const uint8_t* data, size_t size) {
 }
 
 Status read_exact(int fd, uint8_t* data, size_t size, int timeout_ms) {
-    return read_until(fd, data, size, timeout_ms < 0 ? -1 : now_ms() + timeout_ms);
+    return read_until(fd, data, size, timeout_ms < 0 ? -1 : now_ms() + timeout_ms, true);
 }
 
 Result<Bytes> read_frame(int fd, int idle_timeout_ms, int frame_timeout_ms) {
@@ -92,11 +95,12 @@ Result<Bytes> read_frame(int fd, int idle_timeout_ms, int frame_timeout_ms) {
     }
     const int64_t deadline = frame_timeout_ms < 0 ? -1 : now_ms() + frame_timeout_ms;
     // The first byte may be the end of the stream: that is a clean close.
-    ATTACHE_CHECK(read_until(fd, prefix, 1, deadline));
-    ATTACHE_CHECK(read_until(fd, prefix + 1, 3, deadline));
+    // Once it has begun, a close is an error (not is_closed()).
+    ATTACHE_CHECK(read_until(fd, prefix, 1, deadline, true));
+    ATTACHE_CHECK(read_until(fd, prefix + 1, 3, deadline, false));
     ATTACHE_TRY(uint32_t len, protocol::frame_length(std::span<const uint8_t, 4>(prefix, 4)));
     Bytes body(len);
-    ATTACHE_CHECK(read_until(fd, body.data(), len, deadline));
+    ATTACHE_CHECK(read_until(fd, body.data(), len, deadline, false));
     return body;
 }
 

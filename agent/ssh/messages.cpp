@@ -72,9 +72,8 @@ Result<Request> decode_add_smartcard_key(Reader& r, bool constrained) {
     m.reader_id = std::move(id);
     m.pin = std::move(pin);
     if (constrained)
-        m.constraints = copy(r.rest());
-    else
-        ATTACHE_CHECK(r.expect_end());
+        m.constraints = copy(r.rest());  // to the end of the message
+    ATTACHE_CHECK(r.expect_end());
     return Request(std::move(m));
 }
 

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "agent/ssh/keys.h"
 #include "cli/exit_codes.h"
 #include "cli/user/agent_access.h"
 #include "cli/user/user_commands.h"
@@ -36,7 +37,12 @@ int run_pubkey(const PubkeyOptions& o) {
         std::cout << *pem;
         return kOk;
     }
-    return report(Error("--format ssh is not available in this build yet"), kUsage);
+    std::string comment = key->label.empty() ? key->id : key->label;
+    auto line = ssh::authorized_keys_line(pkey->get(), comment);
+    if (!line)
+        return report(line.error(), kFailure);
+    std::cout << *line << "\n";
+    return kOk;
 }
 
 }  // namespace

@@ -1,0 +1,35 @@
+#pragma once
+
+// The OpenSSH agent protocol on a connection (draft-miller-ssh-agent, OpenSSH PROTOCOL.agent):
+// the card's keys for ssh, ssh-add, ssh-keygen -Y and git, through the same tokens, policy and
+// audit as the native protocol. Keys cannot be added: Attache holds only card keys.
+//
+// ssh-add -s MODULE is where OpenSSH had remote code execution (CVE-2016-10009,
+// CVE-2023-38408): loading a library runs its code. It is refused unless the module, after
+// realpath(), is on the admin's allowlist (ssh_add_allowed_modules in /etc/attache/agent.toml).
+
+#include <string>
+#include <vector>
+
+#include "agent/core/token_manager.h"
+#include "agent/server/connection_handler.h"
+
+namespace attache::agent {
+
+struct SshOptions {
+    bool allow_ssh_rsa_sha1 = false;
+    std::vector<std::string> allowed_modules;  // canonical paths, from the admin's config
+};
+
+class SshHandler : public ConnectionHandler {
+  public:
+    SshHandler(TokenManager& tokens, SshOptions options)
+        : tokens_(tokens), options_(std::move(options)) {}
+    void serve(int fd, const ClientInfo& client) override;
+
+  private:
+    TokenManager& tokens_;
+    SshOptions options_;
+};
+
+}  // namespace attache::agent

@@ -1,0 +1,187 @@
+#include "tests/agent/agent_fixture.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+namespace attache::testing {
+
+std::vector<TestKey> default_keys() {
+    return {
+        {p11::KeyAlgorithm::ec_p256, "ec-sign", {.sign = true}},
+        {p11::KeyAlgorithm::rsa2048, "rsa-sign", {.sign = true}},
+        {p11::KeyAlgorithm::ed25519, "ed-sign", {.sign = true}},
+        {p11::KeyAlgorithm::rsa2048, "rsa-decrypt", {.decrypt = true}},
+        {p11::KeyAlgorithm::ec_p256, "ec-derive", {.derive = true}},
+    };
+}
+
+AgentFixture::AgentFixture() {
+    std::filesystem::create_directory(dir_ / "run");
+    std::filesystem::permissions(dir_ / "run", std::filesystem::perms::owner_all);
+}
+
+AgentFixture::~AgentFixture() {
+    if (pid_ > 0) {
+        kill(pid_, SIGKILL);
+        waitpid(pid_, nullptr, 0);
+    }
+    unsetenv("ATTACHE_FAULT_CONTROL");
+}
+
+CK_SLOT_ID AgentFixture::add_token(const std::string& label, const std::vector<TestKey>& keys) {
+    CK_SLOT_ID slot = hsm_.add_token(label);
+    auto module = p11::Module::load(SoftHsm::module_path());
+    EXPECT_TRUE(module) << module.error().message();
+    auto session = module->open_session(slot, true);
+    EXPECT_TRUE(session) << session.error().message();
+    Secret pin;
+    Secret::from(SoftHsm::kUserPin, pin);
+    EXPECT_TRUE(session->login(CKU_USER, &pin));
+    for (const auto& k : keys) {
+        p11::KeyPairSpec spec;
+        spec.algorithm = k.algorithm;
+        spec.usage = k.usage;
+        spec.label = k.label;
+        auto r = p11::generate_key_pair(*session, spec);
+        EXPECT_TRUE(r) << r.error().message();
+    }
+    (void)session->logout();
+    return slot;
+}
+
+void AgentFixture::start(const AgentOptions& options) {
+    std::string module = SoftHsm::module_path();
+    if (options.fault_token) {
+        const std::string control = (dir_ / "fault-control").string();
+        fault_ =
+            std::make_unique<faulttoken::FaultControl>(faulttoken::FaultControl::create(control));
+        setenv("ATTACHE_FAULT_CONTROL", control.c_str(), 1);
+        module = ATTACHE_FAULTTOKEN_PATH;
+    }
+    const auto config = dir_ / "agent.toml";
+    write_file(config, "modules = [\"" + module +
+                           "\"]\npoll_interval_ms = 100\nworkers_per_token = 2\n" +
+                           options.extra_config + "\n");
+    if (options.run_as) {
+        // The agent's files must belong to the user it runs as.
+        for (const auto& root : {dir_.path(), hsm_.dir().path()}) {
+            chown(root.c_str(), *options.run_as, *options.run_as);
+            for (const auto& e : std::filesystem::recursive_directory_iterator(root)) {
+                chown(e.path().c_str(), *options.run_as, *options.run_as);
+            }
+        }
+    }
+    const std::string log_path = (dir_ / "agent.log").string();
+    pid_ = fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+        int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2(log_fd, 2);
+        dup2(log_fd, 1);
+        if (options.run_as && (setgid(*options.run_as) != 0 || setuid(*options.run_as) != 0)) {
+            _exit(126);
+        }
+        setenv("HOME", dir_.path().c_str(), 1);
+        execl(ATTACHE_AGENT_PATH, "attache-agent", "--foreground", "--config", config.c_str(),
+              "--socket", socket().c_str(), "--ssh-socket", (dir_ / "run/ssh.sock").c_str(),
+              static_cast<char*>(nullptr));
+        _exit(127);
+    }
+    // Wait until the socket answers (or the agent died).
+    for (int i = 0; i < 300; ++i) {
+        int status = 0;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            FAIL() << "attache-agent exited at start:\n" << log();
+        }
+        if (options.run_as) {
+            if (std::filesystem::exists(socket()))
+                return;
+        } else if (protocol::Client::connect(socket(), "test")) {
+            return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "attache-agent did not start:\n" << log();
+}
+
+int AgentFixture::stop() {
+    if (pid_ <= 0)
+        return -1;
+    kill(pid_, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 500; ++i) {
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+    return -1;
+}
+
+std::string AgentFixture::log() const {
+    try {
+        return read_file(dir_ / "agent.log");
+    } catch (...) {
+        return "(no log)";
+    }
+}
+
+protocol::Client AgentFixture::client() {
+    auto c = protocol::Client::connect(socket(), "test");
+    if (!c)
+        throw std::runtime_error(c.error().message());
+    return std::move(*c);
+}
+
+CommandResult AgentFixture::cli(const std::vector<std::string>& args, const std::string& input,
+                                std::map<std::string, std::string> env) {
+    std::vector<std::string> argv{ATTACHE_CLI_PATH};
+    argv.insert(argv.end(), args.begin(), args.end());
+    env["ATTACHE_SOCK"] = socket();
+    return run_command(argv, input, env);
+}
+
+void AgentFixture::unlock(const std::string& token_uri) {
+    auto c = client();
+    protocol::UnlockRequest u;
+    u.token = token_uri;
+    Secret pin;
+    Secret::from(SoftHsm::kUserPin, pin);
+    u.pin = std::move(pin);
+    auto reply = c.call(protocol::Request(std::move(u)));
+    ASSERT_TRUE(reply) << reply.error().message();
+    auto* e = std::get_if<protocol::ErrorReply>(&*reply);
+    ASSERT_EQ(e, nullptr) << e->message;
+}
+
+protocol::KeyEntry AgentFixture::key(const std::string& label) {
+    auto c = client();
+    auto reply = c.call(protocol::ListKeysRequest{});
+    if (!reply)
+        throw std::runtime_error(reply.error().message());
+    for (auto& k : std::get<protocol::ListKeysReply>(*reply).keys) {
+        if (k.label == label)
+            return k;
+    }
+    throw std::runtime_error("no key labelled " + label);
+}
+
+std::string write_temp(const TempDir& dir, const std::string& name, const Bytes& data) {
+    const auto path = dir / name;
+    write_file(path, std::string(data.begin(), data.end()));
+    return path.string();
+}
+
+}  // namespace attache::testing
