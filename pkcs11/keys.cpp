@@ -1,5 +1,6 @@
 #include "pkcs11/keys.h"
 
+#include <cstring>
 #include <map>
 
 namespace attache::p11 {
@@ -21,8 +22,22 @@ constexpr CK_ATTRIBUTE_TYPE kPrivateAttributes[] = {CKA_ID,
                                                     CKA_PUBLIC_EXPONENT,
                                                     CKA_EC_PARAMS};
 
-AttributeTemplate with_class(const AttributeTemplate& filter, CK_OBJECT_CLASS klass) {
+// The filter restricted to `klass`; nullopt when the filter names another class (a URI with
+// type=public or type=cert must not turn public keys or certificates into "private keys").
+std::optional<AttributeTemplate> with_class(const AttributeTemplate& filter,
+                                            CK_OBJECT_CLASS klass) {
     AttributeTemplate t = filter;
+    for (CK_ULONG i = 0; i < t.size(); ++i) {
+        const CK_ATTRIBUTE& a = t.data()[i];
+        if (a.type != CKA_CLASS)
+            continue;
+        CK_OBJECT_CLASS named = 0;
+        if (a.ulValueLen != sizeof named)
+            return std::nullopt;
+        std::memcpy(&named, a.pValue, sizeof named);
+        if (named != klass)
+            return std::nullopt;
+    }
     if (!t.contains(CKA_CLASS))
         t.add_ulong(CKA_CLASS, klass);
     return t;
@@ -50,9 +65,11 @@ Result<std::map<Bytes, CK_OBJECT_HANDLE>> by_id(const Session& session, CK_OBJEC
 }  // namespace
 
 Result<std::vector<KeyObject>> find_keys(const Session& session, const AttributeTemplate& filter) {
-    AttributeTemplate priv_filter = with_class(filter, CKO_PRIVATE_KEY);
-    ATTACHE_TRY(auto handles, session.find(priv_filter));
     std::vector<KeyObject> keys;
+    std::optional<AttributeTemplate> priv_filter = with_class(filter, CKO_PRIVATE_KEY);
+    if (!priv_filter)
+        return keys;
+    ATTACHE_TRY(auto handles, session.find(std::move(*priv_filter)));
     if (handles.empty())
         return keys;
 

@@ -92,8 +92,9 @@ void Secret::clear() {
 }
 
 void Secret::strip_newline() {
-    if (size_ > 0 && data_[size_ - 1] == '\n')
-        pop_back();
+    if (size_ == 0 || data_[size_ - 1] != '\n')
+        return;  // a lone trailing '\r' belongs to the secret
+    pop_back();
     if (size_ > 0 && data_[size_ - 1] == '\r')
         pop_back();
 }

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Configures and builds one flavour of Attache: scripts/build.sh DIR [cmake options...]
+# The compiler's output goes to DIR/build.log; it is shown when the build fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=$1
+shift
+mkdir -p "$dir"
+echo "building in $dir ..."
+if ! { cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" &&
+       cmake --build "$dir" -j "$(nproc)"; } >"$dir/build.log" 2>&1; then
+  tail -n 60 "$dir/build.log"
+  echo "build failed in $dir (full log: $dir/build.log)" >&2
+  exit 1
+fi

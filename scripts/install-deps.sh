@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Attache needs to build, test and run its demo.
+# Idempotent: apt-get runs only when a package is missing. Needs root (or sudo) for that.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake pkg-config git clang-format
+  # libraries (docs/dependencies.md says why each is here)
+  libp11-kit-dev p11-kit p11-kit-modules libssl-dev openssl
+  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libsqlite3-dev
+  libsystemd-dev libassuan-dev libgpg-error-dev
+  # tests
+  libgtest-dev libgmock-dev googletest
+  softhsm2 opensc opensc-pkcs11 gnutls-bin
+  openssh-client openssh-server libengine-pkcs11-openssl
+  # fuzzing (libFuzzer)
+  clang libclang-rt-14-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then
+    sudo=(sudo)
+  else
+    echo "install-deps: run as root (or install sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

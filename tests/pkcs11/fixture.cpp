@@ -1,0 +1,55 @@
+#include "tests/pkcs11/fixture.h"
+
+#include <stdexcept>
+
+#include "pkcs11/uri.h"
+
+namespace attache::p11::test {
+
+Secret secret(std::string_view text) {
+    Secret s;
+    if (!Secret::from(text, s))
+        throw std::runtime_error("test secret does not fit a Secret");
+    return s;
+}
+
+KeyPairSpec key_spec(KeyAlgorithm algorithm, KeyUsage usage, std::string label) {
+    KeyPairSpec spec;
+    spec.algorithm = algorithm;
+    spec.usage = usage;
+    spec.label = std::move(label);
+    return spec;
+}
+
+void TokenTest::SetUp() {
+    slot_ = hsm_.add_token(kTokenLabel);
+    auto module = Module::load(attache::testing::SoftHsm::module_path());
+    ASSERT_TRUE(module) << module.error().message();
+    module_.emplace(std::move(*module));
+    auto info = module_->token_info(slot_);
+    ASSERT_TRUE(info) << info.error().message();
+    token_ = *info;
+    auto session = module_->open_session(slot_, /*read_write=*/true);
+    ASSERT_TRUE(session) << session.error().message();
+    session_.emplace(std::move(*session));
+    Secret pin = secret(attache::testing::SoftHsm::kUserPin);
+    auto login = session_->login(CKU_USER, &pin);
+    ASSERT_TRUE(login) << login.error().message();
+}
+
+void TokenTest::TearDown() {
+    session_.reset();
+    module_.reset();
+}
+
+Result<Pkey> TokenTest::public_key_of(CK_OBJECT_HANDLE public_key) const {
+    ATTACHE_TRY(AttributeValues values, session_->read(public_key, kPublicKeyAttributes));
+    return public_key_from(values);
+}
+
+std::string TokenTest::uri_of(CK_OBJECT_CLASS klass, const Bytes& id,
+                              const std::string& label) const {
+    return Uri::for_object(token_, klass, id, label);
+}
+
+}  // namespace attache::p11::test
