@@ -73,7 +73,10 @@ Result<Reply> Client::call(const Request& request) {
         }
         return std::move(body).error().context("reading from attache-agent");
     }
-    ATTACHE_TRY(ReplyFrame reply, decode_reply(*body));
+    auto decoded = decode_reply(*body);
+    // The body may hold a decrypted plaintext or a derived secret: wiped like the agent's copy.
+    OPENSSL_cleanse(body->data(), body->size());
+    ATTACHE_TRY(ReplyFrame reply, std::move(decoded));
     if (reply.id != id)
         return Error("attache-agent answered another request");
     return std::move(reply.reply);

@@ -76,10 +76,14 @@ bool read_list(Reader& r, std::vector<T>& out, ReadOne read_one) {
     // Each entry takes at least one byte: a count larger than what remains is a lie.
     if (count > r.remaining())
         return false;
-    out.resize(count);
-    for (auto& entry : out) {
+    // Grown entry by entry, not resized to `count`: an entry is ~300 bytes in memory for ~50 on
+    // the wire, so a lying count must not allocate before its entries are actually present.
+    out.clear();
+    for (uint32_t i = 0; i < count; ++i) {
+        T entry;
         if (!read_one(r, entry))
             return false;
+        out.push_back(std::move(entry));
     }
     return true;
 }

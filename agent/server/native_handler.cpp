@@ -37,11 +37,11 @@ void NativeHandler::serve(int fd, const ClientInfo& client) {
             return;
         }
         auto frame = decode_request(*body);
+        uint32_t id = header_id(*body);
         if (!body->empty() && (*body)[0] == static_cast<uint8_t>(MessageType::unlock)) {
             OPENSSL_cleanse(body->data(), body->size());  // it held a PIN
         }
         Reply reply;
-        uint32_t id = header_id(*body);
         if (!frame) {
             reply = ErrorReply{ErrorCode::bad_request, 0, 0, frame.error().message()};
         } else {

@@ -5,13 +5,26 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "agent/ssh/keys.h"
 #include "cli/exit_codes.h"
 #include "cli/user/agent_access.h"
 #include "cli/user/key_format.h"
 #include "cli/user/user_commands.h"
+#include "pkcs11/public_key.h"
 
 namespace attache::cli {
 namespace {
+
+// "SHA256:..." as ssh-keygen -l prints it; empty for keys SSH cannot use (not for signing).
+std::string ssh_fingerprint(const protocol::KeyEntry& k) {
+    if (!(k.operations & protocol::kOpSign))
+        return "";
+    auto pkey = p11::pkey_from_spki(k.spki);
+    if (!pkey)
+        return "";
+    auto blob = ssh::public_key_blob(pkey->get());
+    return blob ? ssh::fingerprint_sha256(*blob) : "";
+}
 
 nlohmann::json to_json(const protocol::KeyEntry& k) {
     nlohmann::json ops = nlohmann::json::array();
@@ -31,6 +44,7 @@ nlohmann::json to_json(const protocol::KeyEntry& k) {
             {"served", k.served},
             {"refusal", k.refusal},
             {"spki_sha256", k.spki.empty() ? "" : hex(fp, sizeof fp)},
+            {"ssh_fingerprint", ssh_fingerprint(k)},
             {"has_certificate", !k.certificate.empty()},
             {"certificate_subject", certificate_subject(k.certificate)}};
 }
@@ -68,6 +82,8 @@ void add_keys_command(CLI::App& app, int& exit_code) {
                     ops += (ops.empty() ? "" : ",") + op;
                 }
                 std::cout << "    " << (ops.empty() ? "no operations" : ops);
+                if (auto fp = ssh_fingerprint(k); !fp.empty())
+                    std::cout << "; ssh " << fp;
                 if (!k.certificate.empty()) {
                     std::cout << "; certificate " << certificate_subject(k.certificate);
                 }

@@ -1,0 +1,28 @@
+#pragma once
+
+// The options every admin command shares, declared once so their names and help agree.
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "pkcs11/module.h"
+
+namespace attache::cli::admin {
+
+inline constexpr const char* kDefaultInventory = "/var/lib/attache/inventory.db";
+
+// --module PATH (default: p11-kit's proxy).
+void add_module_option(CLI::App& command, std::string& module);
+// --token URI; `required` for every command that changes or checks one token.
+void add_token_option(CLI::App& command, std::string& token, bool required);
+// --json: machine-readable output on stdout.
+void add_json_flag(CLI::App& command, bool& json);
+// --inventory PATH (default /var/lib/attache/inventory.db).
+void add_inventory_option(CLI::App& command, std::string& path);
+// --pin-source, --so-pin-source, --new-pin-source: prompt|fd:N|file:PATH|env:NAME, never the
+// secret itself. Default: prompt.
+void add_secret_source_option(CLI::App& command, const std::string& flag, std::string& source,
+                              const std::string& what);
+
+}  // namespace attache::cli::admin

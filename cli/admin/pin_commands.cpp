@@ -1,0 +1,145 @@
+// attache pin status|change|unblock. PIN lengths are checked against the token's
+// ulMinPinLen..ulMaxPinLen before the token is called; a PIN the token reports as locked or on
+// its last try is not tried; each PIN is presented once.
+
+#include "cli/admin/failure.h"
+#include "cli/admin/options.h"
+#include "cli/admin/output.h"
+#include "cli/admin/pins.h"
+#include "cli/admin/registration.h"
+#include "cli/admin/token_select.h"
+#include "pkcs11/uri.h"
+
+namespace attache::cli::admin {
+namespace {
+
+struct PinOptions {
+    std::string module;
+    std::string token;
+    std::string pin_source;
+    std::string so_pin_source;
+    std::string new_pin_source;
+    bool so_pin_count_low_ok = false;
+    bool json = false;
+};
+
+nlohmann::json status_json(const SelectedToken& token) {
+    const p11::TokenInfo& t = token.info;
+    return {{"token", token.uri},
+            {"label", t.label},
+            {"serial", t.serial},
+            {"user_pin_initialized", (t.flags & CKF_USER_PIN_INITIALIZED) != 0},
+            {"user_pin_count_low", t.user_pin_count_low()},
+            {"user_pin_final_try", t.user_pin_final_try()},
+            {"user_pin_locked", t.user_pin_locked()},
+            {"user_pin_to_be_changed", (t.flags & CKF_USER_PIN_TO_BE_CHANGED) != 0},
+            {"so_pin_count_low", t.so_pin_count_low()},
+            {"so_pin_final_try", t.so_pin_final_try()},
+            {"so_pin_locked", t.so_pin_locked()},
+            {"so_pin_to_be_changed", (t.flags & CKF_SO_PIN_TO_BE_CHANGED) != 0},
+            {"protected_authentication_path", t.protected_authentication_path()},
+            {"pin_flags", p11::pin_flag_names(t.flags)},
+            {"min_pin_length", t.min_pin_len},
+            {"max_pin_length", t.max_pin_len}};
+}
+
+std::string status_text(const SelectedToken& token) {
+    const p11::TokenInfo& t = token.info;
+    auto yes = [](bool b) { return b ? "yes" : "no"; };
+    const std::string flags = p11::pin_flag_names(t.flags);
+    return "Token " + token.describe() + "\n  " + token.uri +
+           "\n  user PIN set: " + yes(t.flags & CKF_USER_PIN_INITIALIZED) +
+           ", count low: " + yes(t.user_pin_count_low()) +
+           ", final try: " + yes(t.user_pin_final_try()) + ", locked: " + yes(t.user_pin_locked()) +
+           "\n  SO PIN count low: " + yes(t.so_pin_count_low()) +
+           ", final try: " + yes(t.so_pin_final_try()) + ", locked: " + yes(t.so_pin_locked()) +
+           "\n  PIN pad: " + yes(t.protected_authentication_path()) + "\n  PIN length " +
+           std::to_string(t.min_pin_len) + " to " + std::to_string(t.max_pin_len) +
+           "\n  PIN flags: " + (flags.empty() ? std::string("none") : flags) + "\n";
+}
+
+Report pin_status(const PinOptions& o) {
+    SelectedToken token = select_token(o.module, o.token);
+    return Report{status_json(token), status_text(token)};
+}
+
+Report pin_change(const PinOptions& o) {
+    SelectedToken token = select_token(o.module, o.token);
+    require_pin_triable(token.info, PinRole::user);
+    Secret old_pin = read_pin(o.pin_source, token, PinRole::user);
+    Secret new_pin = read_new_pin(o.new_pin_source, token, PinRole::user);
+    // C_SetPIN in a session that is not logged in changes the user PIN: one try of the old PIN.
+    auto session = check(token.module.open_session(token.slot, true), "opening a session");
+    if (Status s = session.set_pin(old_pin, new_pin); !s)
+        pin_failure(s.error(), token, PinRole::user);
+    token.refresh();
+    Report report{status_json(token), "The user PIN of " + token.describe() + " was changed.\n"};
+    report.json["changed"] = "user-pin";
+    return report;
+}
+
+Report pin_unblock(const PinOptions& o) {
+    SelectedToken token = select_token(o.module, o.token);
+    require_pin_triable(token.info, PinRole::so, o.so_pin_count_low_ok);
+    Secret so_pin = read_pin(o.so_pin_source, token, PinRole::so);
+    Secret new_pin = read_new_pin(o.new_pin_source, token, PinRole::user);
+    auto session = check(token.module.open_session(token.slot, true), "opening a session");
+    if (Status s = session.login(CKU_SO, &so_pin); !s)
+        pin_failure(s.error(), token, PinRole::so);
+    Status set = session.init_pin(new_pin);
+    (void)session.logout();
+    if (!set)
+        fail(set.error(), "setting the new user PIN (C_InitPIN)");
+    token.refresh();
+    Report report{status_json(token),
+                  "The user PIN of " + token.describe() + " was reset with the SO PIN.\n"};
+    report.json["changed"] = "user-pin";
+    return report;
+}
+
+CLI::App* pin_subcommand(CLI::App& pin, const char* name, const char* help,
+                         std::shared_ptr<PinOptions>& o) {
+    o = std::make_shared<PinOptions>();
+    CLI::App* cmd = pin.add_subcommand(name, help);
+    add_module_option(*cmd, o->module);
+    add_token_option(*cmd, o->token, true);
+    add_json_flag(*cmd, o->json);
+    return cmd;
+}
+
+}  // namespace
+
+void add_pin_commands(CLI::App& app, int& exit_code) {
+    CLI::App* pin = app.add_subcommand("pin", "The token's PINs");
+    pin->require_subcommand(1);
+
+    std::shared_ptr<PinOptions> status, change, unblock;
+    CLI::App* s = pin_subcommand(*pin, "status", "Show the PIN flags and length limits", status);
+    s->callback([status, &exit_code] {
+        run_command(status->json, exit_code, [status] { return pin_status(*status); });
+    });
+
+    CLI::App* c = pin_subcommand(*pin, "change",
+                                 "Change the user PIN (the current PIN is read first, then the "
+                                 "new one)",
+                                 change);
+    add_secret_source_option(*c, "--pin-source", change->pin_source, "current user PIN");
+    add_secret_source_option(*c, "--new-pin-source", change->new_pin_source, "new user PIN");
+    c->callback([change, &exit_code] {
+        run_command(change->json, exit_code, [change] { return pin_change(*change); });
+    });
+
+    CLI::App* u = pin_subcommand(*pin, "unblock",
+                                 "Reset a blocked or forgotten user PIN with the SO PIN "
+                                 "(C_InitPIN; the SO PIN is read first, then the new PIN)",
+                                 unblock);
+    add_secret_source_option(*u, "--so-pin-source", unblock->so_pin_source, "SO PIN");
+    add_secret_source_option(*u, "--new-pin-source", unblock->new_pin_source, "new user PIN");
+    u->add_flag("--so-pin-count-low-ok", unblock->so_pin_count_low_ok,
+                "try the SO PIN although the token reports a low retry count");
+    u->callback([unblock, &exit_code] {
+        run_command(unblock->json, exit_code, [unblock] { return pin_unblock(*unblock); });
+    });
+}
+
+}  // namespace attache::cli::admin

@@ -1,0 +1,360 @@
+// The agent's SSH socket with the real OpenSSH tools: ssh-add, ssh-keygen -Y, ssh to a test
+// sshd on loopback, git commit signing.
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <dlfcn.h>
+
+#include <cstring>
+#include <filesystem>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "agent/protocol/stream_io.h"
+#include "agent/protocol/unique_fd.h"
+#include "agent/ssh/framing.h"
+#include "agent/ssh/messages.h"
+#include "cli/exit_codes.h"
+#include "tests/agent/agent_fixture.h"
+
+namespace attache::testing {
+namespace {
+
+std::vector<TestKey> ssh_keys() {
+    return {{p11::KeyAlgorithm::ec_p256, "ec-ssh", {.sign = true}},
+            {p11::KeyAlgorithm::rsa2048, "rsa-ssh", {.sign = true}},
+            {p11::KeyAlgorithm::ed25519, "ed-ssh", {.sign = true}},
+            {p11::KeyAlgorithm::rsa2048, "rsa-decrypt-only", {.decrypt = true}}};
+}
+
+class SshTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        setenv("ATTACHE_TEST_MARKER", (agent_.dir() / "marker").c_str(), 1);
+        slot_ = agent_.add_token("alice", ssh_keys());
+        agent_.start({.fault_token = true});
+        agent_.unlock();
+    }
+    void TearDown() override { unsetenv("ATTACHE_TEST_MARKER"); }
+
+    std::string ssh_sock() const { return (agent_.dir() / "run/ssh.sock").string(); }
+    std::map<std::string, std::string> env() const { return {{"SSH_AUTH_SOCK", ssh_sock()}}; }
+
+    CommandResult ssh_add(const std::vector<std::string>& args, const std::string& input = {}) {
+        std::vector<std::string> argv{"ssh-add"};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run_command(argv, input, env());
+    }
+
+    // The key's OpenSSH public key line, from `attache pubkey --format ssh`.
+    std::string public_key_file(const std::string& label) {
+        auto r = agent_.cli({"pubkey", "--key", agent_.key(label).id, "--format", "ssh"});
+        EXPECT_EQ(r.exit_code, 0) << describe(r);
+        const auto path = agent_.dir() / (label + ".pub");
+        write_file(path, r.out);
+        return path.string();
+    }
+
+    AgentFixture agent_;
+    CK_SLOT_ID slot_ = 0;
+};
+
+TEST_F(SshTest, SshAddListsExactlyTheCardKeysWithAttacheFingerprints) {
+    auto l = ssh_add({"-l"});
+    ASSERT_EQ(l.exit_code, 0) << describe(l);
+    std::set<std::string> listed;
+    static const std::regex fp_re("(SHA256:[A-Za-z0-9+/]+)");
+    for (std::sregex_iterator it(l.out.begin(), l.out.end(), fp_re), end; it != end; ++it) {
+        listed.insert((*it)[1]);
+    }
+    auto keys = agent_.cli({"keys", "--json"});
+    std::set<std::string> expected;
+    for (std::sregex_iterator it(keys.out.begin(), keys.out.end(), fp_re), end; it != end; ++it) {
+        expected.insert((*it)[1]);
+    }
+    EXPECT_EQ(listed.size(), 3u) << l.out;  // the decrypt-only key is not an SSH identity
+    EXPECT_EQ(listed, expected) << l.out << keys.out;
+    EXPECT_NE(l.out.find("ec-ssh (token 'alice')"), std::string::npos) << l.out;
+
+    auto big_l = ssh_add({"-L"});
+    ASSERT_EQ(big_l.exit_code, 0);
+    for (const char* type : {"ecdsa-sha2-nistp256 ", "ssh-rsa ", "ssh-ed25519 "}) {
+        EXPECT_NE(big_l.out.find(type), std::string::npos) << big_l.out;
+    }
+}
+
+TEST_F(SshTest, SshKeygenSignaturesVerifyForEveryKeyType) {
+    const auto data = agent_.dir() / "document.txt";
+    write_file(data, "the treaty text\n");
+    for (const char* label : {"ec-ssh", "rsa-ssh", "ed-ssh"}) {
+        const std::string pub = public_key_file(label);
+        std::filesystem::remove(data.string() + ".sig");
+        auto sign =
+            run_command({"ssh-keygen", "-Y", "sign", "-n", "file", "-f", pub, data}, {}, env());
+        ASSERT_EQ(sign.exit_code, 0) << label << describe(sign);
+        const auto allowed = agent_.dir() / "allowed_signers";
+        write_file(allowed, "alice@example.org " + read_file(pub));
+        auto verify = run_command({"ssh-keygen", "-Y", "verify", "-f", allowed.string(), "-I",
+                                   "alice@example.org", "-n", "file", "-s", data.string() + ".sig"},
+                                  read_file(data));
+        EXPECT_EQ(verify.exit_code, 0) << label << describe(verify);
+        auto tampered =
+            run_command({"ssh-keygen", "-Y", "verify", "-f", allowed.string(), "-I",
+                         "alice@example.org", "-n", "file", "-s", data.string() + ".sig"},
+                        "another text\n");
+        EXPECT_NE(tampered.exit_code, 0) << label;
+    }
+}
+
+TEST_F(SshTest, LockedTokenFailsSignaturesWithoutHanging) {
+    ASSERT_EQ(agent_.cli({"lock"}).exit_code, 0);
+    const auto data = agent_.dir() / "d.txt";
+    write_file(data, "x");
+    auto sign = run_command(
+        {"ssh-keygen", "-Y", "sign", "-n", "file", "-f", public_key_file("ec-ssh"), data}, {},
+        env());
+    EXPECT_NE(sign.exit_code, 0);
+    EXPECT_NE(agent_.log().find("attache unlock"), std::string::npos) << agent_.log();
+    // Keys of a locked token are still listed, so ssh offers them.
+    EXPECT_EQ(ssh_add({"-l"}).exit_code, 0);
+}
+
+TEST_F(SshTest, SshAddXLocksAndCapitalXUnlocksWithOneLogin) {
+    auto lock = ssh_add({"-x"}, "anything\nanything\n");
+    EXPECT_EQ(lock.exit_code, 0) << describe(lock);
+    auto status = agent_.cli({"status", "--json"});
+    EXPECT_NE(status.out.find("\"unlocked\": false"), std::string::npos) << status.out;
+
+    agent_.fault().reset_counts();
+    auto wrong = ssh_add({"-X"}, "000000\n");
+    EXPECT_NE(wrong.exit_code, 0);
+    EXPECT_EQ(agent_.fault().count(faulttoken::Fn::C_Login), 1u);
+    auto unlock = ssh_add({"-X"}, std::string(SoftHsm::kUserPin) + "\n");
+    EXPECT_EQ(unlock.exit_code, 0) << describe(unlock);
+    EXPECT_EQ(agent_.fault().count(faulttoken::Fn::C_Login), 2u);
+    status = agent_.cli({"status", "--json"});
+    EXPECT_NE(status.out.find("\"unlocked\": true"), std::string::npos) << status.out;
+}
+
+TEST_F(SshTest, AddingAndRemovingKeysIsRefused) {
+    const auto key = agent_.dir() / "id_ed25519";
+    ASSERT_EQ(
+        run_command({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key.string()}).exit_code,
+        0);
+    EXPECT_NE(ssh_add({key.string()}).exit_code, 0);
+    EXPECT_NE(ssh_add({"-D"}).exit_code, 0);
+    EXPECT_NE(ssh_add({"-d", public_key_file("ec-ssh")}).exit_code, 0);
+    EXPECT_EQ(ssh_add({"-l"}).exit_code, 0);
+}
+
+TEST_F(SshTest, SshAddSOfAModuleNotOnTheAllowlistNeverLoadsIt) {
+    const std::string module = ATTACHE_MARKER_MODULE_PATH;
+    // The library really has a load-time side effect (checked in this process).
+    {
+        TempDir probe;
+        setenv("ATTACHE_TEST_MARKER", (probe / "m").c_str(), 1);
+        void* h = dlopen(module.c_str(), RTLD_NOW);
+        ASSERT_NE(h, nullptr);
+        EXPECT_TRUE(std::filesystem::exists(probe / "m"));
+        dlclose(h);
+        setenv("ATTACHE_TEST_MARKER", (agent_.dir() / "marker").c_str(), 1);
+    }
+    auto add = ssh_add({"-s", module}, "\n");
+    EXPECT_NE(add.exit_code, 0) << describe(add);
+    EXPECT_FALSE(std::filesystem::exists(agent_.dir() / "marker"))
+        << "the agent loaded a module named by a client";
+    EXPECT_NE(agent_.log().find("refused"), std::string::npos) << agent_.log();
+    EXPECT_NE(ssh_add({"-e", module}).exit_code, 0);
+}
+
+// Frames the agent must survive on its SSH socket.
+TEST_F(SshTest, MalformedFramesFailOrCloseWhileOthersKeepWorking) {
+    auto connect_raw = [&] {
+        UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, ssh_sock().c_str(), sizeof addr.sun_path - 1);
+        EXPECT_EQ(connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+        timeval tv{20, 0};
+        setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        return fd;
+    };
+    auto closed = [](int fd) {
+        char c;
+        return recv(fd, &c, 1, 0) == 0;
+    };
+    auto reply_type = [](int fd) -> int {
+        auto body = stream::read_frame(fd, 20'000, 20'000);
+        return body && !body->empty() ? (*body)[0] : -1;
+    };
+    {
+        auto fd = connect_raw();
+        ASSERT_TRUE(stream::write_all(fd.get(), Bytes{0x00, 0x04, 0x00, 0x01}));  // > 256 KiB
+        EXPECT_TRUE(closed(fd.get()));
+    }
+    {
+        auto fd = connect_raw();
+        ASSERT_TRUE(stream::write_all(fd.get(), Bytes{0, 0, 0, 0}));
+        EXPECT_TRUE(closed(fd.get()));
+    }
+    auto fd = connect_raw();
+    const Bytes lying = ssh::frame(Bytes{13, 0xff, 0xff, 0xff, 0xf0, 1, 2, 3});
+    ASSERT_TRUE(stream::write_all(fd.get(), lying));
+    EXPECT_EQ(reply_type(fd.get()), ssh::SSH_AGENT_FAILURE);
+    ASSERT_TRUE(stream::write_all(fd.get(), ssh::frame(Bytes{200})));  // unknown type
+    EXPECT_EQ(reply_type(fd.get()), ssh::SSH_AGENT_FAILURE);
+    const Bytes unknown_ext = ssh::frame(Bytes{27, 0, 0, 0, 3, 'f', 'o', 'o'});
+    ASSERT_TRUE(stream::write_all(fd.get(), unknown_ext));
+    EXPECT_EQ(reply_type(fd.get()), ssh::SSH_AGENT_FAILURE);
+    // The same connection still lists identities; so does ssh-add.
+    ASSERT_TRUE(stream::write_all(fd.get(), ssh::frame(Bytes{11})));
+    EXPECT_EQ(reply_type(fd.get()), ssh::SSH_AGENT_IDENTITIES_ANSWER);
+    EXPECT_EQ(ssh_add({"-l"}).exit_code, 0);
+}
+
+TEST_F(SshTest, SshEnvPrintsTheSocket) {
+    auto sh = agent_.cli({"ssh-env"});
+    EXPECT_EQ(sh.out, "SSH_AUTH_SOCK='" + ssh_sock() + "'; export SSH_AUTH_SOCK;\n");
+    auto csh = agent_.cli({"ssh-env", "--csh"});
+    EXPECT_EQ(csh.out, "setenv SSH_AUTH_SOCK '" + ssh_sock() + "';\n");
+    auto status = agent_.cli({"status"});
+    EXPECT_NE(status.out.find(ssh_sock()), std::string::npos);
+}
+
+TEST_F(SshTest, GitCommitSignedWithTheCardKeyVerifies) {
+    const auto repo = agent_.dir() / "repo";
+    std::filesystem::create_directory(repo);
+    const std::string pub = public_key_file("ed-ssh");
+    const auto allowed = agent_.dir() / "allowed";
+    write_file(allowed, "alice@example.org " + read_file(pub));
+    auto git = [&](std::vector<std::string> args) {
+        std::vector<std::string> argv{"git", "-C", repo.string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        auto e = env();
+        e["HOME"] = agent_.dir().path().string();
+        e["GIT_CONFIG_NOSYSTEM"] = "1";
+        return run_command(argv, {}, e);
+    };
+    ASSERT_EQ(git({"init", "-q"}).exit_code, 0);
+    for (auto kv : std::vector<std::pair<std::string, std::string>>{
+             {"user.name", "Alice"},
+             {"user.email", "alice@example.org"},
+             {"gpg.format", "ssh"},
+             {"user.signingkey", pub},
+             {"gpg.ssh.allowedSignersFile", allowed.string()}}) {
+        ASSERT_EQ(git({"config", kv.first, kv.second}).exit_code, 0);
+    }
+    auto commit = git({"commit", "-q", "-S", "--allow-empty", "-m", "signed on the card"});
+    ASSERT_EQ(commit.exit_code, 0) << describe(commit);
+    auto verify = git({"verify-commit", "HEAD"});
+    EXPECT_EQ(verify.exit_code, 0) << describe(verify);
+}
+
+// A real sshd on a loopback port, trusting only the card's key.
+class SshLoginTest : public SshTest {
+  protected:
+    void SetUp() override {
+        if (getuid() != 0)
+            GTEST_SKIP() << "the test sshd needs root";
+        SshTest::SetUp();
+        std::filesystem::create_directories("/run/sshd");
+        const auto d = agent_.dir().path();
+        ASSERT_EQ(run_command({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                               (d / "host_key").string()})
+                      .exit_code,
+                  0);
+        write_file(d / "authorized_keys", read_file(public_key_file("ec-ssh")));
+        port_ = free_port();
+        write_file(d / "sshd_config",
+                   "Port " + std::to_string(port_) + "\nListenAddress 127.0.0.1\nHostKey " +
+                       (d / "host_key").string() + "\nAuthorizedKeysFile " +
+                       (d / "authorized_keys").string() + "\nPidFile " + (d / "sshd.pid").string() +
+                       "\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+                       "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+                       "PermitRootLogin prohibit-password\n");
+        sshd_ = fork();
+        if (sshd_ == 0) {
+            execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", (d / "sshd_config").c_str(),
+                  static_cast<char*>(nullptr));
+            _exit(127);
+        }
+        // Wait for the port to accept.
+        for (int i = 0; i < 250; ++i) {
+            UniqueFd s(socket(AF_INET, SOCK_STREAM, 0));
+            sockaddr_in a{};
+            a.sin_family = AF_INET;
+            a.sin_port = htons(static_cast<uint16_t>(port_));
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            if (connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0)
+                return;
+            usleep(20'000);
+        }
+        FAIL() << "sshd did not start";
+    }
+    void TearDown() override {
+        if (sshd_ > 0) {
+            kill(sshd_, SIGTERM);
+            waitpid(sshd_, nullptr, 0);
+        }
+        SshTest::TearDown();
+    }
+
+    static int free_port() {
+        UniqueFd s(socket(AF_INET, SOCK_STREAM, 0));
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
+        socklen_t len = sizeof a;
+        getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len);
+        return ntohs(a.sin_port);
+    }
+
+    CommandResult ssh_true() {
+        return run_command({"timeout",
+                            "60",
+                            "ssh",
+                            "-F",
+                            "/dev/null",
+                            "-o",
+                            "IdentityAgent=" + ssh_sock(),
+                            "-o",
+                            "IdentitiesOnly=no",
+                            "-o",
+                            "BatchMode=yes",
+                            "-o",
+                            "StrictHostKeyChecking=no",
+                            "-o",
+                            "UserKnownHostsFile=/dev/null",
+                            "-o",
+                            "ConnectTimeout=20",
+                            "-p",
+                            std::to_string(port_),
+                            "root@127.0.0.1",
+                            "true"});
+    }
+
+    int port_ = 0;
+    pid_t sshd_ = -1;
+};
+
+TEST_F(SshLoginTest, LogsInWhileUnlockedAndFailsWhileLockedOrAbsent) {
+    auto in = ssh_true();
+    EXPECT_EQ(in.exit_code, 0) << describe(in);
+    ASSERT_EQ(agent_.cli({"lock"}).exit_code, 0);
+    auto locked = ssh_true();
+    EXPECT_EQ(locked.exit_code, 255) << describe(locked);
+    agent_.fault().set_absent(slot_);
+    auto absent = ssh_true();
+    EXPECT_EQ(absent.exit_code, 255) << describe(absent);
+}
+
+}  // namespace
+}  // namespace attache::testing

@@ -1,0 +1,368 @@
+#include "tests/protocol/samples.h"
+
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "agent/protocol/codec.h"
+
+namespace attache::protocol::samples {
+namespace {
+
+Bytes pattern(size_t size, uint8_t seed) {
+    Bytes b(size);
+    for (size_t i = 0; i < size; ++i)
+        b[i] = static_cast<uint8_t>(seed + i * 7);
+    return b;
+}
+
+// Appends "name=value " for each field; strings are quoted, bytes in hex.
+class Text {
+  public:
+    Text& field(std::string_view name, std::string_view v) {
+        out_ += std::string(name) + "=\"" + std::string(v) + "\" ";
+        return *this;
+    }
+    Text& field(std::string_view name, const Bytes& v) {
+        out_ += std::string(name) + "=" + hex(v) + " ";
+        return *this;
+    }
+    Text& field(std::string_view name, uint64_t v) {
+        out_ += std::string(name) + "=" + std::to_string(v) + " ";
+        return *this;
+    }
+    Text& field(std::string_view name, bool v) {
+        out_ += std::string(name) + "=" + (v ? "true" : "false") + " ";
+        return *this;
+    }
+    template <typename E>
+    requires std::is_enum_v<E> Text& field(std::string_view name, E v) {
+        return field(name, static_cast<uint64_t>(v));
+    }
+    Text& raw(std::string_view s) {
+        out_ += s;
+        return *this;
+    }
+    std::string take() { return std::move(out_); }
+
+  private:
+    std::string out_;
+};
+
+void token_text(Text& t, const TokenStatus& s) {
+    t.raw("{ ")
+        .field("uri", s.uri)
+        .field("label", s.label)
+        .field("serial", s.serial)
+        .field("manufacturer", s.manufacturer)
+        .field("model", s.model)
+        .field("present", s.present)
+        .field("unlocked", s.unlocked)
+        .field("flags", s.flags)
+        .field("since", s.since)
+        .field("lock_reason", s.lock_reason)
+        .field("key_count", uint64_t{s.key_count})
+        .raw("} ");
+}
+
+void key_text(Text& t, const KeyEntry& k) {
+    t.raw("{ ")
+        .field("id", k.id)
+        .field("uri", k.uri)
+        .field("label", k.label)
+        .field("cka_id", k.cka_id)
+        .field("token_label", k.token_label)
+        .field("token_serial", k.token_serial)
+        .field("type", k.type)
+        .field("bits", uint64_t{k.bits})
+        .field("operations", uint64_t{k.operations})
+        .field("served", k.served)
+        .field("refusal", k.refusal)
+        .field("spki", k.spki)
+        .field("certificate", k.certificate)
+        .raw("} ");
+}
+
+}  // namespace
+
+std::vector<RequestSample> requests() {
+    std::vector<RequestSample> out;
+    auto add = [&](std::string name, uint32_t id, Request r) {
+        out.push_back(RequestSample{std::move(name), id, std::move(r)});
+    };
+
+    add("hello", 1, HelloRequest{1, 3, "attache-cli 0.1.0 (test)"});
+    add("status", 0x01020304, StatusRequest{});
+    add("list-keys", 0xfffffffe, ListKeysRequest{});
+
+    SignRequest pss;
+    pss.key = "pkcs11:token=alice;object=sign%20key;type=private";
+    pss.scheme = SignScheme::rsa_pss;
+    pss.hash = HashAlg::sha384;
+    pss.prehashed = true;
+    pss.pss_salt_length = 48;
+    pss.ecdsa_der = false;
+    pss.data = pattern(48, 0x11);
+    add("sign-rsa-pss", 7, std::move(pss));
+
+    SignRequest ec;
+    ec.key = "k-3f2a9c";
+    ec.scheme = SignScheme::ecdsa;
+    ec.hash = HashAlg::sha512;
+    ec.prehashed = false;
+    ec.pss_salt_length = 0x01020304;  // ignored by ECDSA, but carried as given
+    ec.ecdsa_der = true;
+    ec.data = pattern(300, 0x5a);
+    add("sign-ecdsa-der", 8, std::move(ec));
+
+    SignRequest ed;
+    ed.key = "k-ed";
+    ed.scheme = SignScheme::eddsa;
+    ed.hash = HashAlg::none;
+    ed.data = to_bytes("message to sign");
+    add("sign-eddsa", 9, std::move(ed));
+
+    DecryptRequest oaep;
+    oaep.key = "pkcs11:object=decrypt";
+    oaep.scheme = DecryptScheme::rsa_oaep;
+    oaep.oaep_hash = HashAlg::sha256;
+    oaep.oaep_label = to_bytes("label");
+    oaep.data = pattern(256, 0x80);
+    add("decrypt-oaep", 10, std::move(oaep));
+
+    DecryptRequest pkcs1;
+    pkcs1.key = "k-rsa";
+    pkcs1.scheme = DecryptScheme::rsa_pkcs1;
+    pkcs1.oaep_hash = HashAlg::sha1;
+    pkcs1.data = pattern(128, 0x03);
+    add("decrypt-pkcs1", 11, std::move(pkcs1));
+
+    DeriveRequest derive;
+    derive.key = "k-ecdh";
+    derive.peer_point = pattern(65, 0x04);
+    add("derive", 12, std::move(derive));
+
+    UnlockRequest with_pin;
+    with_pin.token = "pkcs11:token=alice";
+    with_pin.confirm_final_try = true;
+    Secret pin;
+    Secret::from(std::string_view("12\0"
+                                  "34\xff"
+                                  "56",
+                                  8),
+                 pin);
+    with_pin.pin = std::move(pin);
+    add("unlock-pin", 13, std::move(with_pin));
+
+    UnlockRequest pin_pad;
+    pin_pad.token = "pkcs11:token=pinpad";
+    add("unlock-pinpad", 14, std::move(pin_pad));
+
+    add("lock", 15, LockRequest{"pkcs11:token=alice;serial=0123"});
+    add("lock-all", 16, LockRequest{""});
+    add("random", 0x80000000, RandomRequest{4096});
+    return out;
+}
+
+std::vector<ReplySample> replies() {
+    std::vector<ReplySample> out;
+    auto add = [&](std::string name, uint32_t id, Reply r) {
+        out.push_back(ReplySample{std::move(name), id, std::move(r)});
+    };
+
+    add("hello", 1, HelloReply{1, "attache-agent 0.1.0"});
+
+    TokenStatus alice;
+    alice.uri = "pkcs11:token=alice;serial=0123";
+    alice.label = "alice";
+    alice.serial = "0123";
+    alice.manufacturer = "Yubico";
+    alice.model = "YubiKey 5";
+    alice.present = true;
+    alice.unlocked = true;
+    alice.flags = 0x0001040dULL;
+    alice.since = 1'700'000'000ULL;
+    alice.lock_reason = "";
+    alice.key_count = 3;
+    TokenStatus gone;
+    gone.uri = "pkcs11:token=old";
+    gone.label = "old";
+    gone.serial = "ffff";
+    gone.manufacturer = "m";
+    gone.model = "n";
+    gone.present = false;
+    gone.unlocked = false;
+    gone.flags = 0xffffffffffffffffULL;
+    gone.since = 42;
+    gone.lock_reason = "idle";
+    gone.key_count = 0;
+    add("status", 2,
+        StatusReply{"attache-agent 0.1.0",
+                    4242,
+                    "/run/user/1000/attache/agent.sock",
+                    "/run/user/1000/attache/ssh.sock",
+                    {alice, gone}});
+    add("status-no-tokens", 3, StatusReply{"a", 1, "s", "", {}});
+
+    KeyEntry rsa;
+    rsa.id = "k-3f2a9c";
+    rsa.uri = "pkcs11:token=alice;id=%01;type=private";
+    rsa.label = "sign key";
+    rsa.cka_id = Bytes{0x01};
+    rsa.token_label = "alice";
+    rsa.token_serial = "0123";
+    rsa.type = KeyType::rsa;
+    rsa.bits = 3072;
+    rsa.operations = kOpSign | kOpDecrypt;
+    rsa.served = true;
+    rsa.spki = pattern(422, 0x30);
+    rsa.certificate = pattern(700, 0x31);
+    KeyEntry ed;
+    ed.id = "k-ed";
+    ed.uri = "pkcs11:token=alice;id=%02%03;type=private";
+    ed.label = "";
+    ed.cka_id = Bytes{0x02, 0x03};
+    ed.token_label = "alice";
+    ed.token_serial = "0123";
+    ed.type = KeyType::ed25519;
+    ed.bits = 255;
+    ed.operations = 0;
+    ed.served = false;
+    ed.refusal = "policy: no ed25519";
+    ed.spki = pattern(44, 0x30);
+    KeyEntry ec = rsa;
+    ec.id = "k-ec";
+    ec.type = KeyType::ec;
+    ec.bits = 256;
+    ec.operations = kOpSign | kOpDerive;
+    ec.certificate.clear();
+    add("list-keys", 4, ListKeysReply{{rsa, ed, ec}});
+    add("list-keys-empty", 5, ListKeysReply{});
+
+    add("sign", 6, SignReply{pattern(72, 0x30)});
+    add("decrypt", 7, DecryptReply{to_bytes("plain text")});
+    add("derive", 8, DeriveReply{pattern(32, 0xee)});
+    add("unlock", 9, UnlockReply{"alice", true});
+    add("unlock-new", 10, UnlockReply{"bob", false});
+    add("lock", 11, LockReply{2});
+    add("random", 12, RandomReply{pattern(33, 0x99)});
+    add("error", 0xffffffff,
+        ErrorReply{ErrorCode::pin_incorrect, 0xa0, 0x00010000, "PIN incorrect, 2 tries left"});
+    add("error-bad-request", 0, ErrorReply{ErrorCode::bad_request, 0, 0, ""});
+    return out;
+}
+
+std::string describe(const Request& request) {
+    Text t;
+    std::visit(
+        [&](const auto& m) {
+            using T = std::decay_t<decltype(m)>;
+            if constexpr (std::is_same_v<T, HelloRequest>) {
+                t.raw("hello ")
+                    .field("min_version", uint64_t{m.min_version})
+                    .field("max_version", uint64_t{m.max_version})
+                    .field("client", m.client);
+            } else if constexpr (std::is_same_v<T, StatusRequest>) {
+                t.raw("status ");
+            } else if constexpr (std::is_same_v<T, ListKeysRequest>) {
+                t.raw("list-keys ");
+            } else if constexpr (std::is_same_v<T, SignRequest>) {
+                t.raw("sign ")
+                    .field("key", m.key)
+                    .field("scheme", m.scheme)
+                    .field("hash", m.hash)
+                    .field("prehashed", m.prehashed)
+                    .field("pss_salt_length", uint64_t{m.pss_salt_length})
+                    .field("ecdsa_der", m.ecdsa_der)
+                    .field("data", m.data);
+            } else if constexpr (std::is_same_v<T, DecryptRequest>) {
+                t.raw("decrypt ")
+                    .field("key", m.key)
+                    .field("scheme", m.scheme)
+                    .field("oaep_hash", m.oaep_hash)
+                    .field("oaep_label", m.oaep_label)
+                    .field("data", m.data);
+            } else if constexpr (std::is_same_v<T, DeriveRequest>) {
+                t.raw("derive ").field("key", m.key).field("peer_point", m.peer_point);
+            } else if constexpr (std::is_same_v<T, UnlockRequest>) {
+                t.raw("unlock ")
+                    .field("token", m.token)
+                    .field("confirm_final_try", m.confirm_final_try);
+                if (m.pin) {
+                    t.field("pin", Bytes(m.pin->data(), m.pin->data() + m.pin->size()));
+                } else {
+                    t.raw("pin=none ");
+                }
+            } else if constexpr (std::is_same_v<T, LockRequest>) {
+                t.raw("lock ").field("token", m.token);
+            } else if constexpr (std::is_same_v<T, RandomRequest>) {
+                t.raw("random ").field("length", uint64_t{m.length});
+            } else {
+                static_assert(!sizeof(T), "describe() misses a request type");
+            }
+        },
+        request);
+    return t.take();
+}
+
+std::string describe(const Reply& reply) {
+    Text t;
+    std::visit(
+        [&](const auto& m) {
+            using T = std::decay_t<decltype(m)>;
+            if constexpr (std::is_same_v<T, HelloReply>) {
+                t.raw("hello ").field("version", uint64_t{m.version}).field("agent", m.agent);
+            } else if constexpr (std::is_same_v<T, StatusReply>) {
+                t.raw("status ")
+                    .field("agent", m.agent)
+                    .field("pid", uint64_t{m.pid})
+                    .field("socket", m.socket)
+                    .field("ssh_socket", m.ssh_socket)
+                    .raw("tokens=[ ");
+                for (const auto& token : m.tokens)
+                    token_text(t, token);
+                t.raw("] ");
+            } else if constexpr (std::is_same_v<T, ListKeysReply>) {
+                t.raw("list-keys keys=[ ");
+                for (const auto& key : m.keys)
+                    key_text(t, key);
+                t.raw("] ");
+            } else if constexpr (std::is_same_v<T, SignReply>) {
+                t.raw("sign ").field("signature", m.signature);
+            } else if constexpr (std::is_same_v<T, DecryptReply>) {
+                t.raw("decrypt ").field("plaintext", m.plaintext);
+            } else if constexpr (std::is_same_v<T, DeriveReply>) {
+                t.raw("derive ").field("secret", m.secret);
+            } else if constexpr (std::is_same_v<T, UnlockReply>) {
+                t.raw("unlock ")
+                    .field("token_label", m.token_label)
+                    .field("already_unlocked", m.already_unlocked);
+            } else if constexpr (std::is_same_v<T, LockReply>) {
+                t.raw("lock ").field("locked", uint64_t{m.locked});
+            } else if constexpr (std::is_same_v<T, RandomReply>) {
+                t.raw("random ").field("data", m.data);
+            } else if constexpr (std::is_same_v<T, ErrorReply>) {
+                t.raw("error ")
+                    .field("code", m.code)
+                    .field("ckr", m.ckr)
+                    .field("token_flags", m.token_flags)
+                    .field("message", m.message);
+            } else {
+                static_assert(!sizeof(T), "describe() misses a reply type");
+            }
+        },
+        reply);
+    return t.take();
+}
+
+Bytes request_body(uint32_t id, const Request& request) {
+    Bytes frame = encode_request(id, request);
+    return Bytes(frame.begin() + 4, frame.end());
+}
+
+Bytes reply_body(uint32_t id, const Reply& reply) {
+    Bytes frame = encode_reply(id, reply);
+    return Bytes(frame.begin() + 4, frame.end());
+}
+
+}  // namespace attache::protocol::samples
