@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        // --help and --version exit 0; every command-line error exits kUsage (2).
+        return app.exit(e) == 0 ? attache::cli::kOk : attache::cli::kUsage;
     }
     return exit_code;
 }

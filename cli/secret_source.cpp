@@ -1,6 +1,7 @@
 #include "cli/secret_source.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -30,6 +31,17 @@ Result<Secret> read_line(int fd, std::string_view what) {
     return secret;
 }
 
+// The terminal's settings while echo is off, restored by the signal handler when the user
+// interrupts the prompt (Ctrl-C must not leave the terminal without echo).
+int g_tty = -1;
+termios g_saved{};
+
+void restore_terminal_and_exit(int sig) {
+    if (g_tty >= 0) tcsetattr(g_tty, TCSAFLUSH, &g_saved);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 Result<Secret> read_from_terminal(std::string_view prompt) {
     int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
     if (tty < 0) {
@@ -39,13 +51,24 @@ Result<Secret> read_from_terminal(std::string_view prompt) {
     termios saved{};
     bool restore = tcgetattr(tty, &saved) == 0;
     if (restore) {
+        g_tty = tty;
+        g_saved = saved;
+        signal(SIGINT, restore_terminal_and_exit);
+        signal(SIGTERM, restore_terminal_and_exit);
+        signal(SIGHUP, restore_terminal_and_exit);
         termios quiet = saved;
         quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
         quiet.c_lflag |= ECHONL;
         tcsetattr(tty, TCSAFLUSH, &quiet);
     }
     auto secret = read_line(tty, "the terminal");
-    if (restore) tcsetattr(tty, TCSAFLUSH, &saved);
+    if (restore) {
+        tcsetattr(tty, TCSAFLUSH, &saved);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
+        g_tty = -1;
+    }
     close(tty);
     return secret;
 }

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <condition_variable>
 #include <map>
 #include <mutex>
 
@@ -12,6 +13,8 @@ namespace {
 // static destructor could run after a module's own atexit handlers.
 struct Registry {
     std::recursive_mutex mutex;
+    // Signalled when a Library has finalised and left `loaded`.
+    std::condition_variable_any released;
     std::map<void*, std::weak_ptr<Library>> loaded;
 };
 
@@ -37,6 +40,11 @@ Result<std::shared_ptr<Library>> Library::load(const std::string& path) {
             return existing;
         }
     }
+    // The last owner of this module may be finalising it right now (its destructor waits for
+    // the lock we hold): wait until it is done, or our C_Initialize would be undone.
+    std::unique_lock wait_lock(reg.mutex, std::adopt_lock);
+    reg.released.wait(wait_lock, [&] { return reg.loaded.count(handle) == 0; });
+    wait_lock.release();
 
     auto get_list = reinterpret_cast<CK_C_GetFunctionList>(dlsym(handle, "C_GetFunctionList"));
     if (get_list == nullptr) {
@@ -78,6 +86,7 @@ Library::~Library() {
         reg.loaded.erase(it);
     }
     dlclose(handle_);
+    reg.released.notify_all();
 }
 
 }  // namespace attache::p11

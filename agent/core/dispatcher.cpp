@@ -151,6 +151,7 @@ Reply Dispatcher::unlock(UnlockRequest& r, const ClientInfo& client) {
     audit({{"op", "unlock"},
            {"token", (*token)->serial()},
            {"pid", std::to_string(client.pid)},
+           {"uid", std::to_string(client.uid)},
            {"exe", client.exe},
            {"result", result ? (result->already_unlocked ? "already-unlocked" : "ok")
                              : name_of(error_code_of(result.error()))}});
@@ -172,6 +173,7 @@ Reply Dispatcher::lock(const LockRequest& r, const ClientInfo& client) {
     audit({{"op", "lock"},
            {"token", r.token.empty() ? "all" : r.token},
            {"pid", std::to_string(client.pid)},
+           {"uid", std::to_string(client.uid)},
            {"exe", client.exe},
            {"result", "ok"}});
     return reply;

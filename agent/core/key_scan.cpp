@@ -46,9 +46,18 @@ bool describe_public_key(KeyRecord& r, std::shared_ptr<EVP_PKEY> pkey) {
     return true;
 }
 
+// A certificate's key usage narrows what the key may do. Without a certificate, a key that
+// may both sign and decrypt (or derive) is served for the latter only: enrolment gives the
+// encryption key CKA_SIGN solely so it can sign its own certificate request, and a key
+// serving as a decryption oracle must not also become a signing oracle before its certificate
+// says so.
 void restrict_by_certificate(KeyRecord& r) {
-    if (!r.certificate.empty())
+    if (!r.certificate.empty()) {
         r.operations &= certificate_allowed_operations(r.certificate);
+    } else if ((r.operations & protocol::kOpSign) &&
+               (r.operations & (protocol::kOpDecrypt | protocol::kOpDerive))) {
+        r.operations &= ~uint32_t{protocol::kOpSign};
+    }
 }
 
 std::string refusal_for(const p11::KeyObject& k) {

@@ -168,6 +168,8 @@ Result<protocol::UnlockReply> Token::unlock(const Secret* pin, bool confirm_fina
         ATTACHE_TRY(p11::Session s, module_.open_session(slot_));
         control_.emplace(std::move(s));
     }
+    // A lock asked for while the login runs (screen lock during PIN-pad entry) must win.
+    const uint64_t locks_before = lock_requests_.load();
     Status login = control_->login(CKU_USER, info.protected_authentication_path() ? nullptr : pin);
     if (!login) {
         (void)fetch_info();  // report the new retry-counter flags
@@ -184,10 +186,17 @@ Result<protocol::UnlockReply> Token::unlock(const Secret* pin, bool confirm_fina
     }
     {
         std::lock_guard lock(mutex_);
-        unlocked_ = true;
-        since_ = std::chrono::system_clock::now();
-        unlocked_at_ = Clock::now();
-        lock_reason_.clear();
+        if (lock_requests_.load() == locks_before) {
+            unlocked_ = true;
+            since_ = std::chrono::system_clock::now();
+            unlocked_at_ = Clock::now();
+            lock_reason_.clear();
+        }
+    }
+    if (!unlocked_) {
+        (void)control_->logout();
+        return agent_error(ErrorCode::token_locked, "token " + display_name() +
+                                                        " was locked while it was being unlocked");
     }
     last_used_ns_ = now_ns();
     return reply;
@@ -201,6 +210,7 @@ void Token::set_locked_state(const std::string& reason) {
 }
 
 bool Token::lock(const std::string& reason) {
+    ++lock_requests_;
     // Refuse new operations first, then log out.
     const bool was_unlocked = unlocked_.exchange(false);
     if (!was_unlocked)

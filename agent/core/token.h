@@ -93,6 +93,7 @@ class Token {
     std::atomic<bool> present_{true};
     std::atomic<bool> unlocked_{false};
     std::atomic<int64_t> last_used_ns_{0};
+    std::atomic<uint64_t> lock_requests_{0};  // lock() calls so far
 
     mutable std::mutex mutex_;  // guards the fields below
     p11::TokenInfo info_;

@@ -39,6 +39,20 @@ Result<Client> Client::connect(const std::string& path, std::string_view client_
                      std::strerror(err) +
                      "); start it with `systemctl --user start attache-agent` or `attache-agent`");
     }
+    // The PIN goes through this socket: make sure the listener is this user's own agent (or
+    // root's, who can read any process anyway), not another user's process at a path we were
+    // pointed to.
+    ucred peer{};
+    socklen_t len = sizeof peer;
+    if (getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || len != sizeof peer) {
+        return Error("cannot check who listens on " + path);
+    }
+    // Root may use another user's agent on purpose (an agent with allow_root = true).
+    if (peer.uid != getuid() && peer.uid != 0 && getuid() != 0) {
+        return Error("refusing to talk to " + path + ": it is served by uid " +
+                     std::to_string(peer.uid) + ", not by your own agent (uid " +
+                     std::to_string(getuid()) + ")");
+    }
     Client client(std::move(fd));
     HelloRequest hello;
     hello.client = std::string(client_name);
