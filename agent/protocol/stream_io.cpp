@@ -46,10 +46,12 @@ bool wait_readable(int fd, int64_t deadline_ms) {
 Status read_until(int fd, uint8_t* data, size_t size, int64_t deadline_ms, bool at_start) {
     size_t done = 0;
     while (done < size) {
-        if (deadline_ms >= 0 && !wait_readable(fd, deadline_ms)) {
-            return Error("timed out reading a message");
+        // Try first: the bytes are usually there already, and then no poll() is needed.
+        ssize_t n = recv(fd, data + done, size - done, deadline_ms >= 0 ? MSG_DONTWAIT : 0);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && deadline_ms >= 0) {
+            if (!wait_readable(fd, deadline_ms)) return Error("timed out reading a message");
+            continue;
         }
-        ssize_t n = recv(fd, data + done, size - done, 0);
         if (n > 0) {
             done += static_cast<size_t>(n);
         } else if (n == 0) {
@@ -90,14 +92,28 @@ Result<Bytes> read_frame(int fd, int idle_timeout_ms, int frame_timeout_ms) {
     if (idle_timeout_ms >= 0 && !wait_readable(fd, now_ms() + idle_timeout_ms)) {
         return Error("timed out waiting for a message");
     }
-    if (idle_timeout_ms < 0 && !wait_readable(fd, -1)) {
-        return Error("timed out waiting for a message");
+    // Wait (without a deadline unless one was given) for the start of a message: one blocking
+    // recv, which usually brings the whole prefix.
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = recv(fd, prefix, sizeof prefix, idle_timeout_ms >= 0 ? MSG_DONTWAIT : 0);
+        if (n > 0) {
+            got = static_cast<size_t>(n);
+            break;
+        }
+        if (n == 0) return Error(kClosed);  // a clean close between messages
+        if (errno == EINTR) continue;
+        if ((errno == EAGAIN || errno == EWOULDBLOCK) && idle_timeout_ms >= 0) {
+            if (!wait_readable(fd, now_ms() + idle_timeout_ms)) {
+                return Error("timed out waiting for a message");
+            }
+            continue;
+        }
+        return Error(std::string("read failed: ") + std::strerror(errno));
     }
     const int64_t deadline = frame_timeout_ms < 0 ? -1 : now_ms() + frame_timeout_ms;
-    // The first byte may be the end of the stream: that is a clean close.
-    // Once it has begun, a close is an error (not is_closed()).
-    ATTACHE_CHECK(read_until(fd, prefix, 1, deadline, true));
-    ATTACHE_CHECK(read_until(fd, prefix + 1, 3, deadline, false));
+    // Once a message has begun, a close is an error (not is_closed()).
+    ATTACHE_CHECK(read_until(fd, prefix + got, sizeof prefix - got, deadline, false));
     ATTACHE_TRY(uint32_t len, protocol::frame_length(std::span<const uint8_t, 4>(prefix, 4)));
     Bytes body(len);
     ATTACHE_CHECK(read_until(fd, body.data(), len, deadline, false));
