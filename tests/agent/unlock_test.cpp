@@ -71,7 +71,8 @@ TEST_F(UnlockTest, WrongPinIsReportedOnceAndNeverRetried) {
     EXPECT_TRUE(e->token_flags & CKF_USER_PIN_COUNT_LOW);
     EXPECT_EQ(agent_.fault().count(Fn::C_Login), 1u);
     // The token stays locked.
-    const auto* locked = error_of(sign(agent_.key("ec-sign").id));
+    const auto locked_reply = sign(agent_.key("ec-sign").id);
+    const auto* locked = error_of(locked_reply);
     ASSERT_NE(locked, nullptr);
     EXPECT_EQ(locked->code, protocol::ErrorCode::token_locked);
     EXPECT_NE(locked->message.find("attache unlock"), std::string::npos);
@@ -120,18 +121,22 @@ TEST_F(UnlockTest, BlockedPinGetsNoLogin) {
 
 TEST_F(UnlockTest, RetryCounterLocksAfterWrongPins) {
     agent_.fault().set_max_pin_tries(2);
-    const auto* first = error_of(unlock_with("000000"));
+    const auto first_reply = unlock_with("000000");
+    const auto* first = error_of(first_reply);
     ASSERT_NE(first, nullptr);
     EXPECT_TRUE(first->token_flags & CKF_USER_PIN_FINAL_TRY);
     // The last try is refused without confirmation, and no C_Login happens.
-    const auto* second = error_of(unlock_with("000000"));
+    const auto second_reply = unlock_with("000000");
+    const auto* second = error_of(second_reply);
     ASSERT_NE(second, nullptr);
     EXPECT_EQ(second->code, protocol::ErrorCode::final_try);
     EXPECT_EQ(agent_.fault().count(Fn::C_Login), 1u);
-    const auto* third = error_of(unlock_with("000000", true));
+    const auto third_reply = unlock_with("000000", true);
+    const auto* third = error_of(third_reply);
     ASSERT_NE(third, nullptr);
     EXPECT_TRUE(third->token_flags & CKF_USER_PIN_LOCKED);
-    const auto* fourth = error_of(unlock_with(SoftHsm::kUserPin, true));
+    const auto fourth_reply = unlock_with(SoftHsm::kUserPin, true);
+    const auto* fourth = error_of(fourth_reply);
     ASSERT_NE(fourth, nullptr);
     EXPECT_EQ(fourth->code, protocol::ErrorCode::pin_locked);
     EXPECT_EQ(agent_.fault().count(Fn::C_Login), 2u);
