@@ -15,10 +15,15 @@
 #include "agent/core/dispatcher.h"
 #include "agent/core/log.h"
 #include "agent/core/token_manager.h"
+#include "agent/pinentry/pinentry.h"
 #include "agent/server/native_handler.h"
 #include "agent/server/server.h"
 #include "agent/server/socket_dir.h"
 #include "agent/server/ssh_handler.h"
+#include "agent/workstation/journal.h"
+#include "agent/workstation/logind.h"
+#include "agent/workstation/session_environment.h"
+#include "agent/workstation/systemd.h"
 
 namespace {
 
@@ -41,8 +46,63 @@ struct Options {
     std::vector<std::string> modules;
     std::string socket;
     std::string ssh_socket;
+    std::optional<std::string> pinentry;
     bool debug = false;
 };
+
+// Connections to a socket whose protocol is switched off (systemd's socket unit still
+// listens on ssh.sock when the configuration sets ssh_enabled = false): closed at once, so
+// clients fail instead of waiting.
+class RefusingHandler : public ConnectionHandler {
+  public:
+    void serve(int, const ClientInfo& client) override {
+        log_info("refused a connection on the SSH socket from pid " + std::to_string(client.pid) +
+                 ": ssh_enabled = false");
+    }
+};
+
+// The sockets to serve: those systemd passed (matched to the configured paths), else bound
+// here.
+struct Sockets {
+    std::optional<ListeningSocket> native;
+    std::optional<ListeningSocket> ssh;
+    bool native_inherited = false;
+    bool ssh_inherited = false;
+};
+
+bool same_path(const std::string& a, const std::string& b) {
+    return std::filesystem::path(a).lexically_normal() ==
+           std::filesystem::path(b).lexically_normal();
+}
+
+Result<Sockets> open_sockets(const Config& config, std::vector<InheritedSocket> inherited) {
+    Sockets out;
+    for (const auto& s : inherited) {
+        const bool native = same_path(s.path, config.socket);
+        if (!native && !same_path(s.path, config.ssh_socket)) {
+            return Error("systemd passed a socket on " + s.path + ", which is neither `socket` (" +
+                         config.socket + ") nor `ssh_socket` (" + config.ssh_socket +
+                         ") of the configuration; make attache-agent.socket "
+                         "and agent.toml agree");
+        }
+        // systemd made the directory; it must still be ours alone.
+        ATTACHE_CHECK(prepare_runtime_dir(std::filesystem::path(s.path).parent_path()));
+        ATTACHE_TRY(ListeningSocket ls, adopt_socket(s.fd, s.path));
+        (native ? out.native : out.ssh) = std::move(ls);
+        (native ? out.native_inherited : out.ssh_inherited) = true;
+    }
+    if (!out.native) {
+        ATTACHE_CHECK(prepare_runtime_dir(std::filesystem::path(config.socket).parent_path()));
+        ATTACHE_TRY(ListeningSocket ls, listen_on(config.socket));
+        out.native = std::move(ls);
+    }
+    if (!out.ssh && config.ssh_enabled) {
+        ATTACHE_CHECK(prepare_runtime_dir(std::filesystem::path(config.ssh_socket).parent_path()));
+        ATTACHE_TRY(ListeningSocket ls, listen_on(config.ssh_socket));
+        out.ssh = std::move(ls);
+    }
+    return out;
+}
 
 // Forks into the background; the parent waits until the child is serving (or failed),
 // prints the environment line like ssh-agent does, and exits with the child's verdict.
@@ -113,43 +173,45 @@ int run(const Options& opts) {
         // Beside the native socket, in the directory checked for both.
         config->ssh_socket = std::filesystem::path(config->socket).parent_path() / "ssh.sock";
     }
+    if (opts.pinentry)
+        config->pinentry = *opts.pinentry;
     if (opts.debug)
         set_log_level(LogLevel::debug);
+    // Under systemd, standard error is the journal: send entries with structured fields.
+    if (stderr_is_journal())
+        log_to_journal();
 
+    // Socket activation: the sockets systemd passed (read before anything could fork).
+    auto inherited = inherited_sockets();
+    if (!inherited) {
+        log_error(inherited.error().message());
+        return 1;
+    }
     int ready_fd = -1;
-    if (!opts.foreground)
+    if (!opts.foreground && !notify_expected() && inherited->empty())
         ready_fd = daemonize(config->socket);
 
-    for (const std::string& socket : {config->socket, config->ssh_socket}) {
-        if (Status s = prepare_runtime_dir(std::filesystem::path(socket).parent_path()); !s) {
-            log_error(s.error().message());
-            return 1;
-        }
-    }
     if (Status s = Server::block_signals(); !s) {
         log_error(s.error().message());
         return 1;
     }
-    auto native = listen_on(config->socket);
-    if (!native) {
-        log_error(native.error().message());
+    auto sockets = open_sockets(*config, std::move(*inherited));
+    if (!sockets) {
+        log_error(sockets.error().message());
         return 1;
     }
-    std::optional<ListeningSocket> ssh;
-    if (config->ssh_enabled) {
-        auto ssh_socket = listen_on(config->ssh_socket);
-        if (!ssh_socket) {
-            log_error(ssh_socket.error().message());
-            return 1;
-        }
-        ssh = std::move(*ssh_socket);
-    }
+    std::optional<ListeningSocket>& native = sockets->native;
+    std::optional<ListeningSocket>& ssh = sockets->ssh;
+    const bool serve_ssh = ssh && config->ssh_enabled;
+    // Sockets systemd passed stay: systemd keeps listening and starts the agent again.
     auto remove_sockets = [&] {
         std::error_code ec;
-        std::filesystem::remove(native->path, ec);
+        if (!sockets->native_inherited)
+            std::filesystem::remove(native->path, ec);
         native->fd.reset();
         if (ssh) {
-            std::filesystem::remove(ssh->path, ec);
+            if (!sockets->ssh_inherited)
+                std::filesystem::remove(ssh->path, ec);
             ssh->fd.reset();
         }
     };
@@ -160,9 +222,41 @@ int run(const Options& opts) {
         remove_sockets();
         return 1;
     }
+    if (!config->pinentry.empty()) {
+        PinentryOptions pinentry;
+        pinentry.program = config->pinentry;
+        // Started by systemd, the agent may predate the desktop's DISPLAY: ask the user
+        // manager for the session's variables at each prompt.
+        if (std::getenv("INVOCATION_ID") != nullptr)
+            pinentry.session_environment = user_manager_session_variables;
+        if (auto found = find_program(config->pinentry); !found) {
+            log_warning("PIN prompts will fail: " + found.error().message());
+        }
+        tokens.set_prompter(std::make_shared<PinentryPrompter>(std::move(pinentry)));
+    }
     tokens.start_monitor();
 
-    AgentIdentity identity{kVersion, config->socket, ssh ? config->ssh_socket : ""};
+    LogindHandlers logind_handlers;
+    if (config->lock_on_screen_lock) {
+        logind_handlers.on_lock = [&tokens] {
+            const int n = tokens.lock_all("screen lock");
+            log_info("screen lock: locked " + std::to_string(n) + " token(s)");
+        };
+    }
+    if (config->lock_on_suspend) {
+        logind_handlers.on_sleep = [&tokens] {
+            const int n = tokens.lock_all("suspend");
+            log_info("suspend: locked " + std::to_string(n) + " token(s)");
+        };
+    }
+    const char* session = std::getenv("XDG_SESSION_ID");
+    LogindWatcher logind(std::move(logind_handlers), session ? session : "");
+    if (config->lock_on_screen_lock || config->lock_on_suspend) {
+        if (Status s = logind.start(); !s)
+            log_warning(s.error().message() + "; screen lock and suspend will not lock the tokens");
+    }
+
+    AgentIdentity identity{kVersion, config->socket, serve_ssh ? config->ssh_socket : ""};
     Dispatcher dispatcher(tokens, identity);
     NativeHandler native_handler(dispatcher);
     ServerOptions server_options;
@@ -171,15 +265,22 @@ int run(const Options& opts) {
     Server server(server_options);
     server.add_listener(native->fd.get(), native_handler);
     SshHandler ssh_handler(tokens, {config->allow_ssh_rsa_sha1, config->ssh_add_allowed_modules});
+    RefusingHandler refuse_ssh;
     if (ssh)
-        server.add_listener(ssh->fd.get(), ssh_handler);
+        server.add_listener(ssh->fd.get(),
+                            serve_ssh ? static_cast<ConnectionHandler&>(ssh_handler) : refuse_ssh);
 
-    log_info(std::string(kVersion) + " serving " + config->socket +
-             (ssh ? " and " + config->ssh_socket : std::string()) + " with " +
-             std::to_string(tokens.tokens().size()) + " token(s)");
+    const std::string serving = "serving " + config->socket +
+                                (serve_ssh ? " and " + config->ssh_socket : std::string()) +
+                                " with " + std::to_string(tokens.tokens().size()) + " token(s)";
+    log_info(std::string(kVersion) + " " + serving +
+             (sockets->native_inherited ? " (sockets from systemd)" : ""));
     signal_ready(ready_fd);
+    notify_ready(serving);
 
     Status ran = server.run();
+    notify_stopping();
+    logind.stop();
     remove_sockets();
     const int locked = tokens.lock_all("agent exit");
     if (locked > 0)
@@ -222,6 +323,9 @@ int main(int argc, char** argv) {
                    "Native protocol socket (default $XDG_RUNTIME_DIR/attache/agent.sock)");
     app.add_option("--ssh-socket", opts.ssh_socket,
                    "SSH agent protocol socket (default $XDG_RUNTIME_DIR/attache/ssh.sock)");
+    app.add_option("--pinentry", opts.pinentry,
+                   "pinentry program the agent asks for PINs with (default: `pinentry` of the "
+                   "configuration, itself `pinentry` in PATH); \"\" never prompts");
     app.add_flag("--debug", opts.debug, "Log debug messages");
     app.set_version_flag("--version", kVersion);
     CLI11_PARSE(app, argc, argv);

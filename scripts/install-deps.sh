@@ -10,6 +10,9 @@ packages=(
   libp11-kit-dev p11-kit p11-kit-modules libssl-dev openssl
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libsqlite3-dev
   libsystemd-dev libassuan-dev libgpg-error-dev
+  # workstation tests: udevadm, systemd-analyze and the environment.d generator, a private
+  # D-Bus bus standing in for the system bus
+  udev systemd dbus-daemon
   # tests
   libgtest-dev libgmock-dev googletest
   softhsm2 opensc opensc-pkcs11 gnutls-bin

@@ -96,6 +96,14 @@ Status apply_key(Config& c, const std::string& origin, const std::string& key,
             return bad_value(origin, key, node, "milliseconds from 50 to 60000");
         }
         c.poll_interval = std::chrono::milliseconds(v);
+    } else if (key == "pinentry") {
+        ATTACHE_TRY(c.pinentry, get<std::string>(origin, key, node, "a program path or name"));
+    } else if (key == "prompt_on_use") {
+        ATTACHE_TRY(c.prompt_on_use, get<bool>(origin, key, node, "true or false"));
+    } else if (key == "lock_on_screen_lock") {
+        ATTACHE_TRY(c.lock_on_screen_lock, get<bool>(origin, key, node, "true or false"));
+    } else if (key == "lock_on_suspend") {
+        ATTACHE_TRY(c.lock_on_suspend, get<bool>(origin, key, node, "true or false"));
     } else if (key == "ssh_add_allowed_modules") {
         if (user_file) {
             return Error(where(origin, node) +

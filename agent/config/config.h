@@ -40,6 +40,15 @@ struct Config {
     // PKCS#11 modules `ssh-add -s` may name (canonical paths). Admin's file only: a client
     // naming a module to load was remote code execution in OpenSSH (CVE-2023-38408).
     std::vector<std::string> ssh_add_allowed_modules;
+    // The pinentry program the agent asks for PINs with (path, or a name looked up in PATH);
+    // empty: never prompt (PINs come only with `attache unlock` or `ssh-add -X`).
+    std::string pinentry = "pinentry";
+    // A signature, decryption or key agreement on a locked token asks for the PIN through
+    // pinentry (one prompt per token, however many requests wait) instead of failing.
+    bool prompt_on_use = true;
+    // Lock every token when logind says the session locks its screen, or the machine suspends.
+    bool lock_on_screen_lock = true;
+    bool lock_on_suspend = true;
     // Keys of the user's file the admin's file forbids overriding.
     std::vector<std::string> locked;
 };

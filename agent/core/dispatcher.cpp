@@ -20,6 +20,41 @@ void audit_operation(const char* op, const std::string& key, const ClientInfo& c
            {"result", result ? "ok" : name_of(error_code_of(result.error()))}});
 }
 
+// "/usr/bin/ssh (pid 4242)": names the program in the PIN prompt it caused.
+std::string requester_of(const ClientInfo& client) {
+    return client.exe + " (pid " + std::to_string(client.pid) + ")";
+}
+
+// The token's flags travel with PIN errors, so clients can say how many tries are left.
+uint64_t flags_for(const Token& token, const Error& error) {
+    switch (error_code_of(error)) {
+        case ErrorCode::pin_incorrect:
+        case ErrorCode::pin_locked:
+        case ErrorCode::final_try:
+            return token.info().flags;
+        default:
+            return 0;
+    }
+}
+
+// Finds the key, unlocks its token through pinentry when it is locked and the agent prompts
+// on use, runs `op` on it and writes the audit record.
+template <typename ReplyT, typename Op>
+Reply key_operation(TokenManager& tokens, const char* name, const std::string& ref,
+                    const ClientInfo& client, Op&& op) {
+    auto match = tokens.find_key(ref);
+    if (!match)
+        return Dispatcher::error_reply(match.error());
+    Result<Bytes> result = [&]() -> Result<Bytes> {
+        ATTACHE_CHECK(tokens.prepare_use(*match, requester_of(client)));
+        return op(*match);
+    }();
+    audit_operation(name, match->key->id, client, result);
+    if (!result)
+        return Dispatcher::error_reply(result.error(), flags_for(*match->token, result.error()));
+    return ReplyT{std::move(*result)};
+}
+
 }  // namespace
 
 ErrorReply Dispatcher::error_reply(const Error& error, uint64_t token_flags) {
@@ -110,43 +145,32 @@ Reply Dispatcher::list_keys() {
 }
 
 Reply Dispatcher::sign(const SignRequest& r, const ClientInfo& client) {
-    auto match = tokens_.find_key(r.key);
-    if (!match)
-        return error_reply(match.error());
-    Result<Bytes> result = match->token->sign(*match->key, r);
-    audit_operation("sign", match->key->id, client, result);
-    if (!result)
-        return error_reply(result.error());
-    return SignReply{std::move(*result)};
+    return key_operation<SignReply>(tokens_, "sign", r.key, client,
+                                    [&](const KeyMatch& m) { return m.token->sign(*m.key, r); });
 }
 
 Reply Dispatcher::decrypt(const DecryptRequest& r, const ClientInfo& client) {
-    auto match = tokens_.find_key(r.key);
-    if (!match)
-        return error_reply(match.error());
-    Result<Bytes> result = match->token->decrypt(*match->key, r);
-    audit_operation("decrypt", match->key->id, client, result);
-    if (!result)
-        return error_reply(result.error());
-    return DecryptReply{std::move(*result)};
+    return key_operation<DecryptReply>(tokens_, "decrypt", r.key, client, [&](const KeyMatch& m) {
+        return m.token->decrypt(*m.key, r);
+    });
 }
 
 Reply Dispatcher::derive(const DeriveRequest& r, const ClientInfo& client) {
-    auto match = tokens_.find_key(r.key);
-    if (!match)
-        return error_reply(match.error());
-    Result<Bytes> result = match->token->derive(*match->key, r);
-    audit_operation("derive", match->key->id, client, result);
-    if (!result)
-        return error_reply(result.error());
-    return DeriveReply{std::move(*result)};
+    return key_operation<DeriveReply>(tokens_, "derive", r.key, client, [&](const KeyMatch& m) {
+        return m.token->derive(*m.key, r);
+    });
 }
 
 Reply Dispatcher::unlock(UnlockRequest& r, const ClientInfo& client) {
     auto token = tokens_.find_token(r.token);
     if (!token)
         return error_reply(token.error());
-    auto result = (*token)->unlock(r.pin ? &*r.pin : nullptr, r.confirm_final_try);
+    // Without a PIN (and without a PIN pad) the agent asks for it through pinentry: the CLI's
+    // `--pin-source pinentry`, the forwarding module's C_Login(CKU_USER, NULL).
+    const bool ask =
+        !r.pin && tokens_.can_prompt() && !(*token)->info().protected_authentication_path();
+    auto result = ask ? tokens_.unlock_interactive(**token, requester_of(client))
+                      : (*token)->unlock(r.pin ? &*r.pin : nullptr, r.confirm_final_try);
     r.pin.reset();  // wipes it now rather than when the request is dropped
     audit({{"op", "unlock"},
            {"token", (*token)->serial()},

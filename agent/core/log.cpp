@@ -10,6 +10,7 @@ namespace attache::agent {
 namespace {
 
 std::atomic<LogLevel> g_level{LogLevel::info};
+std::atomic<LogSink*> g_sink{nullptr};
 
 std::mutex& log_mutex() {
     static std::mutex& m = *new std::mutex;
@@ -61,19 +62,31 @@ void set_log_level(LogLevel level) {
     g_level = level;
 }
 
+void set_log_sink(LogSink* sink) {
+    g_sink = sink;
+}
+
 void log(LogLevel level, std::string_view message) {
     if (level < g_level.load())
         return;
+    if (LogSink* sink = g_sink.load()) {
+        sink->write(level, message);
+        return;
+    }
     std::lock_guard lock(log_mutex());
     std::fprintf(stderr, "attache-agent[%d]: %s: %.*s\n", static_cast<int>(getpid()),
                  level_name(level), static_cast<int>(message.size()), message.data());
     std::fflush(stderr);
 }
 
-void audit(const std::vector<std::pair<std::string, std::string>>& fields) {
+void audit(const AuditFields& fields) {
     std::string line = "audit:";
     for (const auto& [k, v] : fields)
         line += " " + k + "=" + quote(v);
+    if (LogSink* sink = g_sink.load()) {
+        sink->audit(fields, line);
+        return;
+    }
     log(LogLevel::info, line);
 }
 

@@ -25,7 +25,22 @@ inline void log_error(std::string_view m) {
     log(LogLevel::error, m);
 }
 
+using AuditFields = std::vector<std::pair<std::string, std::string>>;
+
 // An audit record: "audit: op=sign key=... pid=... uid=... exe=... result=ok".
-void audit(const std::vector<std::pair<std::string, std::string>>& fields);
+void audit(const AuditFields& fields);
+
+// Where log lines and audit records go instead of standard error (the journal, when systemd
+// connected standard error to it: agent/workstation/journal.h).
+class LogSink {
+  public:
+    virtual ~LogSink() = default;
+    virtual void write(LogLevel level, std::string_view message) = 0;
+    // `line` is the record as standard error would show it.
+    virtual void audit(const AuditFields& fields, std::string_view line) = 0;
+};
+
+// Not owned; must live until logging ends (install a static one). nullptr: standard error.
+void set_log_sink(LogSink* sink);
 
 }  // namespace attache::agent

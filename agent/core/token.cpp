@@ -1,6 +1,7 @@
 #include "agent/core/token.h"
 
 #include "agent/core/agent_error.h"
+#include "agent/core/log.h"
 #include "agent/core/operation_plan.h"
 #include "pkcs11/operations.h"
 #include "pkcs11/uri.h"
@@ -42,6 +43,7 @@ Token::Token(p11::Module module, CK_SLOT_ID slot, p11::TokenInfo info, TokenSett
 }
 
 Token::~Token() {
+    prompt_cancel_.cancel();
     pool_.close();
     std::lock_guard control(control_mutex_);
     if (control_ && unlocked_)
@@ -138,6 +140,11 @@ Status Token::ensure_usable() const {
 
 Result<protocol::UnlockReply> Token::unlock(const Secret* pin, bool confirm_final_try) {
     std::lock_guard control(control_mutex_);
+    return unlock_locked(pin, confirm_final_try, lock_requests_.load());
+}
+
+Result<protocol::UnlockReply> Token::unlock_locked(const Secret* pin, bool confirm_final_try,
+                                                   uint64_t locks_before) {
     protocol::UnlockReply reply;
     reply.token_label = label_;
     if (!present_) {
@@ -168,14 +175,20 @@ Result<protocol::UnlockReply> Token::unlock(const Secret* pin, bool confirm_fina
         ATTACHE_TRY(p11::Session s, module_.open_session(slot_));
         control_.emplace(std::move(s));
     }
-    // A lock asked for while the login runs (screen lock during PIN-pad entry) must win.
-    const uint64_t locks_before = lock_requests_.load();
+    // A lock asked for while the PIN was asked, or while the login runs (screen lock during
+    // PIN-pad entry), must win.
+    if (lock_requests_.load() != locks_before) {
+        return agent_error(ErrorCode::token_locked,
+                           "token " + display_name() + " was locked while its PIN was asked");
+    }
     Status login = control_->login(CKU_USER, info.protected_authentication_path() ? nullptr : pin);
     if (!login) {
         (void)fetch_info();  // report the new retry-counter flags
         Error e = std::move(login).error();
         if (e.rv() && means_token_gone(*e.rv()))
             control_.reset();
+        if (e.is(CKR_PIN_INCORRECT))
+            last_pin_wrong_ = true;
         return std::move(e).context("unlocking token " + display_name());
     }
     (void)fetch_info();
@@ -195,11 +208,85 @@ Result<protocol::UnlockReply> Token::unlock(const Secret* pin, bool confirm_fina
     }
     if (!unlocked_) {
         (void)control_->logout();
-        return agent_error(ErrorCode::token_locked, "token " + display_name() +
-                                                        " was locked while it was being unlocked");
+        return agent_error(ErrorCode::token_locked,
+                           "token " + display_name() + " was locked while it was being unlocked");
     }
+    last_pin_wrong_ = false;
     last_used_ns_ = now_ns();
     return reply;
+}
+
+Result<protocol::UnlockReply> Token::unlock_interactive(PinPrompter& prompter,
+                                                        const std::string& requester) {
+    std::unique_lock gate(prompt_mutex_);
+    if (prompting_) {
+        // Someone's request already opened the prompt: its outcome is ours too.
+        const uint64_t seen = prompts_finished_;
+        prompt_done_.wait(gate, [&] { return prompts_finished_ != seen; });
+        if (prompt_error_)
+            return *prompt_error_;
+        protocol::UnlockReply reply;
+        reply.token_label = label_;
+        reply.already_unlocked = true;
+        return reply;
+    }
+    if (unlocked_) {
+        protocol::UnlockReply reply;
+        reply.token_label = label_;
+        reply.already_unlocked = true;
+        return reply;
+    }
+    prompting_ = true;
+    gate.unlock();
+    Result<protocol::UnlockReply> result = prompt_and_unlock(prompter, requester);
+    gate.lock();
+    prompting_ = false;
+    ++prompts_finished_;
+    prompt_error_ = result ? std::nullopt : std::optional<Error>(result.error());
+    prompt_done_.notify_all();
+    return result;
+}
+
+Result<protocol::UnlockReply> Token::prompt_and_unlock(PinPrompter& prompter,
+                                                       const std::string& requester) {
+    // A lock from now on (screen lock, `attache lock`, removal) voids whatever PIN is typed.
+    const uint64_t locks_before = lock_requests_.load();
+    if (!present_)
+        return agent_error(ErrorCode::token_absent, "token " + display_name() + " was removed");
+    ATTACHE_TRY(p11::TokenInfo info, fetch_info());
+    if (info.user_pin_locked()) {
+        return agent_error(ErrorCode::pin_locked,
+                           "the PIN of token " + display_name() +
+                               " is blocked; an admin must unblock it with `attache pin unblock`");
+    }
+    if (info.protected_authentication_path()) {
+        // The PIN goes on the reader's PIN pad; the final try still needs `attache unlock
+        // --confirm-final-try`.
+        std::lock_guard control(control_mutex_);
+        return unlock_locked(nullptr, false, locks_before);
+    }
+    PinPromptRequest request;
+    request.token_label = label_;
+    request.token_serial = serial_;
+    request.flags = info.flags;
+    request.last_attempt_wrong = last_pin_wrong_;
+    request.requester = requester;
+    prompt_cancel_.arm();
+    if (lock_requests_.load() != locks_before)
+        prompt_cancel_.cancel();
+    Result<PinPromptAnswer> answer = prompter.ask(request, prompt_cancel_);
+    if (!present_) {
+        return agent_error(ErrorCode::token_absent,
+                           "token " + display_name() + " was removed while its PIN was asked");
+    }
+    if (!answer)
+        return std::move(answer).error().context("unlocking token " + display_name());
+    if (info.user_pin_final_try() && !answer->final_try_confirmed) {
+        return agent_error(ErrorCode::final_try,
+                           "token " + display_name() + " has one PIN try left, not confirmed");
+    }
+    std::lock_guard control(control_mutex_);
+    return unlock_locked(&answer->pin, answer->final_try_confirmed, locks_before);
 }
 
 void Token::set_locked_state(const std::string& reason) {
@@ -211,6 +298,7 @@ void Token::set_locked_state(const std::string& reason) {
 
 bool Token::lock(const std::string& reason) {
     ++lock_requests_;
+    prompt_cancel_.cancel();  // a PIN dialog open for this token closes
     // Refuse new operations first, then log out.
     const bool was_unlocked = unlocked_.exchange(false);
     if (!was_unlocked)
@@ -230,7 +318,8 @@ bool Token::check_login() {
     if (!info) {
         if (info.error().rv() && means_token_gone(*info.error().rv())) {
             control.unlock();
-            removed();
+            if (removed())
+                log_warning("token " + display_name() + " was removed");
             return false;
         }
         return true;
@@ -243,12 +332,15 @@ bool Token::check_login() {
     return true;
 }
 
-void Token::removed() {
-    present_ = false;
+bool Token::removed() {
+    const bool was_present = present_.exchange(false);
+    ++lock_requests_;
+    prompt_cancel_.cancel();
     set_locked_state("card removed");
     pool_.close();
     std::lock_guard control(control_mutex_);
     control_.reset();
+    return was_present;
 }
 
 template <typename Fn>
@@ -277,7 +369,8 @@ Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, Fn&& fn) {
             // The card went away (perhaps to come back before the next poll): this token is
             // finished; the monitor finds the card again as a new, locked token.
             lease.discard();
-            removed();
+            if (removed())
+                log_warning("token " + display_name() + " was removed (during an operation)");
         } else if (rv == CKR_USER_NOT_LOGGED_IN && unlocked_.exchange(false)) {
             set_locked_state("the token logged out");
         }

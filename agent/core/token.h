@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -17,6 +18,7 @@
 
 #include "agent/core/key_record.h"
 #include "agent/core/key_scan.h"
+#include "agent/core/pin_prompt.h"
 #include "agent/core/session_pool.h"
 #include "agent/protocol/messages.h"
 #include "pkcs11/module.h"
@@ -62,13 +64,21 @@ class Token {
 
     // pin null: the token's PIN pad. At most one C_Login, serialised per token.
     Result<protocol::UnlockReply> unlock(const Secret* pin, bool confirm_final_try);
+    // Unlocks with a PIN asked through `prompter` (pinentry). One prompt however many
+    // requests for this token arrive meanwhile: they wait for it and share its outcome (never
+    // a second prompt or C_Login for one user action). A blocked PIN gets neither prompt nor
+    // C_Login; the final try must be confirmed in the dialog; a lock or the card's removal
+    // ends the prompt. A PIN-pad token is logged in without a prompt.
+    Result<protocol::UnlockReply> unlock_interactive(PinPrompter& prompter,
+                                                     const std::string& requester = {});
     // Returns true when the token was unlocked.
     bool lock(const std::string& reason);
     // Checks the control session: a card pulled and put back between two polls has lost its
     // sessions and login. Returns false when the token turned out to be gone.
     bool check_login();
-    // The card went away: fail everything pending, forget the login.
-    void removed();
+    // The card went away: fail everything pending, forget the login. Returns true the first
+    // time (the token was present until now).
+    bool removed();
 
     Result<Bytes> sign(const KeyRecord& key, const protocol::SignRequest& request);
     Result<Bytes> decrypt(const KeyRecord& key, const protocol::DecryptRequest& request);
@@ -80,6 +90,12 @@ class Token {
     Result<Bytes> run(const KeyRecord& key, uint32_t operation, Fn&& fn);
     Status ensure_usable() const;
     Result<p11::TokenInfo> fetch_info();
+    // The login itself; requires control_mutex_. Refuses without C_Login when lock() was
+    // called since `locks_before` was read.
+    Result<protocol::UnlockReply> unlock_locked(const Secret* pin, bool confirm_final_try,
+                                                uint64_t locks_before);
+    Result<protocol::UnlockReply> prompt_and_unlock(PinPrompter& prompter,
+                                                    const std::string& requester);
     Status rescan_locked(bool logged_in);  // requires control_mutex_
     void set_locked_state(const std::string& reason);
 
@@ -93,7 +109,8 @@ class Token {
     std::atomic<bool> present_{true};
     std::atomic<bool> unlocked_{false};
     std::atomic<int64_t> last_used_ns_{0};
-    std::atomic<uint64_t> lock_requests_{0};  // lock() calls so far
+    std::atomic<uint64_t> lock_requests_{0};   // lock() calls so far
+    std::atomic<bool> last_pin_wrong_{false};  // the last C_Login said CKR_PIN_INCORRECT
 
     mutable std::mutex mutex_;  // guards the fields below
     p11::TokenInfo info_;
@@ -104,6 +121,14 @@ class Token {
 
     std::mutex control_mutex_;  // serialises login, logout and rescans
     std::optional<p11::Session> control_;
+
+    // The PIN prompt in progress, if any; guarded by prompt_mutex_ (not held while asking).
+    std::mutex prompt_mutex_;
+    std::condition_variable prompt_done_;
+    bool prompting_ = false;
+    uint64_t prompts_finished_ = 0;
+    std::optional<Error> prompt_error_;  // how the last prompt failed; nullopt: it unlocked
+    PromptCancel prompt_cancel_;
 };
 
 }  // namespace attache::agent

@@ -8,6 +8,13 @@
 namespace attache::agent {
 namespace {
 
+// How often modules whose C_WaitForSlotEvent works are asked, between full polls, whether a
+// card came or went. A blocking C_WaitForSlotEvent is not used: only C_Finalize ends it, and
+// the agent must not finalise a module under a running call.
+constexpr std::chrono::milliseconds kSlotEventCheckInterval{100};
+// Events drained per module and check (a burst of insertions needs one poll, not many).
+constexpr int kMaxSlotEventsPerCheck = 64;
+
 // The object part of the configured URI (id, label), without its class: the scan adds the
 // classes it looks for.
 p11::AttributeTemplate object_filter(const p11::Uri& uri) {
@@ -55,6 +62,12 @@ Status TokenManager::start() {
         auto module = p11::Module::load(spec);
         if (!module)
             return std::move(module).error();
+        // A module that answers a non-blocking C_WaitForSlotEvent (with an event or
+        // CKR_NO_EVENT) reports insertions and removals between polls.
+        auto probe = module->wait_for_slot_event(/*dont_block=*/true);
+        has_slot_events_.push_back(probe || probe.error().is(CKR_NO_EVENT));
+        if (has_slot_events_.back())
+            log_(module->path() + " reports slot events; checked every 100 ms");
         modules_.push_back(std::move(*module));
     }
     poll();
@@ -62,14 +75,24 @@ Status TokenManager::start() {
 }
 
 void TokenManager::start_monitor() {
-    monitor_ = std::thread([this] {
+    const bool events =
+        std::find(has_slot_events_.begin(), has_slot_events_.end(), true) != has_slot_events_.end();
+    const std::chrono::milliseconds tick =
+        events ? std::min(config_.poll_interval, kSlotEventCheckInterval) : config_.poll_interval;
+    monitor_ = std::thread([this, tick] {
+        auto next_poll = std::chrono::steady_clock::now() + config_.poll_interval;
         std::unique_lock lock(monitor_mutex_);
         while (!stopping_) {
-            monitor_wake_.wait_for(lock, config_.poll_interval, [&] { return stopping_; });
+            monitor_wake_.wait_for(lock, tick, [&] { return stopping_; });
             if (stopping_)
                 break;
             lock.unlock();
-            poll();
+            if (std::chrono::steady_clock::now() >= next_poll) {
+                poll();
+                next_poll = std::chrono::steady_clock::now() + config_.poll_interval;
+            } else {
+                check_slot_events();
+            }
             lock.lock();
         }
     });
@@ -89,6 +112,22 @@ void TokenManager::poll() {
     for (const auto& module : modules_)
         poll_module(module);
     apply_time_locks();
+}
+
+void TokenManager::check_slot_events() {
+    for (size_t i = 0; i < modules_.size(); ++i) {
+        if (!has_slot_events_[i])
+            continue;
+        bool event = false;
+        for (int n = 0; n < kMaxSlotEventsPerCheck; ++n) {
+            auto slot = modules_[i].wait_for_slot_event(/*dont_block=*/true);
+            if (!slot)
+                break;  // CKR_NO_EVENT, or an error: the next full poll looks anyway
+            event = true;
+        }
+        if (event)
+            poll_module(modules_[i]);
+    }
 }
 
 void TokenManager::poll_module(const p11::Module& module) {
@@ -121,10 +160,8 @@ void TokenManager::poll_module(const p11::Module& module) {
             existing->update_info(*info);
             continue;
         }
-        if (existing && existing->present()) {
-            existing->removed();
+        if (existing && existing->removed())
             log_("token " + existing->display_name() + " was replaced by another card");
-        }
         auto token = std::make_shared<Token>(module, slot, *info, settings_);
         if (Status s = token->scan(); !s) {
             log_("cannot list the keys of token " + token->display_name() + ": " +
@@ -150,8 +187,8 @@ void TokenManager::poll_module(const p11::Module& module) {
         }
     }
     for (const auto& t : gone) {
-        t->removed();
-        log_("token " + t->display_name() + " was removed");
+        if (t->removed())
+            log_("token " + t->display_name() + " was removed");
     }
 }
 
@@ -232,6 +269,37 @@ Result<std::shared_ptr<Token>> TokenManager::find_token(std::string_view uri_tex
                            "`attache status`)");
     }
     return matches.front();
+}
+
+void TokenManager::set_prompter(std::shared_ptr<PinPrompter> prompter) {
+    prompter_ = std::move(prompter);
+}
+
+Result<protocol::UnlockReply> TokenManager::unlock_interactive(Token& token,
+                                                               const std::string& requester) {
+    if (!prompter_) {
+        return agent_error(ErrorCode::bad_request,
+                           "token " + token.display_name() +
+                               " needs a PIN and none was given (the agent has no pinentry)");
+    }
+    return token.unlock_interactive(*prompter_, requester);
+}
+
+Status TokenManager::prepare_use(KeyMatch& match, const std::string& requester) {
+    Token& token = *match.token;
+    if (!prompter_ || !config_.prompt_on_use || token.unlocked() || !token.present())
+        return ok();
+    auto unlocked = token.unlock_interactive(*prompter_, requester);
+    if (!unlocked)
+        return std::move(unlocked).error();
+    for (const auto& key : token.keys()) {
+        if (key->id == match.key->id) {
+            match.key = key;
+            return ok();
+        }
+    }
+    return agent_error(ErrorCode::unknown_key,
+                       "token " + token.display_name() + " no longer shows key " + match.key->id);
 }
 
 int TokenManager::lock_all(const std::string& reason) {

@@ -1,5 +1,6 @@
 #include "agent/server/server.h"
 
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
@@ -143,6 +144,10 @@ void Server::accept_one(int listen_fd, ConnectionHandler& handler) {
     std::thread([this, raw, client, &handler] {
         UniqueFd conn(raw);
         handler.serve(conn.get(), client);
+        // OpenSSL's per-thread state (the modules' C_Login may have made a random generator
+        // for this thread) is freed now: the thread is detached, and the process may exit as
+        // soon as the count below reaches zero, before thread-exit handlers would run.
+        OPENSSL_thread_stop();
         std::lock_guard lock(mutex_);
         connection_fds_.erase(client.connection);
         // Close under the lock so shutdown_connections() never touches a reused fd number.

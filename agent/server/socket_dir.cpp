@@ -21,6 +21,27 @@ Error sys_error(const std::string& what) {
     return Error(what + ": " + std::strerror(errno));
 }
 
+Status take_lock(ListeningSocket& ls, const std::string& p) {
+    const std::string lock_path = p + ".lock";
+    ls.lock.reset(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!ls.lock.valid())
+        return sys_error("cannot open " + lock_path);
+    if (flock(ls.lock.get(), LOCK_EX | LOCK_NB) != 0) {
+        return Error("another attache-agent is already serving " + p +
+                     " (stop it first, or give this one --socket PATH)");
+    }
+    return ok();
+}
+
+// Whether something accepts connections on the socket at `addr` (a connection that is
+// merely queued counts: systemd's socket unit holds the socket without accepting).
+bool someone_listens(const sockaddr_un& addr) {
+    UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!probe.valid())
+        return false;
+    return connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+}
+
 }  // namespace
 
 std::filesystem::path default_runtime_dir() {
@@ -68,21 +89,19 @@ Result<ListeningSocket> listen_on(const std::filesystem::path& path) {
         return Error("socket path too long: " + p);
     std::memcpy(addr.sun_path, p.c_str(), p.size() + 1);
 
-    const std::string lock_path = p + ".lock";
-    ls.lock.reset(open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!ls.lock.valid())
-        return sys_error("cannot open " + lock_path);
-    if (flock(ls.lock.get(), LOCK_EX | LOCK_NB) != 0) {
-        return Error("another attache-agent is already serving " + p +
-                     " (stop it first, or give this one --socket PATH)");
-    }
+    ATTACHE_CHECK(take_lock(ls, p));
 
     struct stat st {};
     if (lstat(p.c_str(), &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {
             return Error("refusing to replace " + p + ": it exists and is not a socket");
         }
-        // Nobody holds the lock, so the socket is a dead agent's: replace it.
+        if (someone_listens(addr)) {
+            return Error("refusing to replace " + p +
+                         ": it is live (systemd's attache-agent.socket? then use `systemctl "
+                         "--user start attache-agent`)");
+        }
+        // Nobody holds the lock and nobody listens, so the socket is a dead agent's.
         if (unlink(p.c_str()) != 0)
             return sys_error("cannot remove stale socket " + p);
     }
@@ -99,6 +118,14 @@ Result<ListeningSocket> listen_on(const std::filesystem::path& path) {
         return sys_error("cannot chmod " + p);
     if (listen(ls.fd.get(), kListenBacklog) != 0)
         return sys_error("cannot listen on " + p);
+    return ls;
+}
+
+Result<ListeningSocket> adopt_socket(int fd, const std::filesystem::path& path) {
+    ListeningSocket ls;
+    ls.path = path;
+    ls.fd.reset(fd);
+    ATTACHE_CHECK(take_lock(ls, path.string()));
     return ls;
 }
 

@@ -26,6 +26,12 @@ struct ListeningSocket {
     std::filesystem::path path;
 };
 
+// Binds and listens. An existing socket is replaced only when nobody holds its lock and
+// nobody accepts on it (a live socket, such as systemd's attache-agent.socket, is refused).
 Result<ListeningSocket> listen_on(const std::filesystem::path& path);
+
+// A listening socket systemd passed (socket activation): takes the same lock listen_on
+// takes, so an agent started by hand refuses to run beside this one.
+Result<ListeningSocket> adopt_socket(int fd, const std::filesystem::path& path);
 
 }  // namespace attache::agent

@@ -125,6 +125,17 @@ class SshSession {
                 audit_ssh("sign", s.match.key->id, client_, "refused-by-policy");
                 return ssh::encode_failure();
             }
+            // A locked token asks for its PIN through pinentry (when the agent prompts on
+            // use); ssh waits meanwhile.
+            if (Status ready = tokens_.prepare_use(
+                    s.match, client_.exe + " (pid " + std::to_string(client_.pid) + ")");
+                !ready) {
+                audit_ssh("sign", s.match.key->id, client_,
+                          protocol::name_of(error_code_of(ready.error())));
+                log_warning("ssh sign with key " + s.match.key->id + ": " +
+                            ready.error().message());
+                return ssh::encode_failure();
+            }
             protocol::SignRequest sign;
             sign.key = s.match.key->id;
             sign.hash = to_protocol(plan->hash);

@@ -2,6 +2,9 @@
 //
 // unlock checks the token's PIN state before asking for a PIN: a blocked PIN is reported
 // without a prompt, and the last try needs --confirm-final-try. The agent enforces both again.
+// With --pin-source pinentry the agent itself asks, through pinentry on the desktop: the PIN
+// then never passes through this process or the terminal, and the dialog asks to confirm
+// the last try.
 
 #include <cstdio>
 #include <cstring>
@@ -15,6 +18,9 @@
 
 namespace attache::cli {
 namespace {
+
+// --pin-source value: no PIN in the request; the agent asks through pinentry.
+constexpr const char* kAgentPinentry = "pinentry";
 
 struct UnlockOptions {
     std::string token;
@@ -91,7 +97,8 @@ int run_unlock(const UnlockOptions& o) {
                             " is blocked; an admin must unblock it with `attache pin unblock`"),
                       kPinBlocked);
     }
-    if ((token->flags & CKF_USER_PIN_FINAL_TRY) && !o.confirm_final_try) {
+    const bool agent_asks = o.pin_source == kAgentPinentry;
+    if ((token->flags & CKF_USER_PIN_FINAL_TRY) && !o.confirm_final_try && !agent_asks) {
         return report(Error("token " + name +
                             " has ONE PIN try left: a wrong PIN blocks the card. If you are "
                             "sure of the PIN, run again with --confirm-final-try"),
@@ -102,6 +109,8 @@ int run_unlock(const UnlockOptions& o) {
     request.confirm_final_try = o.confirm_final_try;
     if (token->flags & CKF_PROTECTED_AUTHENTICATION_PATH) {
         std::cerr << "Enter the PIN on the reader's PIN pad for token " << name << "\n";
+    } else if (agent_asks) {
+        std::cerr << "The agent asks for the PIN of token " << name << " in a pinentry dialog\n";
     } else {
         std::string prompt = "PIN for token " + name;
         if (token->flags & CKF_USER_PIN_COUNT_LOW)
@@ -128,10 +137,12 @@ void add_unlock_command(CLI::App& app, int& exit_code) {
         "unlock", "Unlock a token with its PIN (one attempt; a wrong PIN is never retried)");
     cmd->add_option("--token", o->token, "PKCS#11 URI of the token (default: the only one)");
     cmd->add_option("--pin-source", o->pin_source,
-                    std::string("Where the PIN comes from: ") + kSecretSourceHelp)
+                    std::string("Where the PIN comes from: ") + kSecretSourceHelp +
+                        ", or pinentry (the agent asks in a dialog on the desktop)")
         ->check([](const std::string& s) {
-            return valid_secret_source(s) ? std::string()
-                                          : "expected " + std::string(kSecretSourceHelp);
+            return s == kAgentPinentry || valid_secret_source(s)
+                       ? std::string()
+                       : "expected " + std::string(kSecretSourceHelp) + " or pinentry";
         });
     cmd->add_flag("--confirm-final-try", o->confirm_final_try,
                   "Allow the attempt when only one PIN try is left (a wrong PIN blocks the card)");

@@ -64,10 +64,13 @@ void AgentFixture::start(const AgentOptions& options) {
             std::make_unique<faulttoken::FaultControl>(faulttoken::FaultControl::create(control));
         setenv("ATTACHE_FAULT_CONTROL", control.c_str(), 1);
         module = ATTACHE_FAULTTOKEN_PATH;
+        if (options.before_start)
+            options.before_start(*fault_);
     }
     const auto config = dir_ / "agent.toml";
     write_file(config, "modules = [\"" + module +
-                           "\"]\npoll_interval_ms = 100\nworkers_per_token = 2\n" +
+                           "\"]\npoll_interval_ms = " + std::to_string(options.poll_interval_ms) +
+                           "\nworkers_per_token = 2\npinentry = \"" + options.pinentry + "\"\n" +
                            options.extra_config + "\n");
     if (options.run_as) {
         // The agent's files must belong to the user it runs as.

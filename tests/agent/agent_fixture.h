@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -36,6 +37,11 @@ struct AgentOptions {
     bool fault_token = false;     // load the fault-injecting module instead of SoftHSM2
     std::string extra_config;     // appended to the agent's TOML file
     std::optional<uid_t> run_as;  // start the agent as this uid (test runs as root)
+    // The agent's `pinentry`; empty: none, so a locked token fails at once (no prompt).
+    std::string pinentry;
+    int poll_interval_ms = 100;
+    // Runs after the fault token's control file exists, before the agent starts.
+    std::function<void(faulttoken::FaultControl&)> before_start;
 };
 
 class AgentFixture {

@@ -1,0 +1,191 @@
+#include "agent/workstation/logind.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-login.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+
+#include "agent/core/log.h"
+
+namespace attache::agent {
+namespace {
+
+constexpr const char* kLogind = "org.freedesktop.login1";
+constexpr const char* kManagerPath = "/org/freedesktop/login1";
+constexpr const char* kManager = "org.freedesktop.login1.Manager";
+constexpr const char* kSessionPrefix = "/org/freedesktop/login1/session";
+constexpr const char* kSession = "org.freedesktop.login1.Session";
+
+std::string bus_error(int r) {
+    return std::strerror(r < 0 ? -r : r);
+}
+
+}  // namespace
+
+struct LogindWatcher::State {
+    LogindHandlers handlers;
+    std::string session_id;
+    sd_bus* bus = nullptr;
+    sd_bus_slot* sleep_slot = nullptr;
+    sd_bus_slot* lock_slot = nullptr;
+    sd_bus_slot* inhibit_call = nullptr;
+    UniqueFd inhibitor;  // the delay lock; closing it lets the machine sleep
+    UniqueFd stop;       // eventfd: stop() wakes the thread
+
+    ~State() {
+        sd_bus_slot_unref(inhibit_call);
+        sd_bus_slot_unref(lock_slot);
+        sd_bus_slot_unref(sleep_slot);
+        sd_bus_flush_close_unref(bus);
+    }
+
+    void take_inhibitor() {
+        sd_bus_slot_unref(inhibit_call);
+        inhibit_call = nullptr;
+        // Asynchronous: a bus without logind (or a slow one) must not hold the thread.
+        int r = sd_bus_call_method_async(
+            bus, &inhibit_call, kLogind, kManagerPath, kManager, "Inhibit", on_inhibit_reply, this,
+            "ssss", "sleep", "attache-agent", "Log the smartcards out before sleeping", "delay");
+        if (r < 0)
+            log(LogLevel::debug, "cannot ask logind for a sleep inhibitor: " + bus_error(r));
+    }
+
+    static int on_inhibit_reply(sd_bus_message* m, void* userdata, sd_bus_error* /*error*/) {
+        auto* self = static_cast<State*>(userdata);
+        if (sd_bus_message_is_method_error(m, nullptr)) {
+            const sd_bus_error* e = sd_bus_message_get_error(m);
+            log(LogLevel::debug,
+                std::string("no sleep inhibitor: ") + (e && e->message ? e->message : "error"));
+            return 0;
+        }
+        int fd = -1;
+        if (sd_bus_message_read(m, "h", &fd) >= 0 && fd >= 0)
+            self->inhibitor.reset(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        return 0;
+    }
+
+    static int on_sleep(sd_bus_message* m, void* userdata, sd_bus_error* /*error*/) {
+        auto* self = static_cast<State*>(userdata);
+        int start = 0;
+        if (sd_bus_message_read(m, "b", &start) < 0)
+            return 0;
+        if (start) {
+            if (self->handlers.on_sleep)
+                self->handlers.on_sleep();
+            self->inhibitor.reset();  // done: the machine may sleep now
+        } else {
+            self->take_inhibitor();  // woke up: be ready for the next sleep
+        }
+        return 0;
+    }
+
+    static int on_lock(sd_bus_message* m, void* userdata, sd_bus_error* /*error*/) {
+        auto* self = static_cast<State*>(userdata);
+        if (self->session_id.empty()) {
+            // Any session's Lock: only ours count.
+            char* id = nullptr;
+            if (sd_bus_path_decode(sd_bus_message_get_path(m), kSessionPrefix, &id) <= 0)
+                return 0;
+            uid_t uid = 0;
+            const int r = sd_session_get_uid(id, &uid);
+            std::free(id);
+            if (r < 0 || uid != getuid())
+                return 0;
+        }
+        if (self->handlers.on_lock)
+            self->handlers.on_lock();
+        return 0;
+    }
+};
+
+LogindWatcher::LogindWatcher(LogindHandlers handlers, std::string session_id)
+    : state_(std::make_unique<State>()) {
+    state_->handlers = std::move(handlers);
+    state_->session_id = std::move(session_id);
+}
+
+LogindWatcher::~LogindWatcher() {
+    stop();
+}
+
+Status LogindWatcher::start() {
+    State& s = *state_;
+    int r = sd_bus_open_system(&s.bus);
+    if (r < 0)
+        return Error("cannot connect to the system bus: " + bus_error(r));
+    if (s.handlers.on_sleep) {
+        r = sd_bus_match_signal(s.bus, &s.sleep_slot, kLogind, kManagerPath, kManager,
+                                "PrepareForSleep", State::on_sleep, &s);
+        if (r < 0)
+            return Error("cannot watch logind's PrepareForSleep: " + bus_error(r));
+        s.take_inhibitor();
+    }
+    if (s.handlers.on_lock) {
+        std::string path;
+        if (!s.session_id.empty()) {
+            char* p = nullptr;
+            r = sd_bus_path_encode(kSessionPrefix, s.session_id.c_str(), &p);
+            if (r < 0)
+                return Error("bad session id '" + s.session_id + "'");
+            path = p;
+            std::free(p);
+        }
+        r = sd_bus_match_signal(s.bus, &s.lock_slot, kLogind, path.empty() ? nullptr : path.c_str(),
+                                kSession, "Lock", State::on_lock, &s);
+        if (r < 0)
+            return Error("cannot watch logind's Lock: " + bus_error(r));
+    }
+    s.stop.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!s.stop.valid())
+        return Error(std::string("eventfd: ") + std::strerror(errno));
+
+    thread_ = std::thread([&s] {
+        for (;;) {
+            const int processed = sd_bus_process(s.bus, nullptr);
+            if (processed < 0) {
+                log_warning("lost the system bus (" + bus_error(processed) +
+                            "): screen lock and suspend no longer lock the tokens");
+                return;
+            }
+            if (processed > 0)
+                continue;  // more to process
+            uint64_t timeout_us = UINT64_MAX;
+            (void)sd_bus_get_timeout(s.bus, &timeout_us);
+            pollfd fds[2] = {
+                {sd_bus_get_fd(s.bus), static_cast<short>(sd_bus_get_events(s.bus)), 0},
+                {s.stop.get(), POLLIN, 0}};
+            int timeout_ms = -1;
+            if (timeout_us != UINT64_MAX) {
+                // sd-bus timeouts are absolute CLOCK_MONOTONIC microseconds.
+                timespec ts{};
+                clock_gettime(CLOCK_MONOTONIC, &ts);
+                const uint64_t now = static_cast<uint64_t>(ts.tv_sec) * 1'000'000 +
+                                     static_cast<uint64_t>(ts.tv_nsec) / 1000;
+                timeout_ms =
+                    timeout_us > now ? static_cast<int>((timeout_us - now + 999) / 1000) : 0;
+            }
+            if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR)
+                return;
+            if (fds[1].revents & POLLIN)
+                return;
+        }
+    });
+    return ok();
+}
+
+void LogindWatcher::stop() {
+    if (thread_.joinable()) {
+        uint64_t one = 1;
+        (void)!write(state_->stop.get(), &one, sizeof one);
+        thread_.join();
+    }
+}
+
+}  // namespace attache::agent
