@@ -43,6 +43,7 @@ void harden_process() {
 struct Options {
     bool foreground = false;
     std::string config;
+    std::string admin_config;
     std::vector<std::string> modules;
     std::string socket;
     std::string ssh_socket;
@@ -144,7 +145,8 @@ void signal_ready(int fd) {
 
 int run(const Options& opts) {
     auto files = default_config_files();
-    std::vector<std::filesystem::path> admin{files.front()};
+    std::vector<std::filesystem::path> admin{
+        opts.admin_config.empty() ? files.front() : std::filesystem::path(opts.admin_config)};
     std::vector<std::filesystem::path> user;
     if (!opts.config.empty()) {
         user.push_back(opts.config);
@@ -316,6 +318,9 @@ int main(int argc, char** argv) {
     app.add_option("-c,--config", opts.config,
                    "Configuration file instead of ~/.config/attache/agent.toml "
                    "(/etc/attache/agent.toml is always read first)");
+    app.add_option("--admin-config", opts.admin_config,
+                   "The administrator's file instead of /etc/attache/agent.toml (for tests and "
+                   "staging; it is no barrier against the user, who runs the agent)");
     app.add_option("-m,--module", opts.modules,
                    "PKCS#11 module to load (path, p11-kit module file or registered name); "
                    "repeatable; replaces `modules` of the configuration");

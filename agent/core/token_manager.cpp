@@ -1,5 +1,8 @@
 #include "agent/core/token_manager.h"
 
+#include <limits.h>
+#include <stdlib.h>
+
 #include <algorithm>
 #include <set>
 
@@ -7,6 +10,13 @@
 
 namespace attache::agent {
 namespace {
+
+// What attache-pkcs11.so reports as its manufacturer, in CK_INFO and in every CK_SLOT_INFO.
+constexpr const char* kForwardingManufacturer = "Attache";
+
+bool is_forwarding_module(const unsigned char (&manufacturer)[32]) {
+    return p11::trim_padded(manufacturer, sizeof manufacturer) == kForwardingManufacturer;
+}
 
 // How often modules whose C_WaitForSlotEvent works are asked, between full polls, whether a
 // card came or went. A blocking C_WaitForSlotEvent is not used: only C_Finalize ends it, and
@@ -62,6 +72,13 @@ Status TokenManager::start() {
         auto module = p11::Module::load(spec);
         if (!module)
             return std::move(module).error();
+        // attache-pkcs11.so forwards to this very agent: loading it would make the agent its
+        // own client (a loop, and a PIN path around the agent). Refused by what it says it is,
+        // whatever its file is called.
+        if (auto info = module->info(); info && is_forwarding_module(info->manufacturerID)) {
+            return Error("refusing to load " + module->path() +
+                         ": it is attache-pkcs11.so, which forwards to attache-agent itself");
+        }
         // A module that answers a non-blocking C_WaitForSlotEvent (with an event or
         // CKR_NO_EVENT) reports insertions and removals between polls.
         auto probe = module->wait_for_slot_event(/*dont_block=*/true);
@@ -138,6 +155,12 @@ void TokenManager::poll_module(const p11::Module& module) {
     }
     std::set<CK_SLOT_ID> seen;
     for (CK_SLOT_ID slot : *slots) {
+        // Through p11-kit's proxy, attache-pkcs11.so's slots would be the agent's own tokens
+        // coming back (its .module file says disable-in: attache-agent; this is the backstop).
+        if (auto slot_info = module.slot_info(slot);
+            slot_info && slot_info->manufacturer == kForwardingManufacturer) {
+            continue;
+        }
         auto info = module.token_info(slot);
         if (!info)
             continue;  // removed between the two calls; the next poll sees it
@@ -300,6 +323,15 @@ Status TokenManager::prepare_use(KeyMatch& match, const std::string& requester) 
     }
     return agent_error(ErrorCode::unknown_key,
                        "token " + token.display_name() + " no longer shows key " + match.key->id);
+}
+
+std::vector<std::string> TokenManager::module_paths() const {
+    std::vector<std::string> out;
+    for (const auto& m : modules_) {
+        char resolved[PATH_MAX];
+        out.push_back(realpath(m.path().c_str(), resolved) ? resolved : m.path());
+    }
+    return out;
 }
 
 int TokenManager::lock_all(const std::string& reason) {

@@ -48,6 +48,8 @@ class TokenManager {
     Result<KeyMatch> find_key(std::string_view ref) const;
     // `uri` empty: the only present token.
     Result<std::shared_ptr<Token>> find_token(std::string_view uri) const;
+    // Canonical paths (realpath) of the modules the agent loaded at start.
+    std::vector<std::string> module_paths() const;
     // Locks every unlocked token; returns how many.
     int lock_all(const std::string& reason);
 

@@ -25,10 +25,18 @@ struct Served {
 
 // The keys ssh can use: served signing keys of a type SSH knows (RSA >= 2048, ECDSA
 // P-256/384/521, Ed25519). Keys of a locked token are listed too, so ssh offers them.
-std::vector<Served> ssh_keys(const TokenManager& tokens) {
+std::string canonical(const std::string& path) {
+    char resolved[PATH_MAX];
+    return realpath(path.c_str(), resolved) ? std::string(resolved) : std::string();
+}
+
+std::vector<Served> ssh_keys(const TokenManager& tokens, const SshModuleSwitch& modules) {
     std::vector<Served> out;
+    const bool check_modules = modules.any_hidden();
     for (const auto& t : tokens.tokens()) {
         if (!t->present())
+            continue;
+        if (check_modules && modules.hidden(canonical(t->module().path())))
             continue;
         for (const auto& k : t->keys()) {
             if (!k->served || !k->pkey || !(k->operations & protocol::kOpSign))
@@ -99,8 +107,9 @@ void audit_ssh(const char* op, const std::string& key, const ClientInfo& client,
 
 class SshSession {
   public:
-    SshSession(TokenManager& tokens, const SshOptions& options, const ClientInfo& client)
-        : tokens_(tokens), options_(options), client_(client) {}
+    SshSession(TokenManager& tokens, const SshOptions& options, SshModuleSwitch& modules,
+               const ClientInfo& client)
+        : tokens_(tokens), options_(options), modules_(modules), client_(client) {}
 
     Bytes handle(ssh::Request& request) {
         return std::visit([&](auto& r) { return on(r); }, request);
@@ -109,14 +118,14 @@ class SshSession {
   private:
     Bytes on(ssh::RequestIdentities&) {
         std::vector<ssh::Identity> ids;
-        for (const auto& s : ssh_keys(tokens_)) {
+        for (const auto& s : ssh_keys(tokens_, modules_)) {
             ids.push_back({s.blob, comment_for(*s.match.token, *s.match.key)});
         }
         return ssh::encode_identities(ids);
     }
 
     Bytes on(ssh::SignRequest& r) {
-        for (auto& s : ssh_keys(tokens_)) {
+        for (auto& s : ssh_keys(tokens_, modules_)) {
             if (s.blob != r.key_blob)
                 continue;
             auto plan = ssh::plan_signature(s.type, r.flags, options_.allow_ssh_rsa_sha1);
@@ -164,28 +173,35 @@ class SshSession {
     Bytes on(ssh::RemoveIdentity&) { return refuse("ssh-add -d"); }
     Bytes on(ssh::RemoveAllIdentities&) { return refuse("ssh-add -D"); }
 
-    Bytes on(ssh::AddSmartcardKey& r) {
-        char resolved[PATH_MAX];
-        const bool exists = realpath(r.reader_id.c_str(), resolved) != nullptr;
-        bool allowed = false;
-        for (const auto& m : options_.allowed_modules)
-            allowed |= exists && m == resolved;
-        if (!allowed) {
-            log_warning("ssh-add -s " + r.reader_id +
-                        " refused: PKCS#11 modules are loaded only from the admin's "
-                        "ssh_add_allowed_modules list, never on a client's request");
-            audit_ssh("add-module", r.reader_id, client_, "refused-by-policy");
-            return ssh::encode_failure();
-        }
-        // Allowed modules are already configured (the agent loads its modules at start):
-        // nothing to load on the client's request.
-        audit_ssh("add-module", r.reader_id, client_, "ok");
-        return ssh::encode_success();
+    // `ssh-add -s MODULE` / `-e MODULE` switch the SSH keys of one of the agent's own modules on
+    // and off. Nothing is ever loaded on a client's request: MODULE must, after realpath(), be
+    // on the admin's ssh_add_allowed_modules list AND be a module the agent loaded at start
+    // from its configuration. (Its C_GetFunctionList was checked then, by Library::load.)
+    Bytes on(ssh::AddSmartcardKey& r) { return switch_module("add-module", r.reader_id, false); }
+    Bytes on(ssh::RemoveSmartcardKey& r) {
+        return switch_module("remove-module", r.reader_id, true);
     }
 
-    Bytes on(ssh::RemoveSmartcardKey& r) {
-        audit_ssh("remove-module", r.reader_id, client_, "refused-by-policy");
-        return ssh::encode_failure();
+    Bytes switch_module(const char* op, const std::string& requested, bool hide) {
+        const std::string path = canonical(requested);
+        bool allowed = false;
+        for (const auto& m : options_.allowed_modules)
+            allowed |= !path.empty() && canonical(m) == path;
+        bool loaded = false;
+        for (const auto& m : tokens_.module_paths())
+            loaded |= !path.empty() && m == path;
+        if (!allowed || !loaded) {
+            log_warning(std::string(hide ? "ssh-add -e " : "ssh-add -s ") + requested +
+                        " refused: " +
+                        (!allowed ? "it is not on the admin's ssh_add_allowed_modules list"
+                                  : "it is not one of the agent's configured modules") +
+                        "; PKCS#11 modules are never loaded on a client's request");
+            audit_ssh(op, requested, client_, "refused-by-policy");
+            return ssh::encode_failure();
+        }
+        modules_.set_hidden(path, hide);
+        audit_ssh(op, requested, client_, "ok");
+        return ssh::encode_success();
     }
 
     Bytes on(ssh::Lock&) {
@@ -243,6 +259,7 @@ class SshSession {
 
     TokenManager& tokens_;
     const SshOptions& options_;
+    SshModuleSwitch& modules_;
     const ClientInfo& client_;
     Bytes bound_host_;
     bool forwarded_ = false;
@@ -250,8 +267,27 @@ class SshSession {
 
 }  // namespace
 
+bool SshModuleSwitch::any_hidden() const {
+    std::lock_guard lock(mutex_);
+    return !hidden_.empty();
+}
+
+bool SshModuleSwitch::hidden(const std::string& canonical_path) const {
+    std::lock_guard lock(mutex_);
+    return hidden_.count(canonical_path) != 0;
+}
+
+void SshModuleSwitch::set_hidden(const std::string& canonical_path, bool hidden) {
+    std::lock_guard lock(mutex_);
+    if (hidden) {
+        hidden_.insert(canonical_path);
+    } else {
+        hidden_.erase(canonical_path);
+    }
+}
+
 void SshHandler::serve(int fd, const ClientInfo& client) {
-    SshSession session(tokens_, options_, client);
+    SshSession session(tokens_, options_, modules_, client);
     for (;;) {
         auto body = stream::read_frame(fd, -1, kFrameTimeoutMs);
         if (!body)

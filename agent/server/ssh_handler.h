@@ -8,6 +8,8 @@
 // CVE-2023-38408): loading a library runs its code. It is refused unless the module, after
 // realpath(), is on the admin's allowlist (ssh_add_allowed_modules in /etc/attache/agent.toml).
 
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,19 @@ struct SshOptions {
     std::vector<std::string> allowed_modules;  // canonical paths, from the admin's config
 };
 
+// Modules whose keys `ssh-add -e MODULE` took off the SSH socket, until `ssh-add -s MODULE`
+// puts them back. Shared by every SSH connection of the agent.
+class SshModuleSwitch {
+  public:
+    bool any_hidden() const;
+    bool hidden(const std::string& canonical_path) const;
+    void set_hidden(const std::string& canonical_path, bool hidden);
+
+  private:
+    mutable std::mutex mutex_;
+    std::set<std::string> hidden_;
+};
+
 class SshHandler : public ConnectionHandler {
   public:
     SshHandler(TokenManager& tokens, SshOptions options)
@@ -30,6 +45,7 @@ class SshHandler : public ConnectionHandler {
   private:
     TokenManager& tokens_;
     SshOptions options_;
+    SshModuleSwitch modules_;
 };
 
 }  // namespace attache::agent

@@ -72,6 +72,7 @@ void AgentFixture::start(const AgentOptions& options) {
                            "\"]\npoll_interval_ms = " + std::to_string(options.poll_interval_ms) +
                            "\nworkers_per_token = 2\npinentry = \"" + options.pinentry + "\"\n" +
                            options.extra_config + "\n");
+    write_file(dir_ / "admin.toml", options.admin_config + "\n");
     if (options.run_as) {
         // The agent's files must belong to the user it runs as.
         for (const auto& root : {dir_.path(), hsm_.dir().path()}) {
@@ -92,9 +93,10 @@ void AgentFixture::start(const AgentOptions& options) {
             _exit(126);
         }
         setenv("HOME", dir_.path().c_str(), 1);
+        const std::string admin = (dir_ / "admin.toml").string();
         execl(ATTACHE_AGENT_PATH, "attache-agent", "--foreground", "--config", config.c_str(),
-              "--socket", socket().c_str(), "--ssh-socket", (dir_ / "run/ssh.sock").c_str(),
-              static_cast<char*>(nullptr));
+              "--admin-config", admin.c_str(), "--socket", socket().c_str(), "--ssh-socket",
+              (dir_ / "run/ssh.sock").c_str(), static_cast<char*>(nullptr));
         _exit(127);
     }
     // Wait until the socket answers (or the agent died).

@@ -36,6 +36,7 @@ std::vector<TestKey> default_keys();
 struct AgentOptions {
     bool fault_token = false;     // load the fault-injecting module instead of SoftHSM2
     std::string extra_config;     // appended to the agent's TOML file
+    std::string admin_config;     // the administrator's file (--admin-config); empty: none
     std::optional<uid_t> run_as;  // start the agent as this uid (test runs as root)
     // The agent's `pinentry`; empty: none, so a locked token fails at once (no prompt).
     std::string pinentry;

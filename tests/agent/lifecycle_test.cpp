@@ -104,6 +104,18 @@ TEST(Lifecycle, ModuleThatCannotLoadStopsTheStart) {
     EXPECT_FALSE(std::filesystem::exists(dir / "agent.sock"));
 }
 
+#ifdef ATTACHE_FORWARDING_MODULE_PATH
+TEST(Lifecycle, RefusesToLoadTheForwardingModule) {
+    TempDir dir;
+    write_file(dir / "agent.toml", "");
+    chmod(dir.path().c_str(), 0700);
+    auto r = run_agent({"--config", (dir / "agent.toml").string(), "--socket",
+                        (dir / "agent.sock").string(), "--module", ATTACHE_FORWARDING_MODULE_PATH});
+    EXPECT_EQ(r.exit_code, 1) << describe(r);
+    EXPECT_NE(r.err.find("refusing to load"), std::string::npos) << describe(r);
+}
+#endif
+
 TEST(Lifecycle, AgentNotRunningGivesItsOwnExitCode) {
     TempDir dir;
     auto r = run_command({ATTACHE_CLI_PATH, "keys"}, {},

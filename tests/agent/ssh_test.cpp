@@ -356,5 +356,30 @@ TEST_F(SshLoginTest, LogsInWhileUnlockedAndFailsWhileLockedOrAbsent) {
     EXPECT_EQ(absent.exit_code, 255) << describe(absent);
 }
 
+TEST(SshModules, AllowedConfiguredModuleKeysGoAwayWithMinusEAndComeBackWithMinusS) {
+    AgentFixture agent;
+    agent.add_token("alice", {{p11::KeyAlgorithm::ec_p256, "ec-ssh", {.sign = true}}});
+    agent.start({.admin_config = "ssh_add_allowed_modules = [\"" + SoftHsm::module_path() + "\"]"});
+    const std::map<std::string, std::string> env{
+        {"SSH_AUTH_SOCK", (agent.dir() / "run/ssh.sock").string()}};
+    auto listed = [&] { return run_command({"ssh-add", "-l"}, {}, env); };
+    ASSERT_EQ(listed().exit_code, 0);
+    auto remove = run_command({"ssh-add", "-e", SoftHsm::module_path()}, {}, env);
+    EXPECT_EQ(remove.exit_code, 0) << describe(remove) << agent.log();
+    EXPECT_EQ(listed().exit_code, 1) << "no identities once the module's keys are removed";
+    auto add = run_command({"ssh-add", "-s", SoftHsm::module_path()}, "\n", env);
+    EXPECT_EQ(add.exit_code, 0) << describe(add) << agent.log();
+    EXPECT_EQ(listed().exit_code, 0);
+    // The user's own file cannot allow modules.
+    AgentFixture user;
+    user.add_token("bob", {{p11::KeyAlgorithm::ec_p256, "k", {.sign = true}}});
+    write_file(user.dir() / "u.toml", "ssh_add_allowed_modules = [\"/x.so\"]\n");
+    auto r = run_command({ATTACHE_AGENT_PATH, "--foreground", "--config",
+                          (user.dir() / "u.toml").string(), "--socket",
+                          (user.dir() / "run/agent.sock").string()});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("may only be set in the admin's file"), std::string::npos) << describe(r);
+}
+
 }  // namespace
 }  // namespace attache::testing
