@@ -26,11 +26,13 @@ include_guard(GLOBAL)
 
 # _GLIBCXX_ASSERTIONS: bounds checks in std::span and std::vector indexing, which ASan misses
 # inside a larger buffer. Build with asserts on (CMAKE_BUILD_TYPE Debug) for Result's checks.
+# Cached (internal) so every directory sees them: include_guard(GLOBAL) runs this file once,
+# and a plain set() would be visible only in the first directory that included it.
 set(ATTACHE_FUZZ_FLAGS -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-                       -fno-omit-frame-pointer -g -D_GLIBCXX_ASSERTIONS)
+                       -fno-omit-frame-pointer -g -D_GLIBCXX_ASSERTIONS CACHE INTERNAL "")
 set(ATTACHE_FUZZ_LIB_FLAGS -fsanitize=fuzzer-no-link,address,undefined
                            -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g
-                           -D_GLIBCXX_ASSERTIONS)
+                           -D_GLIBCXX_ASSERTIONS CACHE INTERNAL "")
 
 # True when libFuzzer binaries are built in this configuration.
 function(attache_fuzz_enabled out)

@@ -109,6 +109,16 @@ p11::AttributeTemplate with_class(const p11::AttributeTemplate& filter, CK_OBJEC
     return t;
 }
 
+bool is_ca_certificate(const Bytes& der) {
+    const unsigned char* p = der.data();
+    X509* cert = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
+    if (cert == nullptr)
+        return false;
+    const bool ca = X509_check_ca(cert) != 0;
+    X509_free(cert);
+    return ca;
+}
+
 // Keys seen only through public objects (the token is locked, or the private key is hidden).
 Result<std::vector<KeyRecord>> public_only_records(const p11::Session& session,
                                                    const p11::TokenInfo& token,
@@ -151,6 +161,8 @@ Result<std::vector<KeyRecord>> public_only_records(const p11::Session& session,
             continue;
         auto it = by_id.find(*id);
         if (it == by_id.end()) {
+            if (is_ca_certificate(*der))
+                continue;  // a chain certificate, not a key
             auto pkey = p11::certificate_public_key(*der);
             if (!pkey)
                 continue;
@@ -219,6 +231,10 @@ Result<std::vector<KeyRecord>> scan_keys(const p11::Session& session, const p11:
                 known_ids.insert(k.id);
         }
     }
+    // Unlocked, every private key is visible: public objects without one (a CA certificate
+    // stored on the card, an orphaned public key) are not keys anyone can use.
+    if (logged_in)
+        return records;
     ATTACHE_TRY(auto public_only, public_only_records(session, token, policy, known_ids));
     for (auto& r : public_only)
         records.push_back(std::move(r));
