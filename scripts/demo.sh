@@ -57,7 +57,8 @@ show "$attache" verify-card --module "$softhsm" --token pkcs11:token=attache-dem
   --inventory "$state/inventory.db" --pin-source env:DEMO_PIN
 
 step "User: the agent starts (at login, on a workstation) and serves the card"
-printf 'modules = ["%s"]\n' "$softhsm" >agent.toml
+# No desktop here for pinentry to prompt on: a locked token simply refuses.
+printf 'modules = ["%s"]\nprompt_on_use = false\n' "$softhsm" >agent.toml
 "$agent" --foreground --config agent.toml --socket "$state/run/agent.sock" 2>agent.log &
 agent_pid=$!
 trap 'kill $agent_pid 2>/dev/null || true' EXIT
