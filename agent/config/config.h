@@ -33,7 +33,7 @@ struct Config {
     bool allow_root = false;
     // SSH signatures with SHA-1 ("ssh-rsa"): off, OpenSSH itself disables them.
     bool allow_ssh_rsa_sha1 = false;
-    // Parallel PKCS#11 sessions per token; 0 = one per CPU core.
+    // Parallel PKCS#11 sessions per token; 0 = max(CPU cores, 8), capped by the token.
     unsigned workers_per_token = 0;
     // How often tokens are checked for insertion and removal.
     std::chrono::milliseconds poll_interval{500};

@@ -7,9 +7,11 @@
 #include <p11-kit/pkcs11.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "agent/protocol/messages.h"
+#include "agent/ssh/keys.h"
 #include "pkcs11/bytes.h"
 
 namespace attache::agent {
@@ -28,6 +30,10 @@ struct KeyRecord {
     Bytes spki;
     Bytes certificate;
     std::shared_ptr<EVP_PKEY> pkey;  // null when no public key could be found
+    // The key as SSH names it (computed once at scan, not per SIGN_REQUEST); no type and an
+    // empty blob when SSH has no form for the key.
+    std::optional<ssh::KeyType> ssh_type;
+    Bytes ssh_blob;
     CK_OBJECT_HANDLE private_handle = CK_INVALID_HANDLE;
 
     size_t field_bytes() const { return (bits + 7) / 8; }

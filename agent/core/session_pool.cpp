@@ -2,7 +2,19 @@
 
 #include "agent/core/agent_error.h"
 
+#include <algorithm>
+
 namespace attache::agent {
+
+unsigned session_pool_capacity(unsigned configured, unsigned cores, CK_ULONG token_max_sessions) {
+    constexpr unsigned kDefaultFloor = 8;
+    unsigned capacity = configured != 0 ? configured : std::max(cores, kDefaultFloor);
+    const bool finite = token_max_sessions != CK_EFFECTIVELY_INFINITE &&
+                        token_max_sessions != CK_UNAVAILABLE_INFORMATION;
+    if (finite && token_max_sessions <= capacity)
+        capacity = token_max_sessions > 1 ? static_cast<unsigned>(token_max_sessions - 1) : 1;
+    return std::max(capacity, 1u);
+}
 
 SessionPool::SessionPool(p11::Module module, CK_SLOT_ID slot, unsigned capacity)
     : module_(std::move(module)), slot_(slot), capacity_(capacity == 0 ? 1 : capacity) {}

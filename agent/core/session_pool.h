@@ -17,6 +17,14 @@
 
 namespace attache::agent {
 
+// How many sessions a token's pool may hold. `configured` is workers_per_token; 0 picks the
+// default: max(cores, 8). More sessions than cores pays: a request waiting in the pool costs a
+// wake-up hand-off that one waiting inside the module does not, and a module that serialises
+// its card does so itself. Sessions open only on demand, so an idle token holds few. Either way
+// the token's ulMaxSessionCount, when finite, caps the pool one below it (the agent's control
+// session, for login and key scans, needs one too).
+unsigned session_pool_capacity(unsigned configured, unsigned cores, CK_ULONG token_max_sessions);
+
 class SessionPool {
   public:
     SessionPool(p11::Module module, CK_SLOT_ID slot, unsigned capacity);

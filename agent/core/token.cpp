@@ -1,5 +1,7 @@
 #include "agent/core/token.h"
 
+#include <thread>
+
 #include "agent/core/agent_error.h"
 #include "agent/core/log.h"
 #include "agent/core/operation_plan.h"
@@ -36,7 +38,9 @@ Token::Token(p11::Module module, CK_SLOT_ID slot, p11::TokenInfo info, TokenSett
       serial_(info.serial),
       label_(info.label),
       settings_(std::move(settings)),
-      pool_(module_, slot, settings_.workers),
+      pool_(module_, slot,
+            session_pool_capacity(settings_.workers, std::thread::hardware_concurrency(),
+                                  info.raw.ulMaxSessionCount)),
       info_(std::move(info)),
       since_(std::chrono::system_clock::now()) {
     last_used_ns_ = now_ns();

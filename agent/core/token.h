@@ -28,7 +28,7 @@
 namespace attache::agent {
 
 struct TokenSettings {
-    unsigned workers = 2;
+    unsigned workers = 0;  // workers_per_token; 0: session_pool_capacity's default
     ScanPolicy scan;
 };
 

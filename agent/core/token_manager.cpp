@@ -55,10 +55,7 @@ TokenManager::TokenManager(Config config, EventLog log)
     auto uri = p11::Uri::parse(config_.tokens);
     if (uri)
         filter_ = std::move(*uri);  // validated when the config was loaded
-    unsigned workers = config_.workers_per_token;
-    if (workers == 0)
-        workers = std::max(1u, std::thread::hardware_concurrency());
-    settings_.workers = workers;
+    settings_.workers = config_.workers_per_token;  // 0: session_pool_capacity's default
     settings_.scan.allow_extractable_keys = config_.allow_extractable_keys;
     settings_.scan.object_filter = object_filter(filter_);
 }

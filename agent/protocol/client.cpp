@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -13,6 +14,32 @@
 #include "agent/protocol/stream_io.h"
 
 namespace attache::protocol {
+namespace {
+
+// Which earlier replies predict when this one is due (reply_wait.h): key operations by key and
+// scheme. 0: unpredictable (an unlock may wait for a PIN pad or a prompt), never waited for
+// early.
+uint64_t latency_kind(const Request& request) {
+    auto mix = [](uint64_t h, uint64_t v) { return (h ^ v) * 0x100000001b3ULL; };
+    auto of_key = [&](uint64_t h, const std::string& key) {
+        for (unsigned char c : key)
+            h = mix(h, c);
+        return h | 1;  // never 0
+    };
+    if (const auto* r = std::get_if<SignRequest>(&request)) {
+        return of_key(
+            mix(mix(0xcbf29ce484222325ULL, uint64_t{1} + static_cast<uint64_t>(r->scheme)),
+                static_cast<uint64_t>(r->hash)),
+            r->key);
+    }
+    if (const auto* r = std::get_if<DecryptRequest>(&request))
+        return of_key(mix(0xcbf29ce484222325ULL, 100 + static_cast<uint64_t>(r->scheme)), r->key);
+    if (const auto* r = std::get_if<DeriveRequest>(&request))
+        return of_key(mix(0xcbf29ce484222325ULL, 200), r->key);
+    return 0;
+}
+
+}  // namespace
 
 std::string default_socket_path() {
     if (const char* s = std::getenv("ATTACHE_SOCK"); s && *s)
@@ -73,14 +100,25 @@ Result<Client> Client::connect(const std::string& path, std::string_view client_
 
 Result<Reply> Client::call(const Request& request) {
     const uint32_t id = next_id_++;
+    const uint64_t kind = latency_kind(request);
     Bytes frame = encode_request(id, request);
+    const auto start = std::chrono::steady_clock::now();
     Status sent = stream::write_all(fd_.get(), frame);
     if (std::holds_alternative<UnlockRequest>(request)) {
         OPENSSL_cleanse(frame.data(), frame.size());  // it held the PIN
     }
     if (!sent)
         return std::move(sent).error().context("sending to attache-agent");
+    const stream::Arrival arrival =
+        kind != 0 ? stream::wait_until_due(fd_.get(), latencies_.expected(kind))
+                  : stream::Arrival::unpredicted;
     auto body = stream::read_frame(fd_.get(), -1, 30'000);
+    if (body && kind != 0) {
+        latencies_.record(
+            kind,
+            std::chrono::duration_cast<stream::Micros>(std::chrono::steady_clock::now() - start),
+            arrival);
+    }
     if (!body) {
         if (stream::is_closed(body.error())) {
             return Error("attache-agent closed the connection");

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "agent/protocol/messages.h"
+#include "agent/protocol/reply_wait.h"
 #include "agent/protocol/unique_fd.h"
 #include "pkcs11/result.h"
 
@@ -34,6 +35,7 @@ class Client {
 
     UniqueFd fd_;
     uint32_t next_id_ = 1;
+    stream::LatencyHistory latencies_;  // when each kind of reply is due (reply_wait.h)
     std::string agent_version_;
 };
 

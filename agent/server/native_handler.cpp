@@ -5,6 +5,7 @@
 #include "agent/core/log.h"
 #include "agent/protocol/codec.h"
 #include "agent/protocol/stream_io.h"
+#include "agent/server/next_request_wait.h"
 
 namespace attache::agent {
 namespace {
@@ -27,6 +28,7 @@ bool carries_secret(const Reply& reply) {
 
 void NativeHandler::serve(int fd, const ClientInfo& client) {
     bool hello_done = false;
+    NextRequestWait next;
     for (;;) {
         auto body = stream::read_frame(fd, -1, kFrameTimeoutMs);
         if (!body) {
@@ -36,6 +38,7 @@ void NativeHandler::serve(int fd, const ClientInfo& client) {
             }
             return;
         }
+        next.after_read();
         auto frame = decode_request(*body);
         uint32_t id = header_id(*body);
         if (!body->empty() && (*body)[0] == static_cast<uint8_t>(MessageType::unlock)) {
@@ -59,6 +62,7 @@ void NativeHandler::serve(int fd, const ClientInfo& client) {
             OPENSSL_cleanse(out.data(), out.size());
         if (!sent)
             return;
+        next.before_read(fd);
     }
 }
 

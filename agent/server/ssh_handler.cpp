@@ -10,18 +10,13 @@
 #include "agent/core/log.h"
 #include "agent/protocol/stream_io.h"
 #include "agent/server/native_handler.h"
+#include "agent/server/next_request_wait.h"
 #include "agent/ssh/framing.h"
 #include "agent/ssh/keys.h"
 #include "agent/ssh/messages.h"
 
 namespace attache::agent {
 namespace {
-
-struct Served {
-    KeyMatch match;
-    Bytes blob;
-    ssh::KeyType type;
-};
 
 // The keys ssh can use: served signing keys of a type SSH knows (RSA >= 2048, ECDSA
 // P-256/384/521, Ed25519). Keys of a locked token are listed too, so ssh offers them.
@@ -30,8 +25,15 @@ std::string canonical(const std::string& path) {
     return realpath(path.c_str(), resolved) ? std::string(resolved) : std::string();
 }
 
-std::vector<Served> ssh_keys(const TokenManager& tokens, const SshModuleSwitch& modules) {
-    std::vector<Served> out;
+bool ssh_usable(const KeyRecord& k) {
+    if (!k.served || !k.ssh_type || k.ssh_blob.empty() || !(k.operations & protocol::kOpSign))
+        return false;
+    return k.type != protocol::KeyType::rsa || k.bits >= 2048;
+}
+
+// Calls `visit(KeyMatch)` for every key ssh can use, in token order, until it returns true.
+template <typename Visit>
+void for_each_ssh_key(const TokenManager& tokens, const SshModuleSwitch& modules, Visit visit) {
     const bool check_modules = modules.any_hidden();
     for (const auto& t : tokens.tokens()) {
         if (!t->present())
@@ -39,20 +41,10 @@ std::vector<Served> ssh_keys(const TokenManager& tokens, const SshModuleSwitch& 
         if (check_modules && modules.hidden(canonical(t->module().path())))
             continue;
         for (const auto& k : t->keys()) {
-            if (!k->served || !k->pkey || !(k->operations & protocol::kOpSign))
-                continue;
-            if (k->type == protocol::KeyType::rsa && k->bits < 2048)
-                continue;
-            auto type = ssh::key_type_of(k->pkey.get());
-            if (!type)
-                continue;
-            auto blob = ssh::public_key_blob(k->pkey.get());
-            if (!blob)
-                continue;
-            out.push_back({{t, k}, std::move(*blob), *type});
+            if (ssh_usable(*k) && visit(KeyMatch{t, k}))
+                return;
         }
     }
-    return out;
 }
 
 // "label (token 'alice')", or the certificate's common name when there is one.
@@ -118,54 +110,64 @@ class SshSession {
   private:
     Bytes on(ssh::RequestIdentities&) {
         std::vector<ssh::Identity> ids;
-        for (const auto& s : ssh_keys(tokens_, modules_)) {
-            ids.push_back({s.blob, comment_for(*s.match.token, *s.match.key)});
-        }
+        for_each_ssh_key(tokens_, modules_, [&](const KeyMatch& m) {
+            ids.push_back({m.key->ssh_blob, comment_for(*m.token, *m.key)});
+            return false;
+        });
         return ssh::encode_identities(ids);
     }
 
     Bytes on(ssh::SignRequest& r) {
-        for (auto& s : ssh_keys(tokens_, modules_)) {
-            if (s.blob != r.key_blob)
-                continue;
-            auto plan = ssh::plan_signature(s.type, r.flags, options_.allow_ssh_rsa_sha1);
-            if (!plan) {
-                log_warning("ssh sign refused: " + plan.error().message());
-                audit_ssh("sign", s.match.key->id, client_, "refused-by-policy");
-                return ssh::encode_failure();
-            }
-            // A locked token asks for its PIN through pinentry (when the agent prompts on
-            // use); ssh waits meanwhile.
-            if (Status ready = tokens_.prepare_use(
-                    s.match, client_.exe + " (pid " + std::to_string(client_.pid) + ")");
-                !ready) {
-                audit_ssh("sign", s.match.key->id, client_,
-                          protocol::name_of(error_code_of(ready.error())));
-                log_warning("ssh sign with key " + s.match.key->id + ": " +
-                            ready.error().message());
-                return ssh::encode_failure();
-            }
-            protocol::SignRequest sign;
-            sign.key = s.match.key->id;
-            sign.hash = to_protocol(plan->hash);
-            sign.scheme = s.type == ssh::KeyType::kRsa       ? protocol::SignScheme::rsa_pkcs1
-                          : s.type == ssh::KeyType::kEd25519 ? protocol::SignScheme::eddsa
-                                                             : protocol::SignScheme::ecdsa;
-            sign.data = std::move(r.data);
-            auto sig = s.match.token->sign(*s.match.key, sign);
-            audit_ssh("sign", s.match.key->id, client_,
-                      sig ? "ok" : protocol::name_of(error_code_of(sig.error())));
-            if (!sig) {
-                // ssh only says "agent refused operation": the log says why and what to do.
-                log_warning("ssh sign with key " + s.match.key->id + ": " + sig.error().message());
-                return ssh::encode_failure();
-            }
-            auto blob = ssh::encode_signature(*plan, *sig);
-            if (!blob)
-                return ssh::encode_failure();
-            return ssh::encode_sign_response(*blob);
+        std::optional<KeyMatch> found;
+        for_each_ssh_key(tokens_, modules_, [&](const KeyMatch& m) {
+            if (m.key->ssh_blob != r.key_blob)
+                return false;
+            found = m;
+            return true;
+        });
+        if (!found)
+            return ssh::encode_failure();
+        return sign(*found, r);
+    }
+
+    Bytes sign(KeyMatch& match, ssh::SignRequest& r) {
+        const ssh::KeyType type = *match.key->ssh_type;
+        const std::string key_id = match.key->id;
+        auto plan = ssh::plan_signature(type, r.flags, options_.allow_ssh_rsa_sha1);
+        if (!plan) {
+            log_warning("ssh sign refused: " + plan.error().message());
+            audit_ssh("sign", key_id, client_, "refused-by-policy");
+            return ssh::encode_failure();
         }
-        return ssh::encode_failure();
+        // A locked token asks for its PIN through pinentry (when the agent prompts on use); ssh
+        // waits meanwhile. An unlock rescans the token: `match.key` may be a new record after.
+        if (Status ready = tokens_.prepare_use(
+                match, client_.exe + " (pid " + std::to_string(client_.pid) + ")");
+            !ready) {
+            audit_ssh("sign", key_id, client_, protocol::name_of(error_code_of(ready.error())));
+            log_warning("ssh sign with key " + key_id + ": " + ready.error().message());
+            return ssh::encode_failure();
+        }
+        const KeyRecord& key = *match.key;
+        protocol::SignRequest sign;
+        sign.key = key.id;
+        sign.hash = to_protocol(plan->hash);
+        sign.scheme = type == ssh::KeyType::kRsa       ? protocol::SignScheme::rsa_pkcs1
+                      : type == ssh::KeyType::kEd25519 ? protocol::SignScheme::eddsa
+                                                       : protocol::SignScheme::ecdsa;
+        sign.data = std::move(r.data);
+        auto sig = match.token->sign(*match.key, sign);
+        audit_ssh("sign", key.id, client_,
+                  sig ? "ok" : protocol::name_of(error_code_of(sig.error())));
+        if (!sig) {
+            // ssh only says "agent refused operation": the log says why and what to do.
+            log_warning("ssh sign with key " + key.id + ": " + sig.error().message());
+            return ssh::encode_failure();
+        }
+        auto blob = ssh::encode_signature(*plan, *sig);
+        if (!blob)
+            return ssh::encode_failure();
+        return ssh::encode_sign_response(*blob);
     }
 
     // Card keys cannot be added or removed through ssh-add.
@@ -288,15 +290,18 @@ void SshModuleSwitch::set_hidden(const std::string& canonical_path, bool hidden)
 
 void SshHandler::serve(int fd, const ClientInfo& client) {
     SshSession session(tokens_, options_, modules_, client);
+    NextRequestWait next;
     for (;;) {
         auto body = stream::read_frame(fd, -1, kFrameTimeoutMs);
         if (!body)
             return;  // closed, oversize or zero-length frame, timeout
+        next.after_read();
         auto request = ssh::decode_request(*body);
         OPENSSL_cleanse(body->data(), body->size());  // may hold a PIN or passphrase
         Bytes reply = request ? session.handle(*request) : ssh::encode_failure();
         if (!stream::write_all(fd, reply))
             return;
+        next.before_read(fd);
     }
 }
 

@@ -11,6 +11,13 @@
 #include <thread>
 
 namespace attache::testing {
+namespace {
+
+std::string workers_line(unsigned workers) {
+    return workers == 0 ? std::string() : "\nworkers_per_token = " + std::to_string(workers);
+}
+
+}  // namespace
 
 std::vector<TestKey> default_keys() {
     return {
@@ -70,8 +77,8 @@ void AgentFixture::start(const AgentOptions& options) {
     const auto config = dir_ / "agent.toml";
     write_file(config, "modules = [\"" + module +
                            "\"]\npoll_interval_ms = " + std::to_string(options.poll_interval_ms) +
-                           "\nworkers_per_token = 2\npinentry = \"" + options.pinentry + "\"\n" +
-                           options.extra_config + "\n");
+                           workers_line(options.workers_per_token) + "\npinentry = \"" +
+                           options.pinentry + "\"\n" + options.extra_config + "\n");
     write_file(dir_ / "admin.toml", options.admin_config + "\n");
     if (options.run_as) {
         // The agent's files must belong to the user it runs as.

@@ -41,6 +41,8 @@ struct AgentOptions {
     // The agent's `pinentry`; empty: none, so a locked token fails at once (no prompt).
     std::string pinentry;
     int poll_interval_ms = 100;
+    // The agent's workers_per_token; 0 leaves it out (the agent's default).
+    unsigned workers_per_token = 2;
     // Runs after the fault token's control file exists, before the agent starts.
     std::function<void(faulttoken::FaultControl&)> before_start;
 };

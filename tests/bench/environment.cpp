@@ -293,7 +293,7 @@ Status Environment::start_attache(Child& child, const std::string& name, const s
     std::filesystem::create_directories(home / "run");
     std::filesystem::permissions(home / "run", std::filesystem::perms::owner_all);
     const auto config = home / "agent.toml";
-    // Defaults everywhere else: what a user gets (workers_per_token = one per core, ...).
+    // Defaults everywhere else: what a user gets (workers_per_token = max(cores, 8), ...).
     std::string text = "modules = [\"" + module + "\"]\ntokens = \"" + tokens + "\"\n";
     if (name == "agent") {
         for (const auto& line : tools_.agent_config)

@@ -1,0 +1,38 @@
+#include "agent/server/next_request_wait.h"
+
+#include <atomic>
+#include <thread>
+
+namespace attache::agent {
+namespace {
+
+std::atomic<unsigned> g_polling{0};
+
+unsigned polling_limit() {
+    static const unsigned limit = [] {
+        const unsigned cores = std::thread::hardware_concurrency();
+        return cores > 1 ? cores - 1 : 0;  // one core: polling would only delay the client
+    }();
+    return limit;
+}
+
+}  // namespace
+
+void NextRequestWait::before_read(int fd) {
+    replied_ = Clock::now();
+    if (!client_is_quick_)
+        return;
+    if (g_polling.fetch_add(1, std::memory_order_relaxed) < polling_limit()) {
+        if (stream::spin_until_readable(fd, kWindow) == stream::Arrival::contended)
+            client_is_quick_ = false;  // busy CPUs: sleep until the client shows a pause again
+    }
+    g_polling.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void NextRequestWait::after_read() {
+    if (replied_ == Clock::time_point{})
+        return;  // the first request
+    client_is_quick_ = Clock::now() - replied_ <= kWindow;
+}
+
+}  // namespace attache::agent
