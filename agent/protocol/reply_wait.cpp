@@ -106,7 +106,7 @@ Arrival wait_until_due(int fd, Micros expected) {
     const auto start = Clock::now();
     const Micros window = spin_window(expected);
     const Micros sleep = expected - window - timer_slack();
-    if (sleep.count() > 0) {
+    if (sleep >= kShortestSleep) {
         const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(sleep).count();
         const timespec timeout{static_cast<time_t>(ns / 1'000'000'000),
                                static_cast<long>(ns % 1'000'000'000)};

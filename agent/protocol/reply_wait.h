@@ -68,6 +68,8 @@ class LatencyHistory {
 // the spin is a small share of the wait, and the prediction less sure).
 inline constexpr Micros kSpinWindow{40};
 inline constexpr Micros kLongestPredictedWait{5000};
+// A shorter sleep costs a wake-up for little saved polling: the wait polls from the start.
+inline constexpr Micros kShortestSleep{100};
 Micros spin_window(Micros expected);
 
 // Waits, for at most `expected` + spin_window(expected), until `fd` is readable, sleeping only
