@@ -79,7 +79,11 @@ void log(LogLevel level, std::string_view message) {
     std::fflush(stderr);
 }
 
-void audit(const AuditFields& fields) {
+namespace {
+
+thread_local std::vector<AuditFields>* t_deferred = nullptr;
+
+void write_audit(const AuditFields& fields) {
     std::string line = "audit:";
     for (const auto& [k, v] : fields)
         line += " " + k + "=" + quote(v);
@@ -88,6 +92,31 @@ void audit(const AuditFields& fields) {
         return;
     }
     log(LogLevel::info, line);
+}
+
+}  // namespace
+
+void audit(const AuditFields& fields) {
+    if (t_deferred != nullptr) {
+        t_deferred->push_back(fields);
+        return;
+    }
+    write_audit(fields);
+}
+
+DeferredAudit::DeferredAudit() {
+    t_deferred = &records_;
+}
+
+DeferredAudit::~DeferredAudit() {
+    flush();
+    t_deferred = nullptr;
+}
+
+void DeferredAudit::flush() {
+    for (const auto& r : records_)
+        write_audit(r);
+    records_.clear();
 }
 
 }  // namespace attache::agent

@@ -30,6 +30,23 @@ using AuditFields = std::vector<std::pair<std::string, std::string>>;
 // An audit record: "audit: op=sign key=... pid=... uid=... exe=... result=ok".
 void audit(const AuditFields& fields);
 
+// Holds the audit records of the calling thread while it lives, and writes them when flushed
+// or destroyed: a connection thread sends its reply first and writes the operation's record
+// right after, before it reads the next request, so the write is not part of the client's
+// wait. Nothing is dropped: a record always reaches the log before the thread serves anything
+// else. Not nestable.
+class DeferredAudit {
+  public:
+    DeferredAudit();
+    ~DeferredAudit();
+    DeferredAudit(const DeferredAudit&) = delete;
+    DeferredAudit& operator=(const DeferredAudit&) = delete;
+    void flush();
+
+  private:
+    std::vector<AuditFields> records_;
+};
+
 // Where log lines and audit records go instead of standard error (the journal, when systemd
 // connected standard error to it: agent/workstation/journal.h).
 class LogSink {

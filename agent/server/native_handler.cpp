@@ -29,6 +29,7 @@ bool carries_secret(const Reply& reply) {
 void NativeHandler::serve(int fd, const ClientInfo& client) {
     bool hello_done = false;
     NextRequestWait next;
+    DeferredAudit audit_records;  // written once each reply is sent
     for (;;) {
         auto body = stream::read_frame(fd, -1, kFrameTimeoutMs);
         if (!body) {
@@ -62,6 +63,7 @@ void NativeHandler::serve(int fd, const ClientInfo& client) {
             OPENSSL_cleanse(out.data(), out.size());
         if (!sent)
             return;
+        audit_records.flush();
         next.before_read(fd);
     }
 }

@@ -291,6 +291,7 @@ void SshModuleSwitch::set_hidden(const std::string& canonical_path, bool hidden)
 void SshHandler::serve(int fd, const ClientInfo& client) {
     SshSession session(tokens_, options_, modules_, client);
     NextRequestWait next;
+    DeferredAudit audit_records;  // written once each reply is sent
     for (;;) {
         auto body = stream::read_frame(fd, -1, kFrameTimeoutMs);
         if (!body)
@@ -301,6 +302,7 @@ void SshHandler::serve(int fd, const ClientInfo& client) {
         Bytes reply = request ? session.handle(*request) : ssh::encode_failure();
         if (!stream::write_all(fd, reply))
             return;
+        audit_records.flush();
         next.before_read(fd);
     }
 }
