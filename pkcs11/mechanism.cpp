@@ -18,6 +18,35 @@ CK_MECHANISM_TYPE hash_mechanism(Hash hash) {
     return CKM_SHA256;
 }
 
+std::optional<Hash> hash_from_mechanism(CK_MECHANISM_TYPE m) {
+    switch (m) {
+        case CKM_SHA_1:
+            return Hash::sha1;
+        case CKM_SHA256:
+            return Hash::sha256;
+        case CKM_SHA384:
+            return Hash::sha384;
+        case CKM_SHA512:
+            return Hash::sha512;
+        default:
+            return std::nullopt;
+    }
+}
+
+const EVP_MD* evp_md(Hash hash) {
+    switch (hash) {
+        case Hash::sha1:
+            return EVP_sha1();
+        case Hash::sha256:
+            return EVP_sha256();
+        case Hash::sha384:
+            return EVP_sha384();
+        case Hash::sha512:
+            return EVP_sha512();
+    }
+    return nullptr;
+}
+
 CK_RSA_PKCS_MGF_TYPE mgf_for(Hash hash) {
     switch (hash) {
         case Hash::sha1:
@@ -69,54 +98,45 @@ std::optional<Hash> hash_from_name(std::string_view name) {
 }
 
 Bytes digest(Hash hash, std::span<const uint8_t> data) {
-    const EVP_MD* md = nullptr;
-    switch (hash) {
-        case Hash::sha1:
-            md = EVP_sha1();
-            break;
-        case Hash::sha256:
-            md = EVP_sha256();
-            break;
-        case Hash::sha384:
-            md = EVP_sha384();
-            break;
-        case Hash::sha512:
-            md = EVP_sha512();
-            break;
-    }
     Bytes out(EVP_MAX_MD_SIZE);
     unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr);
+    if (EVP_Digest(data.data(), data.size(), out.data(), &len, evp_md(hash), nullptr) != 1)
+        return {};
     out.resize(len);
     return out;
 }
 
 Bytes digest_info(Hash hash, std::span<const uint8_t> digest) {
-    // RFC 8017 section 9.2, note 1: the DER prefixes of DigestInfo for each hash.
-    static const Bytes kSha1 = {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e,
-                                0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14};
-    static const Bytes kSha256 = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                  0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
-    static const Bytes kSha384 = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                  0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30};
-    static const Bytes kSha512 = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                  0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40};
-    const Bytes* prefix = &kSha256;
+    // RFC 8017 section 9.2, note 1: the DER prefixes of DigestInfo for each hash. Plain arrays:
+    // no static destructor (attache-pkcs11.so links this file and must register no exit
+    // handler, see tests/forwarding/api_test.cpp).
+    static constexpr uint8_t kSha1[] = {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e,
+                                        0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14};
+    static constexpr uint8_t kSha256[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                          0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                          0x01, 0x05, 0x00, 0x04, 0x20};
+    static constexpr uint8_t kSha384[] = {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                          0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                          0x02, 0x05, 0x00, 0x04, 0x30};
+    static constexpr uint8_t kSha512[] = {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                          0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                          0x03, 0x05, 0x00, 0x04, 0x40};
+    std::span<const uint8_t> prefix = kSha256;
     switch (hash) {
         case Hash::sha1:
-            prefix = &kSha1;
+            prefix = kSha1;
             break;
         case Hash::sha256:
-            prefix = &kSha256;
+            prefix = kSha256;
             break;
         case Hash::sha384:
-            prefix = &kSha384;
+            prefix = kSha384;
             break;
         case Hash::sha512:
-            prefix = &kSha512;
+            prefix = kSha512;
             break;
     }
-    Bytes out(*prefix);
+    Bytes out(prefix.begin(), prefix.end());
     out.insert(out.end(), digest.begin(), digest.end());
     return out;
 }

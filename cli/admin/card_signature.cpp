@@ -4,26 +4,10 @@
 
 #include <memory>
 
+#include "pkcs11/mechanism.h"
 #include "pkcs11/operations.h"
 
 namespace attache::cli::admin {
-namespace {
-
-const EVP_MD* evp_md(p11::Hash hash) {
-    switch (hash) {
-        case p11::Hash::sha1:
-            return EVP_sha1();
-        case p11::Hash::sha256:
-            return EVP_sha256();
-        case p11::Hash::sha384:
-            return EVP_sha384();
-        case p11::Hash::sha512:
-            return EVP_sha512();
-    }
-    return EVP_sha256();
-}
-
-}  // namespace
 
 Result<CardSignatureAlgorithm> card_signature_algorithm(EVP_PKEY* public_key) {
     CardSignatureAlgorithm a;
@@ -69,7 +53,7 @@ Result<Bytes> sign_on_card(const p11::Session& session, CK_OBJECT_HANDLE private
 bool signature_verifies(EVP_PKEY* public_key, const CardSignatureAlgorithm& algorithm,
                         std::span<const uint8_t> message, std::span<const uint8_t> signature) {
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    const EVP_MD* md = algorithm.hash ? evp_md(*algorithm.hash) : nullptr;
+    const EVP_MD* md = algorithm.hash ? p11::evp_md(*algorithm.hash) : nullptr;
     if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, public_key) != 1)
         return false;
     return EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(),

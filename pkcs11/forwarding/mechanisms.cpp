@@ -154,8 +154,8 @@ CK_RV parse_sign_mechanism(const CK_MECHANISM& m, KeyType key_type, SignSpec& ou
                 return CKR_MECHANISM_PARAM_INVALID;
             CK_RSA_PKCS_PSS_PARAMS params;
             std::memcpy(&params, m.pParameter, sizeof params);
-            const auto hash = hash_of_mechanism(params.hashAlg);
-            if (!hash || params.mgf != mgf1_for(*hash))
+            const auto hash = p11::hash_from_mechanism(params.hashAlg);
+            if (!hash || params.mgf != p11::mgf_for(*hash))
                 return CKR_MECHANISM_PARAM_INVALID;
             if (suffix && *suffix != *hash)
                 return CKR_MECHANISM_PARAM_INVALID;
@@ -225,8 +225,8 @@ CK_RV parse_decrypt_mechanism(const CK_MECHANISM& m, KeyType key_type, DecryptSp
                 return CKR_MECHANISM_PARAM_INVALID;
             CK_RSA_PKCS_OAEP_PARAMS params;
             std::memcpy(&params, m.pParameter, sizeof params);
-            const auto hash = hash_of_mechanism(params.hashAlg);
-            if (!hash || params.mgf != mgf1_for(*hash))
+            const auto hash = p11::hash_from_mechanism(params.hashAlg);
+            if (!hash || params.mgf != p11::mgf_for(*hash))
                 return CKR_MECHANISM_PARAM_INVALID;
             if (params.ulSourceDataLen > 0) {
                 if (params.source != CKZ_DATA_SPECIFIED || params.pSourceData == nullptr ||

@@ -45,7 +45,7 @@ Bytes ecdsa_der(const uint8_t* sig, size_t size) {
 SignInput::SignInput(const SignSpec& spec, const PublicKeyInfo& key) : spec_(spec), key_(key) {
     if (spec_.module_hash) {
         md_.reset(EVP_MD_CTX_new());
-        if (!md_ || EVP_DigestInit_ex(md_.get(), evp_md(*spec_.module_hash), nullptr) != 1)
+        if (!md_ || EVP_DigestInit_ex(md_.get(), p11::evp_md(*spec_.module_hash), nullptr) != 1)
             failed_ = true;
     }
 }
@@ -63,7 +63,7 @@ CK_RV SignInput::check_key() const {
         return CKR_HOST_MEMORY;
     if (spec_.scheme == SignScheme::rsa_pss) {
         const auto hash = from_wire(spec_.wire_hash);
-        const size_t h = hash ? digest_size(*hash) : 0;
+        const size_t h = hash ? p11::hash_size(*hash) : 0;
         // emLen >= hLen + sLen + 2 (RFC 8017, 9.1.1).
         if (key_.field_bytes < h + spec_.pss_salt + 2)
             return CKR_MECHANISM_PARAM_INVALID;
@@ -103,7 +103,7 @@ CK_RV SignInput::finish(Bytes& out) {
 
 CK_RV SignInput::single(const uint8_t* data, size_t size, Bytes& out) {
     if (spec_.module_hash) {
-        out = digest_of(*spec_.module_hash, std::span<const uint8_t>(data, size));
+        out = p11::digest(*spec_.module_hash, std::span<const uint8_t>(data, size));
         return CKR_OK;
     }
     if (spec_.scheme == SignScheme::eddsa && size > kMaxEddsaMessage)
@@ -120,7 +120,7 @@ CK_RV SignInput::shape(Bytes& input) const {
             return CKR_OK;
         case SignScheme::rsa_pss: {
             const auto hash = from_wire(spec_.wire_hash);
-            if (!hash || input.size() != digest_size(*hash))
+            if (!hash || input.size() != p11::hash_size(*hash))
                 return CKR_DATA_LEN_RANGE;
             return CKR_OK;
         }
@@ -173,7 +173,7 @@ CK_RV verify_signature(const SignSpec& spec, const PublicKeyInfo& key, const Byt
     if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1)
         return CKR_FUNCTION_FAILED;
     const auto hash = from_wire(spec.wire_hash);
-    const EVP_MD* md = hash ? evp_md(*hash) : nullptr;
+    const EVP_MD* md = hash ? p11::evp_md(*hash) : nullptr;
     Bytes der;
     const uint8_t* sig = signature;
     size_t sig_size = size;

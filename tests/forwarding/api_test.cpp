@@ -278,7 +278,7 @@ struct SignCase {
 TEST_F(ApiTest, EveryMechanismSignsAndOpenSslVerifies) {
     const CK_SESSION_HANDLE s = open_logged_in_session();
     const Bytes data = bytes_of("the treaty text, version 3");
-    const Bytes digest = forwarding::digest_of(p11::Hash::sha256, data);
+    const Bytes digest = p11::digest(p11::Hash::sha256, data);
     CK_RSA_PKCS_PSS_PARAMS pss{CKM_SHA256, CKG_MGF1_SHA256, 32};
     CK_RSA_PKCS_PSS_PARAMS pss512{CKM_SHA512, CKG_MGF1_SHA512, 64};
     struct Case {

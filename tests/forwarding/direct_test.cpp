@@ -202,8 +202,7 @@ class Observer {
             const std::string k =
                 std::string("sign.") + c.label + "." + std::to_string(c.m.mechanism) + ".";
             const CK_OBJECT_HANDLE key = object(CKO_PRIVATE_KEY, c.label);
-            Bytes input =
-                c.m.mechanism == CKM_ECDSA ? forwarding::digest_of(p11::Hash::sha256, data) : data;
+            Bytes input = c.m.mechanism == CKM_ECDSA ? p11::digest(p11::Hash::sha256, data) : data;
             record(k + "init", p11_.C_SignInit(s_, &c.m, key));
             CK_ULONG len = 0;
             record(k + "size", p11_.C_Sign(s_, input.data(), input.size(), nullptr, &len));
