@@ -30,8 +30,8 @@ struct KeyRecord {
     Bytes spki;
     Bytes certificate;
     std::shared_ptr<EVP_PKEY> pkey;  // null when no public key could be found
-    // The key as SSH names it (computed once at scan, not per SIGN_REQUEST); no type and an
-    // empty blob when SSH has no form for the key.
+    // The key as SSH names it (computed once at scan, not per SIGN_REQUEST): both set, or no
+    // type and an empty blob when SSH has no form for the key.
     std::optional<ssh::KeyType> ssh_type;
     Bytes ssh_blob;
     CK_OBJECT_HANDLE private_handle = CK_INVALID_HANDLE;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 
 #include "agent/protocol/codec.h"
 #include "agent/protocol/stream_io.h"
@@ -17,25 +18,19 @@ namespace attache::protocol {
 namespace {
 
 // Which earlier replies predict when this one is due (reply_wait.h): key operations by key and
-// scheme. 0: unpredictable (an unlock may wait for a PIN pad or a prompt), never waited for
+// operation. 0: unpredictable (an unlock may wait for a PIN pad or a prompt), never waited for
 // early.
 uint64_t latency_kind(const Request& request) {
-    auto mix = [](uint64_t h, uint64_t v) { return (h ^ v) * 0x100000001b3ULL; };
-    auto of_key = [&](uint64_t h, const std::string& key) {
-        for (unsigned char c : key)
-            h = mix(h, c);
-        return h | 1;  // never 0
+    auto of = [](uint64_t operation, const std::string& key) -> uint64_t {
+        const uint64_t key_hash = std::hash<std::string>{}(key);
+        return (key_hash * 31 + operation) | 1;  // never 0
     };
-    if (const auto* r = std::get_if<SignRequest>(&request)) {
-        return of_key(
-            mix(mix(0xcbf29ce484222325ULL, uint64_t{1} + static_cast<uint64_t>(r->scheme)),
-                static_cast<uint64_t>(r->hash)),
-            r->key);
-    }
+    if (const auto* r = std::get_if<SignRequest>(&request))
+        return of(16 * static_cast<uint64_t>(r->scheme) + static_cast<uint64_t>(r->hash), r->key);
     if (const auto* r = std::get_if<DecryptRequest>(&request))
-        return of_key(mix(0xcbf29ce484222325ULL, 100 + static_cast<uint64_t>(r->scheme)), r->key);
+        return of(1000 + static_cast<uint64_t>(r->scheme), r->key);
     if (const auto* r = std::get_if<DeriveRequest>(&request))
-        return of_key(mix(0xcbf29ce484222325ULL, 200), r->key);
+        return of(2000, r->key);
     return 0;
 }
 

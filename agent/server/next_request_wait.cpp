@@ -23,8 +23,7 @@ void NextRequestWait::before_read(int fd) {
     if (!client_is_quick_)
         return;
     if (g_polling.fetch_add(1, std::memory_order_relaxed) < polling_limit()) {
-        if (stream::spin_until_readable(fd, kWindow) == stream::Arrival::contended)
-            client_is_quick_ = false;  // busy CPUs: sleep until the client shows a pause again
+        contended_ = stream::spin_until_readable(fd, kWindow) == stream::Arrival::contended;
     }
     g_polling.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -32,7 +31,9 @@ void NextRequestWait::before_read(int fd) {
 void NextRequestWait::after_read() {
     if (replied_ == Clock::time_point{})
         return;  // the first request
-    client_is_quick_ = Clock::now() - replied_ <= kWindow;
+    // Busy CPUs (a contended poll) make the next wait sleep, however quick the client was.
+    client_is_quick_ = !contended_ && Clock::now() - replied_ <= kWindow;
+    contended_ = false;
 }
 
 }  // namespace attache::agent

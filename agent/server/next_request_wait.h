@@ -27,6 +27,7 @@ class NextRequestWait {
     using Clock = std::chrono::steady_clock;
     Clock::time_point replied_{};
     bool client_is_quick_ = false;
+    bool contended_ = false;  // the last poll gave way to other tasks: the next wait sleeps
 };
 
 }  // namespace attache::agent

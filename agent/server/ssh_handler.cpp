@@ -18,15 +18,15 @@
 namespace attache::agent {
 namespace {
 
-// The keys ssh can use: served signing keys of a type SSH knows (RSA >= 2048, ECDSA
-// P-256/384/521, Ed25519). Keys of a locked token are listed too, so ssh offers them.
 std::string canonical(const std::string& path) {
     char resolved[PATH_MAX];
     return realpath(path.c_str(), resolved) ? std::string(resolved) : std::string();
 }
 
+// The keys ssh can use: served signing keys of a type SSH knows (RSA >= 2048, ECDSA
+// P-256/384/521, Ed25519). Keys of a locked token are listed too, so ssh offers them.
 bool ssh_usable(const KeyRecord& k) {
-    if (!k.served || !k.ssh_type || k.ssh_blob.empty() || !(k.operations & protocol::kOpSign))
+    if (!k.served || !k.ssh_type || !(k.operations & protocol::kOpSign))
         return false;
     return k.type != protocol::KeyType::rsa || k.bits >= 2048;
 }
