@@ -148,4 +148,10 @@ Status Module::init_token(CK_SLOT_ID slot, const Secret& so_pin, const std::stri
     return ok();
 }
 
+Status Module::close_all_sessions(CK_SLOT_ID slot) const {
+    if (CK_RV rv = fn()->C_CloseAllSessions(slot); rv != CKR_OK)
+        return Error::pkcs11(rv, "C_CloseAllSessions", "slot " + std::to_string(slot));
+    return ok();
+}
+
 }  // namespace attache::p11

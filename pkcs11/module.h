@@ -42,6 +42,9 @@ class Module {
     Result<CK_SLOT_ID> wait_for_slot_event(bool dont_block) const;
 
     Result<Session> open_session(CK_SLOT_ID slot, bool read_write = false) const;
+    // C_CloseAllSessions: every session of this process on the slot; the login ends with them.
+    // Session objects still holding one of those handles must be abandon()ed, not closed.
+    Status close_all_sessions(CK_SLOT_ID slot) const;
 
     // C_InitToken: wipes the token. The label is padded to 32 bytes.
     Status init_token(CK_SLOT_ID slot, const Secret& so_pin, const std::string& label) const;

@@ -56,7 +56,7 @@ Status Session::login(CK_USER_TYPE user, const Secret* pin) {
     CK_UTF8CHAR* pin_data = pin ? const_cast<CK_UTF8CHAR*>(pin->data()) : nullptr;
     CK_ULONG pin_len = pin ? pin->size() : 0;
     CK_RV rv = fn()->C_Login(handle_, user, pin_data, pin_len);
-    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+    if (rv != CKR_OK) {
         return Error::pkcs11(rv, "C_Login", "slot " + std::to_string(slot_));
     }
     return ok();
@@ -76,6 +76,11 @@ Result<CK_SESSION_INFO> Session::info() const {
         return Error::pkcs11(rv, "C_GetSessionInfo");
     }
     return info;
+}
+
+Result<bool> Session::user_logged_in() const {
+    ATTACHE_TRY(CK_SESSION_INFO i, info());
+    return i.state == CKS_RO_USER_FUNCTIONS || i.state == CKS_RW_USER_FUNCTIONS;
 }
 
 Status Session::init_pin(const Secret& new_pin) {

@@ -38,7 +38,8 @@ class Session {
     CK_FUNCTION_LIST* fn() const { return lib_->fn(); }
 
     // One C_Login, never retried. `pin` null: the token's protected authentication path (PIN
-    // pad) collects the PIN. CKR_USER_ALREADY_LOGGED_IN counts as success.
+    // pad) collects the PIN. CKR_USER_ALREADY_LOGGED_IN is an error like any other: the token
+    // did not check the PIN, so it proves nothing about who is at the keyboard.
     Status login(CK_USER_TYPE user, const Secret* pin);
     Status logout();
     Result<CK_SESSION_INFO> info() const;
@@ -65,6 +66,12 @@ class Session {
     Status destroy(CK_OBJECT_HANDLE object);
 
     Result<Bytes> random(size_t size) const;
+
+    // Forgets the handle without C_CloseSession: for a session the module already closed
+    // (C_CloseAllSessions), whose handle number it may hand out again.
+    void abandon() noexcept { handle_ = CK_INVALID_HANDLE; }
+    // True when the session's state is one of a logged-in user (CKS_R*_USER_FUNCTIONS).
+    Result<bool> user_logged_in() const;
 
   private:
     void close() noexcept;

@@ -20,7 +20,26 @@ SlotInfo to_slot_info(const CK_SLOT_INFO& raw) {
     return info;
 }
 
-TokenInfo to_token_info(const CK_TOKEN_INFO& raw) {
+namespace {
+
+// Blank padding from the first NUL on: tpm2-pkcs11 pads with NULs, and RFC 7512 URIs (p11-kit's
+// matching compares the raw fields) are padded with blanks.
+void pad_with_blanks(unsigned char* field, size_t size) {
+    size_t i = 0;
+    while (i < size && field[i] != '\0')
+        ++i;
+    for (; i < size; ++i)
+        field[i] = ' ';
+}
+
+}  // namespace
+
+TokenInfo to_token_info(const CK_TOKEN_INFO& reported) {
+    CK_TOKEN_INFO raw = reported;
+    pad_with_blanks(raw.label, sizeof raw.label);
+    pad_with_blanks(raw.manufacturerID, sizeof raw.manufacturerID);
+    pad_with_blanks(raw.model, sizeof raw.model);
+    pad_with_blanks(raw.serialNumber, sizeof raw.serialNumber);
     TokenInfo info;
     info.label = trim_padded(raw.label, sizeof raw.label);
     info.manufacturer = trim_padded(raw.manufacturerID, sizeof raw.manufacturerID);

@@ -16,8 +16,9 @@ struct SlotInfo {
     bool removable() const { return (flags & CKF_REMOVABLE_DEVICE) != 0; }
 };
 
-// CK_TOKEN_INFO with its blank-padded strings trimmed; `raw` keeps the original for URI
-// matching.
+// CK_TOKEN_INFO with its padded strings trimmed; `raw` keeps the original for URI matching,
+// its strings padded with blanks from the first NUL on (tpm2-pkcs11 pads with NULs; URIs with
+// blanks).
 struct TokenInfo {
     std::string label;
     std::string manufacturer;
@@ -45,7 +46,7 @@ struct TokenInfo {
 std::string trim_padded(const unsigned char* field, size_t size);
 
 SlotInfo to_slot_info(const CK_SLOT_INFO& raw);
-TokenInfo to_token_info(const CK_TOKEN_INFO& raw);
+TokenInfo to_token_info(const CK_TOKEN_INFO& reported);
 
 // Names of the PIN-related token flags set, e.g. "user-pin-count-low,user-pin-final-try".
 std::string pin_flag_names(CK_FLAGS flags);

@@ -10,14 +10,20 @@ namespace {
 
 using namespace protocol;
 
-void audit_operation(const char* op, const std::string& key, const ClientInfo& client,
-                     const Result<Bytes>& result) {
+// One audit record: what was asked, of which key or token (as the client named it when the
+// lookup failed), by whom, and how it ended.
+void audit_request(const char* op, const char* subject, const std::string& target,
+                   const ClientInfo& client, const std::string& result) {
     audit({{"op", op},
-           {"key", key},
+           {subject, target},
            {"pid", std::to_string(client.pid)},
            {"uid", std::to_string(client.uid)},
            {"exe", client.exe},
-           {"result", result ? "ok" : name_of(error_code_of(result.error()))}});
+           {"result", result}});
+}
+
+std::string result_name(const Error& error) {
+    return name_of(error_code_of(error));
 }
 
 // "/usr/bin/ssh (pid 4242)": names the program in the PIN prompt it caused.
@@ -43,13 +49,17 @@ template <typename ReplyT, typename Op>
 Reply key_operation(TokenManager& tokens, const char* name, const std::string& ref,
                     const ClientInfo& client, Op&& op) {
     auto match = tokens.find_key(ref);
-    if (!match)
+    if (!match) {
+        // Lookups that find nothing are recorded too, with the reference as the client sent it
+        // (quoted and escaped by the audit line).
+        audit_request(name, "key", ref, client, result_name(match.error()));
         return Dispatcher::error_reply(match.error());
+    }
     Result<Bytes> result = [&]() -> Result<Bytes> {
         ATTACHE_CHECK(tokens.prepare_use(*match, requester_of(client)));
         return op(*match);
     }();
-    audit_operation(name, match->key->id, client, result);
+    audit_request(name, "key", match->key->id, client, result ? "ok" : result_name(result.error()));
     if (!result)
         return Dispatcher::error_reply(result.error(), flags_for(*match->token, result.error()));
     return ReplyT{std::move(*result)};
@@ -163,8 +173,10 @@ Reply Dispatcher::derive(const DeriveRequest& r, const ClientInfo& client) {
 
 Reply Dispatcher::unlock(UnlockRequest& r, const ClientInfo& client) {
     auto token = tokens_.find_token(r.token);
-    if (!token)
+    if (!token) {
+        audit_request("unlock", "token", r.token, client, result_name(token.error()));
         return error_reply(token.error());
+    }
     // Without a PIN (and without a PIN pad) the agent asks for it through pinentry: the CLI's
     // `--pin-source pinentry`, the forwarding module's C_Login(CKU_USER, NULL).
     const bool ask =
@@ -172,13 +184,9 @@ Reply Dispatcher::unlock(UnlockRequest& r, const ClientInfo& client) {
     auto result = ask ? tokens_.unlock_interactive(**token, requester_of(client))
                       : (*token)->unlock(r.pin ? &*r.pin : nullptr, r.confirm_final_try);
     r.pin.reset();  // wipes it now rather than when the request is dropped
-    audit({{"op", "unlock"},
-           {"token", (*token)->serial()},
-           {"pid", std::to_string(client.pid)},
-           {"uid", std::to_string(client.uid)},
-           {"exe", client.exe},
-           {"result", result ? (result->already_unlocked ? "already-unlocked" : "ok")
-                             : name_of(error_code_of(result.error()))}});
+    audit_request("unlock", "token", (*token)->serial(), client,
+                  result ? (result->already_unlocked ? "already-unlocked" : "ok")
+                         : result_name(result.error()));
     if (!result)
         return error_reply(result.error(), (*token)->info().flags);
     return std::move(*result);
@@ -186,20 +194,31 @@ Reply Dispatcher::unlock(UnlockRequest& r, const ClientInfo& client) {
 
 Reply Dispatcher::lock(const LockRequest& r, const ClientInfo& client) {
     LockReply reply;
+    std::vector<std::shared_ptr<Token>> targets;
     if (r.token.empty()) {
-        reply.locked = static_cast<uint32_t>(tokens_.lock_all("lock request"));
+        targets = tokens_.tokens();
     } else {
         auto token = tokens_.find_token(r.token);
-        if (!token)
+        if (!token) {
+            audit_request("lock", "token", r.token, client, result_name(token.error()));
             return error_reply(token.error());
-        reply.locked = (*token)->lock("lock request") ? 1 : 0;
+        }
+        targets.push_back(*token);
     }
-    audit({{"op", "lock"},
-           {"token", r.token.empty() ? "all" : r.token},
-           {"pid", std::to_string(client.pid)},
-           {"uid", std::to_string(client.uid)},
-           {"exe", client.exe},
-           {"result", "ok"}});
+    for (const auto& t : targets)
+        reply.locked += t->lock("lock request") ? 1 : 0;
+    // A lock that could not end the login is a failure the user must act on.
+    for (const auto& t : targets) {
+        if (t->present() && t->unusable()) {
+            Error e = agent_error(ErrorCode::device_error,
+                                  "the card " + t->display_name() +
+                                      " could not be locked and is still logged in; remove the "
+                                      "card");
+            audit_request("lock", "token", t->serial(), client, result_name(e));
+            return error_reply(e);
+        }
+    }
+    audit_request("lock", "token", r.token.empty() ? "all" : r.token, client, "ok");
     return reply;
 }
 

@@ -197,6 +197,19 @@ Result<std::vector<KeyRecord>> public_only_records(const p11::Session& session,
     return out;
 }
 
+// CKA_IDs of the private key objects the token shows without a login (none on most HSMs).
+Result<std::set<Bytes>> visible_private_key_ids(const p11::Session& session,
+                                                const ScanPolicy& policy) {
+    std::set<Bytes> ids;
+    ATTACHE_TRY(auto handles, session.find(with_class(policy.object_filter, CKO_PRIVATE_KEY)));
+    for (CK_OBJECT_HANDLE h : handles) {
+        ATTACHE_TRY(p11::AttributeValues v, session.read(h, {CKA_ID}));
+        if (const Bytes* id = v.bytes(CKA_ID); id != nullptr && !id->empty())
+            ids.insert(*id);
+    }
+    return ids;
+}
+
 }  // namespace
 
 std::string key_id_for(const Bytes& spki) {
@@ -242,8 +255,13 @@ Result<std::vector<KeyRecord>> scan_keys(const p11::Session& session, const p11:
     if (logged_in)
         return records;
     ATTACHE_TRY(auto public_only, public_only_records(session, token, policy, known_ids));
-    for (auto& r : public_only)
-        records.push_back(std::move(r));
+    // Tokens that show their private key objects before login (OpenSC's cards do) say which
+    // public objects are keys: a public key OpenSC made for a stored certificate is not one.
+    ATTACHE_TRY(std::set<Bytes> private_ids, visible_private_key_ids(session, policy));
+    for (auto& r : public_only) {
+        if (private_ids.empty() || private_ids.count(r.cka_id))
+            records.push_back(std::move(r));
+    }
     return records;
 }
 

@@ -31,6 +31,12 @@ const char* level_name(LogLevel level) {
     return "?";
 }
 
+void append_hex_escape(std::string& out, unsigned char c) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "\\x%02x", c);
+    out += buf;
+}
+
 // Values are quoted when they contain spaces, quotes or control characters.
 std::string quote(const std::string& v) {
     bool plain = !v.empty();
@@ -46,14 +52,27 @@ std::string quote(const std::string& v) {
             out += '\\';
             out += static_cast<char>(c);
         } else if (c < ' ' || c == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
+            append_hex_escape(out, c);
         } else {
             out += static_cast<char>(c);
         }
     }
     return out + "\"";
+}
+
+// A log line is one line whatever a client sent: control characters (newlines among them)
+// become \xNN, so no client string can forge a line of its own.
+std::string one_line(std::string_view message) {
+    std::string out;
+    out.reserve(message.size());
+    for (unsigned char c : message) {
+        if (c < ' ' || c == 0x7f) {
+            append_hex_escape(out, c);
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
 }
 
 }  // namespace
@@ -66,9 +85,10 @@ void set_log_sink(LogSink* sink) {
     g_sink = sink;
 }
 
-void log(LogLevel level, std::string_view message) {
+void log(LogLevel level, std::string_view raw_message) {
     if (level < g_level.load())
         return;
+    const std::string message = one_line(raw_message);
     if (LogSink* sink = g_sink.load()) {
         sink->write(level, message);
         return;

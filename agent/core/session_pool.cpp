@@ -59,6 +59,8 @@ void SessionPool::give_back(p11::Session session, uint64_t generation, bool disc
     std::unique_lock lock(mutex_);
     if (discard || closed_ || generation != generation_) {
         --open_;
+        if (generation <= abandoned_through_)
+            session.abandon();
         lock.unlock();
         // The session closes here, outside the lock (C_CloseSession may be slow).
         { p11::Session closing = std::move(session); }
@@ -78,6 +80,18 @@ void SessionPool::close() {
         ++generation_;
         open_ -= static_cast<unsigned>(idle_.size());
         closing.swap(idle_);
+    }
+    available_.notify_all();
+}
+
+void SessionPool::abandon_all() {
+    {
+        std::lock_guard lock(mutex_);
+        for (p11::Session& s : idle_)
+            s.abandon();
+        open_ -= static_cast<unsigned>(idle_.size());
+        idle_.clear();
+        abandoned_through_ = generation_++;
     }
     available_.notify_all();
 }

@@ -56,6 +56,10 @@ class SessionPool {
     // Closes idle sessions and fails waiters; later acquire() calls fail until reopen().
     void close();
     void reopen();
+    // The module closed every session of the slot (C_CloseAllSessions): the pool forgets them
+    // without C_CloseSession (the module may hand their numbers out again); sessions in use
+    // are forgotten when given back. The pool stays open.
+    void abandon_all();
     unsigned capacity() const { return capacity_; }
 
   private:
@@ -69,7 +73,8 @@ class SessionPool {
     std::vector<p11::Session> idle_;
     unsigned open_ = 0;  // sessions open: idle + leased
     bool closed_ = false;
-    uint64_t generation_ = 0;
+    uint64_t generation_ = 1;
+    uint64_t abandoned_through_ = 0;  // sessions of this generation and older are abandoned
 };
 
 }  // namespace attache::agent

@@ -127,14 +127,42 @@ Status Token::rescan_locked(bool logged_in) {
         keys.push_back(std::make_shared<const KeyRecord>(std::move(r)));
     std::lock_guard lock(mutex_);
     keys_ = std::move(keys);
+    scanned_ns_ = now_ns();
     return ok();
+}
+
+bool Token::rescan_if_older_than(std::chrono::milliseconds min_interval) {
+    if (!present_ || unusable_)
+        return false;
+    if (now_ns() - scanned_ns_.load() < std::chrono::nanoseconds(min_interval).count())
+        return false;
+    std::lock_guard control(control_mutex_);
+    if (Status s = rescan_locked(unlocked_); !s) {
+        log_warning("cannot read the keys of token " + display_name() +
+                    " again: " + s.error().message());
+    }
+    return true;
+}
+
+void Token::set_lock_reason(const std::string& reason) {
+    std::lock_guard lock(mutex_);
+    if (!unlocked_)
+        lock_reason_ = reason;
+}
+
+Error Token::unusable_error() const {
+    return agent_error(ErrorCode::device_error,
+                       "the card " + display_name() +
+                           " could not be locked and is still logged in; remove the card");
 }
 
 Status Token::ensure_usable() const {
     if (!present_) {
         return agent_error(ErrorCode::token_absent,
-                           "token " + display_name() + " was removed; insert it again");
+                           "the card " + display_name() + " was removed: insert it");
     }
+    if (unusable_)
+        return unusable_error();
     if (!unlocked_) {
         return agent_error(ErrorCode::token_locked,
                            "token " + display_name() + " is locked; run `attache unlock`");
@@ -152,8 +180,11 @@ Result<protocol::UnlockReply> Token::unlock_locked(const Secret* pin, bool confi
     protocol::UnlockReply reply;
     reply.token_label = label_;
     if (!present_) {
-        return agent_error(ErrorCode::token_absent, "token " + display_name() + " was removed");
+        return agent_error(ErrorCode::token_absent,
+                           "the card " + display_name() + " was removed: insert it");
     }
+    if (unusable_)
+        return unusable_error();
     if (unlocked_) {
         reply.already_unlocked = true;
         return reply;
@@ -185,7 +216,17 @@ Result<protocol::UnlockReply> Token::unlock_locked(const Secret* pin, bool confi
         return agent_error(ErrorCode::token_locked,
                            "token " + display_name() + " was locked while its PIN was asked");
     }
+    ATTACHE_CHECK(end_stale_login_locked());
     Status login = control_->login(CKU_USER, info.protected_authentication_path() ? nullptr : pin);
+    if (!login && login.error().is(CKR_USER_ALREADY_LOGGED_IN)) {
+        // Logged in although no session of ours was a moment ago: the token checked no PIN.
+        end_login_locked();
+        return agent_error(ErrorCode::device_error,
+                           "the card " + display_name() +
+                               " reported a login the agent did not make; it was ended. Unlock "
+                               "again" +
+                               (unusable_ ? std::string(" after removing the card") : ""));
+    }
     if (!login) {
         (void)fetch_info();  // report the new retry-counter flags
         Error e = std::move(login).error();
@@ -198,7 +239,7 @@ Result<protocol::UnlockReply> Token::unlock_locked(const Secret* pin, bool confi
     (void)fetch_info();
     // Now the private keys are visible: verify them against the policy before serving any.
     if (Status s = rescan_locked(true); !s) {
-        (void)control_->logout();
+        end_login_locked();
         return std::move(s).error().context("reading the keys of token " + display_name());
     }
     {
@@ -211,7 +252,7 @@ Result<protocol::UnlockReply> Token::unlock_locked(const Secret* pin, bool confi
         }
     }
     if (!unlocked_) {
-        (void)control_->logout();
+        end_login_locked();
         return agent_error(ErrorCode::token_locked,
                            "token " + display_name() + " was locked while it was being unlocked");
     }
@@ -256,7 +297,8 @@ Result<protocol::UnlockReply> Token::prompt_and_unlock(PinPrompter& prompter,
     // A lock from now on (screen lock, `attache lock`, removal) voids whatever PIN is typed.
     const uint64_t locks_before = lock_requests_.load();
     if (!present_)
-        return agent_error(ErrorCode::token_absent, "token " + display_name() + " was removed");
+        return agent_error(ErrorCode::token_absent,
+                           "the card " + display_name() + " was removed: insert it");
     ATTACHE_TRY(p11::TokenInfo info, fetch_info());
     if (info.user_pin_locked()) {
         return agent_error(ErrorCode::pin_locked,
@@ -309,14 +351,57 @@ bool Token::lock(const std::string& reason) {
         return false;
     set_locked_state(reason);
     std::lock_guard control(control_mutex_);
-    if (control_)
-        (void)control_->logout();
+    end_login_locked();
     return true;
+}
+
+void Token::end_login_locked() {
+    if (!control_)
+        return;  // no login was made through a session of this token's
+    Status logout = control_->logout();
+    if (logout)
+        return;
+    if (logout.error().rv() && means_token_gone(*logout.error().rv())) {
+        control_.reset();  // the card went away, and its login with it
+        return;
+    }
+    log_warning("token " + display_name() + ": " + logout.error().message() +
+                "; closing all of its sessions to end the login");
+    // A login ends with the token's last session: ours first, then whatever the module
+    // still counts (sessions in use by an operation are forgotten when it returns).
+    control_.reset();
+    if (Status closed = module_.close_all_sessions(slot_); !closed)
+        log_warning("token " + display_name() + ": " + closed.error().message());
+    pool_.abandon_all();
+    auto probe = module_.open_session(slot_);
+    Result<bool> logged_in = probe ? probe->user_logged_in() : Result<bool>(probe.error());
+    if (logged_in && !*logged_in) {
+        control_.emplace(std::move(*probe));
+        return;
+    }
+    unusable_ = true;
+    unlocked_ = false;
+    set_locked_state("could not lock: remove the card");
+    log_error("token " + display_name() + " is still logged in after every session was closed (" +
+              (logged_in ? std::string("the session state says so") : logged_in.error().message()) +
+              "); nothing is served from it until the card is removed");
+}
+
+Status Token::end_stale_login_locked() {
+    ATTACHE_TRY(bool logged_in, control_->user_logged_in());
+    if (!logged_in)
+        return ok();
+    log_warning("token " + display_name() +
+                " is logged in although the agent had locked it; ending that login first");
+    end_login_locked();
+    if (unusable_)
+        return unusable_error();
+    return ok();
 }
 
 bool Token::check_login() {
     std::unique_lock control(control_mutex_, std::try_to_lock);
-    if (!control.owns_lock() || !control_ || !present_)
+    if (!control.owns_lock() || !control_ || !present_ || unusable_)
         return present_;
     auto info = control_->info();
     if (!info) {
@@ -375,6 +460,9 @@ Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, Fn&& fn) {
             lease.discard();
             if (removed())
                 log_warning("token " + display_name() + " was removed (during an operation)");
+            log_info(r.error().message());
+            return agent_error(ErrorCode::token_absent,
+                               "the card " + display_name() + " was removed: insert it");
         } else if (rv == CKR_USER_NOT_LOGGED_IN && unlocked_.exchange(false)) {
             set_locked_state("the token logged out");
         }

@@ -3,9 +3,12 @@
 // One token the agent serves: its lock state, its keys and the operations on them.
 //
 // Lock state: every token starts locked. unlock() performs at most one C_Login (never a
-// retry); lock() performs C_Logout and forgets that the user unlocked. Login and logout go
-// through a control session of their own, so a lock is never stuck behind a slow operation;
-// operations borrow sessions from a pool.
+// retry) and succeeds only when the token checked the PIN; lock() ends the login: C_Logout,
+// and when that fails, closing every session of the token (a login ends with the last one).
+// A token that is still logged in after that is unusable until the card is removed: it refuses
+// every operation and every unlock. Login and logout go through a control session of their
+// own, so a lock is never stuck behind a slow operation; operations borrow sessions from a
+// pool.
 
 #include <atomic>
 #include <chrono>
@@ -43,6 +46,9 @@ class Token {
 
     // Lists the keys visible while locked (public keys and certificates).
     Status scan();
+    // Reads the key list again (objects added while the card is in), at most once per
+    // `min_interval`; returns true when it read.
+    bool rescan_if_older_than(std::chrono::milliseconds min_interval);
 
     const p11::Module& module() const { return module_; }
     CK_SLOT_ID slot() const { return slot_; }
@@ -59,6 +65,10 @@ class Token {
 
     bool present() const { return present_.load(); }
     bool unlocked() const { return unlocked_.load(); }
+    // A lock failed to end the login: nothing is served until the card is removed.
+    bool unusable() const { return unusable_.load(); }
+    // Why the token is locked, for `status` (a card put back says it was removed).
+    void set_lock_reason(const std::string& reason);
     Clock::time_point last_used() const;
     Clock::time_point unlocked_at() const;
 
@@ -98,6 +108,13 @@ class Token {
                                                     const std::string& requester);
     Status rescan_locked(bool logged_in);  // requires control_mutex_
     void set_locked_state(const std::string& reason);
+    // Ends the token's login; requires control_mutex_. Marks the token unusable when the
+    // login outlives every session this process had on it.
+    void end_login_locked();
+    // A login the agent does not know of (a lock that failed, another user of the module):
+    // ended before any C_Login, so that C_Login always checks a PIN. Requires control_mutex_.
+    Status end_stale_login_locked();
+    Error unusable_error() const;
 
     const p11::Module module_;
     const CK_SLOT_ID slot_;
@@ -111,6 +128,8 @@ class Token {
     std::atomic<int64_t> last_used_ns_{0};
     std::atomic<uint64_t> lock_requests_{0};   // lock() calls so far
     std::atomic<bool> last_pin_wrong_{false};  // the last C_Login said CKR_PIN_INCORRECT
+    std::atomic<bool> unusable_{false};        // still logged in after a lock
+    std::atomic<int64_t> scanned_ns_{0};       // when the key list was last read
 
     mutable std::mutex mutex_;  // guards the fields below
     p11::TokenInfo info_;

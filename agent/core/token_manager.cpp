@@ -22,6 +22,9 @@ bool is_forwarding_module(const unsigned char (&manufacturer)[32]) {
 // card came or went. A blocking C_WaitForSlotEvent is not used: only C_Finalize ends it, and
 // the agent must not finalise a module under a running call.
 constexpr std::chrono::milliseconds kSlotEventCheckInterval{100};
+// A lookup that finds no key reads the tokens' key lists again, at most this often (a card
+// reads its objects slowly; a client asking for unknown keys must not keep it busy).
+constexpr std::chrono::milliseconds kRescanOnMissInterval{2000};
 // Events drained per module and check (a burst of insertions needs one poll, not many).
 constexpr int kMaxSlotEventsPerCheck = 64;
 
@@ -54,7 +57,7 @@ TokenManager::TokenManager(Config config, EventLog log)
     : config_(std::move(config)), log_(std::move(log)) {
     auto uri = p11::Uri::parse(config_.tokens);
     if (uri)
-        filter_ = std::move(*uri);  // validated when the config was loaded
+        filter_ = std::move(*uri);                  // validated when the config was loaded
     settings_.workers = config_.workers_per_token;  // 0: session_pool_capacity's default
     settings_.scan.allow_extractable_keys = config_.allow_extractable_keys;
     settings_.scan.object_filter = object_filter(filter_);
@@ -187,13 +190,15 @@ void TokenManager::poll_module(const p11::Module& module) {
             log_("cannot list the keys of token " + token->display_name() + ": " +
                  s.error().message());
         }
-        log_("token " + token->display_name() + " is present, locked");
         std::lock_guard lock(mutex_);
-        // A card coming back replaces its absent entry.
-        std::erase_if(tokens_, [&](const std::shared_ptr<Token>& t) {
+        // A card coming back replaces its absent entry, and says why it is locked.
+        const size_t returned = std::erase_if(tokens_, [&](const std::shared_ptr<Token>& t) {
             return !t->present() && t->serial() == token->serial() &&
                    t->module().path() == module.path();
         });
+        if (returned > 0)
+            token->set_lock_reason("card removed");
+        log_("token " + token->display_name() + " is present, locked");
         tokens_.push_back(std::move(token));
     }
 
@@ -244,17 +249,37 @@ Result<KeyMatch> TokenManager::find_key(std::string_view ref) const {
             return agent_error(ErrorCode::bad_request, parsed.error().message());
         uri = std::move(*parsed);
     }
-    std::vector<KeyMatch> matches;
-    for (const auto& token : tokens()) {
-        if (!token->present())
-            continue;
-        for (const auto& key : token->keys()) {
-            if (uri ? key_matches_uri(*uri, *token, *key) : key->id == ref) {
-                matches.push_back({token, key});
+    auto matching = [&](bool present) {
+        std::vector<KeyMatch> matches;
+        for (const auto& token : tokens()) {
+            if (token->present() != present)
+                continue;
+            for (const auto& key : token->keys()) {
+                if (uri ? key_matches_uri(*uri, *token, *key) : key->id == ref)
+                    matches.push_back({token, key});
             }
         }
+        return matches;
+    };
+    std::vector<KeyMatch> matches = matching(true);
+    if (matches.empty()) {
+        // Objects added while the card is in (a certificate imported, a key generated) are
+        // seen once the list is read again.
+        bool reread = false;
+        for (const auto& token : tokens())
+            reread =
+                (token->present() && token->rescan_if_older_than(kRescanOnMissInterval)) || reread;
+        if (reread)
+            matches = matching(true);
     }
     if (matches.empty()) {
+        // The key of a card that was pulled: say so, rather than "no such key".
+        std::vector<KeyMatch> pulled = matching(false);
+        if (!pulled.empty()) {
+            return agent_error(
+                ErrorCode::token_absent,
+                "the card " + pulled.front().token->display_name() + " was removed: insert it");
+        }
         return agent_error(ErrorCode::unknown_key,
                            "no key matches '" + std::string(ref) + "'; see `attache keys`");
     }

@@ -1,6 +1,7 @@
 #include "agent/server/ssh_handler.h"
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 
@@ -86,6 +87,13 @@ protocol::HashAlg to_protocol(ssh::Hash h) {
     return protocol::HashAlg::none;
 }
 
+// "SHA256:<hex of the first 8 bytes>": names a key blob the agent does not know in the audit.
+std::string blob_fingerprint(const Bytes& blob) {
+    uint8_t digest[SHA256_DIGEST_LENGTH];
+    SHA256(blob.data(), blob.size(), digest);
+    return "SHA256:" + hex(digest, 8);
+}
+
 void audit_ssh(const char* op, const std::string& key, const ClientInfo& client,
                const std::string& result) {
     audit({{"op", op},
@@ -125,8 +133,11 @@ class SshSession {
             found = m;
             return true;
         });
-        if (!found)
+        if (!found) {
+            audit_ssh("sign", "unknown key " + blob_fingerprint(r.key_blob), client_,
+                      "unknown-key");
             return ssh::encode_failure();
+        }
         return sign(*found, r);
     }
 

@@ -89,6 +89,24 @@ void AgentFixture::start(const AgentOptions& options) {
             }
         }
     }
+    // Another user runs copies in the test's own directory: the build tree may sit where that
+    // user cannot enter (a 0700 home).
+    std::string agent_path = ATTACHE_AGENT_PATH;
+    if (options.run_as) {
+        std::filesystem::create_directories(dir_ / "bin");
+        agent_path = (dir_ / "bin/attache-agent").string();
+        std::filesystem::copy_file(ATTACHE_AGENT_PATH, agent_path);
+        std::string config_text = read_file(config);
+        if (options.fault_token) {
+            const std::string copy = (dir_ / "bin/libattache-faulttoken.so").string();
+            std::filesystem::copy_file(ATTACHE_FAULTTOKEN_PATH, copy);
+            config_text.replace(config_text.find(module), module.size(), copy);
+            write_file(config, config_text);
+        }
+        for (const auto& e : std::filesystem::recursive_directory_iterator(dir_.path()))
+            chown(e.path().c_str(), *options.run_as, *options.run_as);
+        chown(dir_.path().c_str(), *options.run_as, *options.run_as);
+    }
     const std::string log_path = (dir_ / "agent.log").string();
     pid_ = fork();
     ASSERT_GE(pid_, 0);
@@ -101,7 +119,7 @@ void AgentFixture::start(const AgentOptions& options) {
         }
         setenv("HOME", dir_.path().c_str(), 1);
         const std::string admin = (dir_ / "admin.toml").string();
-        execl(ATTACHE_AGENT_PATH, "attache-agent", "--foreground", "--config", config.c_str(),
+        execl(agent_path.c_str(), "attache-agent", "--foreground", "--config", config.c_str(),
               "--admin-config", admin.c_str(), "--socket", socket().c_str(), "--ssh-socket",
               (dir_ / "run/ssh.sock").c_str(), static_cast<char*>(nullptr));
         _exit(127);

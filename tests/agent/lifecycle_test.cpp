@@ -134,14 +134,17 @@ TEST(Lifecycle, RemovedCardFailsCleanlyAndReinsertionNeedsANewUnlock) {
     ASSERT_EQ(agent.cli({"sign", "--key", key}, "x").exit_code, 0);
 
     agent.fault().set_absent(slot);
-    int code = 0;
+    CommandResult pulled;
     for (int i = 0; i < 100; ++i) {
-        code = agent.cli({"sign", "--key", key}, "x").exit_code;
-        if (code != 0)
+        pulled = agent.cli({"sign", "--key", key}, "x");
+        if (pulled.exit_code != 0)
             break;
         usleep(20'000);
     }
-    EXPECT_TRUE(code == cli::kTokenAbsent || code == cli::kKeyNotFound) << code;
+    // The key is known: its card was pulled, which is what the user must hear.
+    EXPECT_EQ(pulled.exit_code, cli::kTokenAbsent) << describe(pulled);
+    EXPECT_NE(pulled.err.find("the card 'alice'"), std::string::npos) << describe(pulled);
+    EXPECT_NE(pulled.err.find("was removed: insert it"), std::string::npos) << describe(pulled);
 
     agent.fault().set_present(slot);
     const pid_t pid = agent.pid();
@@ -154,6 +157,8 @@ TEST(Lifecycle, RemovedCardFailsCleanlyAndReinsertionNeedsANewUnlock) {
             usleep(20'000);
     }
     ASSERT_TRUE(back) << agent.log();
+    auto s = agent.client().call(protocol::StatusRequest{});
+    EXPECT_EQ(std::get<protocol::StatusReply>(*s).tokens.at(0).lock_reason, "card removed");
     auto locked = agent.cli({"sign", "--key", key}, "x");
     EXPECT_EQ(locked.exit_code, cli::kTokenLocked) << describe(locked);
     agent.unlock();

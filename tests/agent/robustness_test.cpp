@@ -195,6 +195,9 @@ class OtherUserTest : public ::testing::Test {
         if (pw == nullptr)
             GTEST_SKIP() << "no user 'nobody'";
         user_ = pw->pw_uid;
+        if (const std::string why = unreachable_for(agent_.dir().path().parent_path(), user_);
+            !why.empty())
+            GTEST_SKIP() << why;
         agent_.add_token("alice", {{p11::KeyAlgorithm::ec_p256, "ec", {.sign = true}}});
     }
 

@@ -23,7 +23,7 @@ namespace attache::faulttoken {
 inline constexpr CK_SLOT_ID kAnySlot = ~CK_SLOT_ID{0};
 
 inline constexpr std::uint32_t kControlMagic = 0x43544641;  // "AFTC" in a little-endian dump
-inline constexpr std::uint32_t kControlVersion = 1;
+inline constexpr std::uint32_t kControlVersion = 2;
 inline constexpr std::size_t kMaxSlotStates = 16;  // distinct slot ids, including kAnySlot
 inline constexpr std::size_t kMaxRules = 16;
 inline constexpr std::size_t kMaxSerialLength = 16;  // CK_TOKEN_INFO::serialNumber
@@ -65,6 +65,7 @@ struct SlotState {
     std::atomic<CK_FLAGS> pin_flags;        // CKF_ token flags OR-ed into C_GetTokenInfo
     std::atomic<std::uint32_t> wrong_pins;  // wrong user PINs since the last good one
     SharedText<kMaxSerialLength> serial;    // reported serial number; empty: the real one
+    std::atomic<std::uint32_t> nul_padded;  // 1: C_GetTokenInfo pads strings with NULs (TPMs)
 };
 
 enum class RuleKind : std::uint32_t {

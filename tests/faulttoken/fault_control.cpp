@@ -131,6 +131,10 @@ void FaultControl::set_serial(CK_SLOT_ID slot, std::string_view serial) {
     claim_slot_state(*block_, slot).serial.store(serial);
 }
 
+void FaultControl::set_nul_padded(bool nul_padded, CK_SLOT_ID slot) {
+    claim_slot_state(*block_, slot).nul_padded.store(nul_padded ? 1 : 0);
+}
+
 void FaultControl::set_pin_flags(CK_FLAGS flags, CK_SLOT_ID slot) {
     claim_slot_state(*block_, slot).pin_flags.store(flags);
 }

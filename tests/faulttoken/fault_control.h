@@ -37,6 +37,9 @@ class FaultControl {
 
     // Makes C_GetTokenInfo report this serial number (at most 16 chars; empty: the real one).
     void set_serial(CK_SLOT_ID slot, std::string_view serial);
+    // Makes C_GetTokenInfo pad label, manufacturer, model and serial with NULs, as tpm2-pkcs11
+    // does, instead of blanks.
+    void set_nul_padded(bool nul_padded, CK_SLOT_ID slot = kAnySlot);
     // Token flags (e.g. CKF_USER_PIN_FINAL_TRY) OR-ed into C_GetTokenInfo; replaces earlier ones.
     void set_pin_flags(CK_FLAGS flags, CK_SLOT_ID slot = kAnySlot);
     // Simulates a user PIN retry counter of `tries` wrong PINs (0: off); resets wrong-PIN counts.

@@ -47,6 +47,7 @@ SlotState& claim_slot_state(ControlBlock& block, CK_SLOT_ID slot) {
             state.pin_flags.store(0);
             state.wrong_pins.store(0);
             state.serial.store("");
+            state.nul_padded.store(0);
             state.slot_id.store(slot);
             state.in_use.store(1, std::memory_order_release);
             return state;
@@ -72,6 +73,12 @@ CK_FLAGS extra_token_flags(const ControlBlock& block, CK_SLOT_ID slot) {
     const StatesFor states = states_for(block, slot);
     return (states.own ? states.own->pin_flags.load() : 0) |
            (states.every ? states.every->pin_flags.load() : 0);
+}
+
+bool nul_padded(const ControlBlock& block, CK_SLOT_ID slot) {
+    const StatesFor states = states_for(block, slot);
+    return (states.own && states.own->nul_padded.load() != 0) ||
+           (states.every && states.every->nul_padded.load() != 0);
 }
 
 std::string serial_override(const ControlBlock& block, CK_SLOT_ID slot) {

@@ -27,6 +27,9 @@ std::uint64_t removal_generation(const ControlBlock& block, CK_SLOT_ID slot);
 // Token flags to OR into C_GetTokenInfo for the slot (not counting the PIN retry simulation).
 CK_FLAGS extra_token_flags(const ControlBlock& block, CK_SLOT_ID slot);
 
+// Whether C_GetTokenInfo pads the slot's token strings with NULs instead of blanks.
+bool nul_padded(const ControlBlock& block, CK_SLOT_ID slot);
+
 // Serial number to report for the slot instead of the real one; empty if none.
 std::string serial_override(const ControlBlock& block, CK_SLOT_ID slot);
 

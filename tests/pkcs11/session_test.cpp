@@ -113,8 +113,10 @@ TEST_F(SessionTest, LoginAndLogout) {
     ATTACHE_ASSERT_OK(session().login(CKU_USER, &pin));
     EXPECT_EQ(state_of(session()), static_cast<CK_STATE>(CKS_RW_USER_FUNCTIONS));
     EXPECT_EQ(count_data_objects(session()), 2u);
-    // Already logged in counts as success.
-    ATTACHE_EXPECT_OK(session().login(CKU_USER, &pin));
+    // Already logged in is an error: the token checked no PIN.
+    auto again = session().login(CKU_USER, &pin);
+    ASSERT_FALSE(again);
+    EXPECT_TRUE(again.error().is(CKR_USER_ALREADY_LOGGED_IN)) << again.error().message();
 }
 
 TEST_F(SessionTest, WrongPinIsReportedByName) {

@@ -1,5 +1,7 @@
 #include "tests/support/temp_dir.h"
 
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -40,6 +42,24 @@ std::string read_file(const std::filesystem::path& path) {
     std::ostringstream ss;
     ss << in.rdbuf();
     return ss.str();
+}
+
+std::string unreachable_for(const std::filesystem::path& path, uid_t uid) {
+    std::filesystem::path dir = std::filesystem::absolute(path);
+    for (;;) {
+        struct stat st {};
+        if (stat(dir.c_str(), &st) != 0)
+            return dir.string() + " does not exist";
+        const bool enter =
+            st.st_uid == uid ? (st.st_mode & S_IXUSR) != 0 : (st.st_mode & S_IXOTH) != 0;
+        if (!enter) {
+            return "user " + std::to_string(uid) + " may not enter " + dir.string() +
+                   " (move the checkout or TMPDIR somewhere that user can reach)";
+        }
+        if (dir == dir.root_path())
+            return {};
+        dir = dir.parent_path();
+    }
 }
 
 }  // namespace attache::testing

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <string>
 
@@ -19,6 +21,11 @@ class TempDir {
   private:
     std::filesystem::path path_;
 };
+
+// Why `uid` cannot reach `path`: the first directory on the way it may not enter (a 0700 home
+// or temporary directory); empty when it can. Tests that run something as another user skip
+// with this reason rather than fail.
+std::string unreachable_for(const std::filesystem::path& path, uid_t uid);
 
 // Writes bytes to a file, replacing it. Aborts the test binary on failure.
 void write_file(const std::filesystem::path& path, const std::string& bytes);

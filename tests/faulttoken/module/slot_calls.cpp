@@ -20,6 +20,12 @@ void write_serial(CK_TOKEN_INFO& info, const std::string& serial) {
     std::copy_n(serial.begin(), std::min(serial.size(), size), field);
 }
 
+// Replaces the blank padding at the end of a fixed-size field with NULs.
+void pad_with_nuls(unsigned char* field, std::size_t size) {
+    for (std::size_t i = size; i > 0 && field[i - 1] == ' '; --i)
+        field[i - 1] = '\0';
+}
+
 // Adds the configured token flags, the simulated PIN counter's flags and the serial override.
 void apply_token_faults(CK_TOKEN_INFO& info, const ControlBlock& control, CK_SLOT_ID slot) {
     info.flags |= extra_token_flags(control, slot);
@@ -29,6 +35,12 @@ void apply_token_faults(CK_TOKEN_INFO& info, const ControlBlock& control, CK_SLO
     }
     if (const std::string serial = serial_override(control, slot); !serial.empty()) {
         write_serial(info, serial);
+    }
+    if (nul_padded(control, slot)) {
+        pad_with_nuls(info.label, sizeof info.label);
+        pad_with_nuls(info.manufacturerID, sizeof info.manufacturerID);
+        pad_with_nuls(info.model, sizeof info.model);
+        pad_with_nuls(info.serialNumber, sizeof info.serialNumber);
     }
 }
 
