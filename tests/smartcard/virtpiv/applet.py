@@ -80,8 +80,10 @@ class PivApplet:
         try:
             apdu = Apdu(raw)
         except ValueError:
+            self.pin_always = False
             return SW_WRONG_LENGTH
-        if apdu.cla & ~0x10 & 0xFF not in (0x00,):
+        if apdu.cla & ~0x10 & 0xFF != 0x00:
+            self.pin_always = False
             return SW_CLA
         if apdu.ins == 0xC0:
             return self._get_response(apdu)

@@ -61,6 +61,10 @@ class CardKey:
     def size(self):
         return ASYMMETRIC[self.alg][1]
 
+    def public_pem(self):
+        return self.private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
     def public_template(self):
         """The 7F49 public key template GENERATE ASYMMETRIC KEY PAIR answers with."""
         pub = self.private_key.public_key()
