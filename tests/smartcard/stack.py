@@ -240,12 +240,11 @@ def cmd_run(args):
             "vpcd listens on all addresses, so other hosts can reach the virtual cards while "
             "the test runs." % why)
         os.environ["ATTACHE_SC_NAMESPACE"] = mode = "none"
-    created_dir = False
     if mode == "private":
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-        if not os.path.isdir(PCSCD_DIR):
-            os.makedirs(PCSCD_DIR)
-            created_dir = True
+        # The directory stays afterwards: removing a mount point another stack's namespace
+        # still uses would detach that stack's tmpfs.
+        os.makedirs(PCSCD_DIR, exist_ok=True)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=1m", "tmpfs", PCSCD_DIR],
                        check=True)
     elif os.path.exists(PCSCD_SOCKET):
@@ -278,11 +277,6 @@ def cmd_run(args):
         stop_pcscd(rd)
         if mode == "private":
             subprocess.run(["umount", PCSCD_DIR])
-            if created_dir:
-                try:
-                    os.rmdir(PCSCD_DIR)
-                except OSError:
-                    pass
         if not args.keep:
             if status == 0:
                 shutil.rmtree(rd, ignore_errors=True)
