@@ -244,7 +244,13 @@ def cmd_run(args):
         subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
         # The directory stays afterwards: removing a mount point another stack's namespace
         # still uses would detach that stack's tmpfs.
-        os.makedirs(PCSCD_DIR, exist_ok=True)
+        try:
+            os.makedirs(PCSCD_DIR, exist_ok=True)
+        except PermissionError:
+            # Not root outside the user namespace and no /run/pcscd yet: a private /run.
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=4m", "tmpfs", "/run"],
+                           check=True)
+            os.makedirs(PCSCD_DIR)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=1m", "tmpfs", PCSCD_DIR],
                        check=True)
     elif os.path.exists(PCSCD_SOCKET):
