@@ -4,6 +4,8 @@ commands OpenSC 0.23's PIV driver and piv-tool send).
 Security status lives only in this object (it is lost when the card is powered off or reset);
 everything else is in CardState and saved after each change."""
 
+import os
+
 from . import tlv as T
 from .keys import ASYMMETRIC, SYMMETRIC, CardKey
 
@@ -307,8 +309,11 @@ class PivApplet:
         if challenge == b"" and witness is None and response is None:
             # Request for a challenge: external authentication, or GET CHALLENGE as OpenSC
             # uses it for random bytes (with P1 00 whatever the key is).
-            self.mgmt_challenge = mk.nonce() if mk.accepts(alg) else None
-            nonce = self.mgmt_challenge or bytes(8 if SYMMETRIC[alg][0] == "3des" else 16)
+            if mk.accepts(alg):
+                self.mgmt_challenge = nonce = mk.nonce()
+            else:  # random bytes only; no authentication can follow
+                self.mgmt_challenge = None
+                nonce = os.urandom(8 if SYMMETRIC[alg][0] == "3des" else 16)
             return T.tlv(0x7C, T.tlv(0x81, nonce)), SW_OK
         if not mk.accepts(alg):
             return b"", SW_WRONG_P1P2

@@ -9,7 +9,6 @@ import tempfile
 from .keys import CardKey, ManagementKey
 
 STATE_FILE = "card.json"
-KEY_SLOTS = ("9A", "9C", "9D", "9E")
 
 
 class CardState:
