@@ -41,7 +41,7 @@ echo "# cards created in $(elapsed) s"
 printf 'attache smartcard smoke test\n' >"$W/data"
 
 # --- a provisioned card: listing, signatures, decryption ---------------------------------------
-"$STACK" insert "$W/card-a" 2>/dev/null
+"$STACK" insert "$W/card-a"
 echo "# $("$STACK" latency --count 300)"
 check "the card is listed with its serial" bash -c "pkcs11-tool --module '$MODULE' -L | grep -q 'serial num *: $SERIAL_A'"
 check "objects: four certificates, public keys" bash -c "
@@ -133,17 +133,17 @@ check "the changed PUK is in the card's state" bash -c "grep -q '\"puk\": \"2345
 
 # --- removal, re-insertion, another card, pcscd restart ----------------------------------------
 p11 --login --pin 999999 -O >/dev/null 2>&1  # one try used; must survive removal
-"$STACK" remove 2>/dev/null
+"$STACK" remove
 check "after removal opensc-tool -l shows reader 0 without a card" bash -c "
   opensc-tool -l | grep -E '^0 +No +.*Virtual PCD 00 00'"
 check "after removal pkcs11-tool -L shows the slot empty" bash -c "
   pkcs11-tool --module '$MODULE' -L | grep -A1 'Virtual PCD 00 00' | grep -q '(empty)'"
-"$STACK" insert "$W/card-a" 2>/dev/null
+"$STACK" insert "$W/card-a"
 check "re-inserted: the same serial, the PIN counter kept (2 of 3)" bash -c "
   pkcs11-tool --module '$MODULE' -L | grep -q 'serial num *: $SERIAL_A' &&
   '$CARD' show '$W/card-a' | grep -q 'PIN tries left 2 of 3'"
-"$STACK" remove 2>/dev/null
-"$STACK" insert "$W/card-b" 2>/dev/null
+"$STACK" remove
+"$STACK" insert "$W/card-b"
 check "another card in the same reader: its own serial" bash -c "
   pkcs11-tool --module '$MODULE' -L | grep -q 'serial num *: $SERIAL_B'"
 check "9D on P-256: ECDH1-DERIVE equals openssl's shared secret" bash -c "
@@ -155,14 +155,14 @@ check "9D on P-256: ECDH1-DERIVE equals openssl's shared secret" bash -c "
     -i '$W/peer-pub.der' -o '$W/secret-card' &&
   openssl pkeyutl -derive -inkey '$W/peer.pem' -peerkey '$W/b-pub-03.pem' -out '$W/secret-ossl' &&
   cmp '$W/secret-card' '$W/secret-ossl'"
-"$STACK" restart-pcscd 2>/dev/null
+"$STACK" restart-pcscd
 check "pcscd restarted: the card is back" bash -c "
   pkcs11-tool --module '$MODULE' -L | grep -q 'serial num *: $SERIAL_B'"
 check "and signs" p11 --login --pin 123456 --sign --id 01 -m SHA256-RSA-PKCS -i "$W/data" -o "$W/sig-b"
-"$STACK" remove 2>/dev/null
+"$STACK" remove
 
 # --- a blank card: piv-tool with the management key --------------------------------------------
-"$STACK" insert "$W/card-c" 2>/dev/null
+"$STACK" insert "$W/card-c"
 echo 010203040506070801020304050607080102030405060708 >"$W/mgmt-3des"
 echo 0102030405060708090a0b0c0d0e0f10 >"$W/mgmt-bad"
 check "a blank card: no certificates, no keys" bash -c "
@@ -209,8 +209,8 @@ check "the generated 9A key signs through PKCS#11, verified with the key generat
   pkcs11-tool --module '$MODULE' --login --pin 123456 --sign --id 01 -m SHA256-RSA-PKCS \
     -i '$W/data' -o '$W/sig-gen' &&
   openssl dgst -sha256 -verify '$W/gen-9a.pem' -signature '$W/sig-gen' '$W/data'"
-"$STACK" remove 2>/dev/null
-"$STACK" insert "$W/card-d" 2>/dev/null
+"$STACK" remove
+"$STACK" insert "$W/card-d"
 echo 01020304050607080102030405060708 >"$W/mgmt-aes"
 check "an AES-128 management key: piv-tool -A M:9B:08 -G 9D:11 makes P-256 on 9D" bash -c "
   $(declare -f piv_generate); CARD='$CARD'
@@ -219,7 +219,7 @@ check "an AES-128 management key: piv-tool -A M:9B:08 -G 9D:11 makes P-256 on 9D
   openssl pkey -pubin -in '$W/gen-9d.pem' -text -noout | grep -q 'prime256v1'"
 refuse "the 3DES key does not open the AES card" \
   env PIV_EXT_AUTH_KEY="$W/mgmt-3des" piv-tool -A M:9B:03 -G 9A:07 -o "$W/gen-x.der"
-"$STACK" remove 2>/dev/null
+"$STACK" remove
 
 echo "# smoke suite took $(elapsed) s"
 if [ "$failures" -ne 0 ]; then
