@@ -43,6 +43,7 @@ printf 'attache smartcard smoke test\n' >"$W/data"
 # --- a provisioned card: listing, signatures, decryption ---------------------------------------
 "$STACK" insert "$W/card-a"
 echo "# $("$STACK" latency --count 300)"
+echo "# $("$STACK" latency --count 100 --sign)"
 check "the card is listed with its serial" bash -c "pkcs11-tool --module '$MODULE' -L | grep -q 'serial num *: $SERIAL_A'"
 check "objects: four certificates, public keys" bash -c "
   pkcs11-tool --module '$MODULE' -O >'$W/objects' &&

@@ -10,7 +10,8 @@ Inside CMD (ATTACHE_SC_STACK names this script):
   stack.py remove [--reader N]               end that card process; wait until pcscd saw it
   stack.py restart-pcscd                     stop pcscd, start a new one (cards reconnect)
   stack.py readers                           list PC/SC readers and whether a card is in them
-  stack.py latency [--reader N] [--count K]  time GET DATA round trips through pcscd
+  stack.py latency [--reader N] [--count K] [--sign]
+                                             time GET DATA (or 9E ECDSA) round trips
 Every process is started and stopped by its PID; nothing is killed by name."""
 
 import argparse
@@ -196,7 +197,12 @@ def cmd_readers(args):
 def cmd_latency(args):
     ctx = pcsc.Context()
     card = pcsc.Card(ctx, READER_NAME % args.reader)
-    apdu = bytes.fromhex("00CB3FFF035C017E00")  # GET DATA discovery object (~20 bytes back)
+    if args.sign:  # ECDSA P-256 with the 9E key (no PIN): 7C 24 82 00 81 20 <digest>
+        apdu = bytes.fromhex("0087119E26" "7C24" "8200" "8120") + bytes(range(32)) + b"\0"
+        what = "GENERAL AUTHENTICATE (9E ECDSA P-256)"
+    else:
+        apdu = bytes.fromhex("00CB3FFF035C017E00")  # GET DATA discovery object (~20 bytes)
+        what = "GET DATA"
     times = []
     for _ in range(args.count):
         t = time.perf_counter()
@@ -208,9 +214,9 @@ def cmd_latency(args):
     ctx.close()
     times.sort()
     ms = [x * 1000 for x in times]
-    print("APDU round trip over pcscd -> vpcd -> virtual card, %d GET DATA: "
+    print("APDU round trip over pcscd -> vpcd -> virtual card, %d %s: "
           "median %.3f ms, p90 %.3f ms, min %.3f ms, max %.3f ms" % (
-              len(ms), ms[len(ms) // 2], ms[int(len(ms) * 0.9)], ms[0], ms[-1]))
+              len(ms), what, ms[len(ms) // 2], ms[int(len(ms) * 0.9)], ms[0], ms[-1]))
 
 
 # --- run: namespace, set-up, tear-down ---------------------------------------------------------
@@ -310,6 +316,7 @@ def main():
     lat = sub.add_parser("latency")
     lat.add_argument("--reader", type=int, default=0, choices=(0, 1))
     lat.add_argument("--count", type=int, default=200)
+    lat.add_argument("--sign", action="store_true", help="time 9E ECDSA signatures instead")
     lat.set_defaults(func=cmd_latency)
     args = p.parse_args()
     if args.sub == "run" and args.command[:1] == ["--"]:
