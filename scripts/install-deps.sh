@@ -17,6 +17,10 @@ packages=(
   libgtest-dev libgmock-dev googletest
   softhsm2 opensc opensc-pkcs11 gnutls-bin
   openssh-client openssh-server libengine-pkcs11-openssl
+  # the real smartcard stack (tests/smartcard): pcscd, vpcd's reader driver, the virtual PIV
+  # card (Debian's /usr/bin/python3 with python3-cryptography), PC/SC for its checks, and
+  # unshare/ip for the private network namespace
+  pcscd libpcsclite1 vsmartcard-vpcd python3 python3-cryptography util-linux iproute2
   # fuzzing (libFuzzer)
   clang libclang-rt-14-dev
 )
