@@ -54,9 +54,11 @@ std::string card_error_text(CK_RV rv) {
             return "the card cannot process this data (for decryption: the wrong key, the wrong "
                    "mechanism or damaged data)";
         case CKR_DEVICE_ERROR:
+            return "the card or its reader failed: remove and insert the card, then try again";
         case CKR_GENERAL_ERROR:
         case CKR_FUNCTION_FAILED:
-            return "the card or its reader failed: remove and insert the card, then try again";
+            return "the card could not do it (wrong data for this key? if it keeps failing, remove "
+                   "and insert the card)";
         default:
             return "the card's driver reported an error";
     }
