@@ -59,6 +59,18 @@ TEST_F(OutputFileTest, RegularFileIsReplacedWholeWithMode0600) {
     EXPECT_EQ(names(), std::vector<std::string>{"msg.sig"});
 }
 
+TEST_F(OutputFileTest, FailedSignLeavesTheFileAsItWas) {
+    const std::string out = path("msg.sig");
+    write_file(out, "the previous signature");
+    ASSERT_EQ(attache({"lock"}).exit_code, 0);
+    auto r = sign_to(out);
+    EXPECT_EQ(r.exit_code, 4) << describe(r);
+    EXPECT_EQ(read_file(out), "the previous signature");
+    auto fresh = sign_to(path("new.sig"));
+    EXPECT_EQ(fresh.exit_code, 4) << describe(fresh);
+    EXPECT_EQ(names(), std::vector<std::string>{"msg.sig"}) << "no temporary file is left";
+}
+
 TEST_F(OutputFileTest, CharacterDeviceStaysThatDevice) {
     if (getuid() != 0)
         GTEST_SKIP() << "mknod needs root";
