@@ -24,4 +24,7 @@ enum ExitCode : int {
     kCertificateRejected = 16,  // cert import: another key's, expired, or wrong key usage
 };
 
+// One line saying what a code means (the table of docs/user-guide.md).
+const char* exit_code_meaning(int code);
+
 }  // namespace attache::cli

@@ -1,9 +1,10 @@
 // attache: the user's and the admin's command line.
 
-#include <CLI/CLI.hpp>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <CLI/CLI.hpp>
 
+#include "cli/command_output.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 
@@ -25,8 +26,11 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        // --help and --version exit 0; every command-line error exits kUsage (2).
-        return app.exit(e) == 0 ? attache::cli::kOk : attache::cli::kUsage;
+        // --help and --version exit 0; every command-line error exits kUsage (2), with the
+        // JSON failure object on standard output when --json was asked for.
+        if (app.exit(e) == 0)
+            return attache::cli::kOk;
+        return attache::cli::report_usage_error(argc, argv, e.what());
     }
     return exit_code;
 }

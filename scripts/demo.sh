@@ -86,7 +86,7 @@ openssl pkeyutl -encrypt -pubin -inkey enc.pub.pem -pkeyopt rsa_padding_mode:oae
 show "$attache" decrypt --key "$enc" --in secret.enc
 
 step "The encryption key may not sign: its certificate says keyEncipherment only"
-show "$attache" sign --key "$enc" --in cable.txt --out /dev/null || echo "(refused, exit $?)"
+show "$attache" sign --key "$enc" --in cable.txt --out refused.sig || echo "(refused, exit $?)"
 
 step "ssh sees the card's key through Attache's SSH socket"
 eval "$("$attache" ssh-env)"
@@ -94,7 +94,7 @@ show ssh-add -l
 
 step "Locked, the card is useless, whoever holds the password"
 show "$attache" lock
-show "$attache" sign --key "$auth" --in cable.txt --out /dev/null || echo "(refused, exit $?)"
+show "$attache" sign --key "$auth" --in cable.txt --out refused.sig || echo "(refused, exit $?)"
 
 kill "$agent_pid"
 wait "$agent_pid" 2>/dev/null || true

@@ -1,7 +1,6 @@
 #pragma once
 
-// Files written whole or not at all (a temporary file in the same directory, renamed into place),
-// and removed again when the command that wrote them fails.
+// Files an admin command writes, removed again when the command that wrote them fails.
 
 #include <string>
 #include <vector>
@@ -10,7 +9,7 @@
 
 namespace attache::cli::admin {
 
-// Refuses to replace an existing file.
+// A new file, whole or not at all (cli/output_file.h); refuses to replace anything at `path`.
 Status write_new_file(const std::string& path, const std::string& content, unsigned mode);
 
 class WrittenFiles {

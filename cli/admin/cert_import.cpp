@@ -19,7 +19,7 @@
 #include "cli/admin/inventory.h"
 #include "cli/admin/openssl_util.h"
 #include "cli/admin/options.h"
-#include "cli/admin/output.h"
+#include "cli/command_output.h"
 #include "cli/admin/pins.h"
 #include "cli/admin/registration.h"
 #include "cli/admin/token_select.h"
@@ -326,7 +326,7 @@ void add_cert_commands(CLI::App& app, int& exit_code) {
     import->add_flag("--replace", o->replace, "replace the key's current certificate (renewal)");
     add_inventory_option(*import, o->inventory);
     add_secret_source_option(*import, "--pin-source", o->pin_source, "user PIN");
-    add_json_flag(*import, o->json);
+    add_output_flags(*import, o->json);
     import->callback(
         [o, &exit_code] { run_command(o->json, exit_code, [o] { return cert_import(*o);
 });

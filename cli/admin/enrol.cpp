@@ -29,12 +29,12 @@
 #include "cli/admin/key_plan.h"
 #include "cli/admin/openssl_util.h"
 #include "cli/admin/options.h"
-#include "cli/admin/output.h"
 #include "cli/admin/pins.h"
 #include "cli/admin/progress.h"
 #include "cli/admin/registration.h"
 #include "cli/admin/token_init.h"
 #include "cli/admin/token_select.h"
+#include "cli/command_output.h"
 #include "pkcs11/names.h"
 #include "pkcs11/uri.h"
 
@@ -204,7 +204,7 @@ Report enrol(const EnrolOptions& o) {
     std::vector<std::string> csr_paths;
     for (const PlannedKey& key : plan) {
         fs::path p = fs::path(o.out_dir) / (base + "-" + std::string(role_name(key.role)) + ".csr");
-        if (fs::exists(p, ec))
+        if (fs::exists(fs::symlink_status(p, ec)))
             fail(kUsage, card_state_prefix + "refusing to replace " + p.string() +
                              "; choose another --out");
         csr_paths.push_back(absolute_path(p));
@@ -413,7 +413,7 @@ void add_enrol_command(CLI::App& app, int& exit_code) {
     add_secret_source_option(*cmd, "--so-pin-source", o->so_pin_source, "SO PIN (with --init)");
     add_secret_source_option(*cmd, "--new-pin-source", o->new_pin_source,
                              "user PIN to set (with --init)");
-    add_json_flag(*cmd, o->json);
+    add_output_flags(*cmd, o->json);
     cmd->callback([o, &exit_code] { run_command(o->json, exit_code, [o] { return enrol(*o); }); });
 }
 

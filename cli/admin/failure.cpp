@@ -1,10 +1,8 @@
 #include "cli/admin/failure.h"
 
-namespace attache::cli::admin {
+#include "cli/card_errors.h"
 
-void fail(int exit_code, const std::string& message) {
-    throw CommandFailure(exit_code, message);
-}
+namespace attache::cli::admin {
 
 int exit_code_for(const Error& error, int fallback) {
     if (!error.rv())
@@ -43,13 +41,11 @@ int exit_code_for(const Error& error, int fallback) {
 }
 
 void fail(const Error& error, std::string_view context, int fallback) {
-    std::string message =
-        context.empty() ? error.message() : std::string(context) + ": " + error.message();
-    if (error.is(CKR_DEVICE_MEMORY))
-        message += " (the card is full)";
-    if (error.is(CKR_SESSION_EXISTS))
-        message += " (another application has the card open: stop attache-agent and retry)";
-    throw CommandFailure(exit_code_for(error, fallback), message);
+    const std::string prefix = context.empty() ? std::string() : std::string(context) + ": ";
+    if (!error.rv())
+        throw CommandFailure(fallback, prefix + error.message());
+    throw CommandFailure(exit_code_for(error, fallback), prefix + card_error_text(*error.rv()),
+                         error.message());
 }
 
 }  // namespace attache::cli::admin

@@ -1,36 +1,28 @@
 #pragma once
 
 // How an admin command stops. pkcs11/ and the inventory return errors as values; at the command
-// layer `check()` turns an Error into a CommandFailure carrying the exit code (cli/exit_codes.h)
-// its CK_RV stands for. run_command() (output.h) catches it once per command, prints the message
-// and sets the exit code. Messages never contain a PIN.
+// layer `check()` turns an Error into a CommandFailure (cli/command_output.h) carrying the exit
+// code (cli/exit_codes.h) its CK_RV stands for, a message in words and the CK_RV as detail.
+// run_command() catches it once per command, prints it and sets the exit code. Messages never
+// contain a PIN.
 
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "cli/command_output.h"
 #include "cli/exit_codes.h"
 #include "pkcs11/result.h"
 
 namespace attache::cli::admin {
 
-class CommandFailure : public std::runtime_error {
-  public:
-    CommandFailure(int exit_code, const std::string& message)
-        : std::runtime_error(message), exit_code_(exit_code) {}
-    int exit_code() const { return exit_code_; }
-
-  private:
-    int exit_code_;
-};
-
-[[noreturn]] void fail(int exit_code, const std::string& message);
+using cli::fail;
 
 // The exit code a PKCS#11 error stands for (CKR_PIN_INCORRECT: kWrongPin, ...), else `fallback`.
 int exit_code_for(const Error& error, int fallback = kFailure);
 
-// Throws CommandFailure for `error`, with `context` prepended when not empty.
+// Throws CommandFailure for `error`, with `context` prepended when not empty. An error with a
+// CK_RV is said in words (cli/card_errors.h); its own message becomes the detail.
 [[noreturn]] void fail(const Error& error, std::string_view context = {}, int fallback = kFailure);
 
 template <typename T>

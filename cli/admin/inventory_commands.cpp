@@ -9,8 +9,9 @@
 #include "cli/admin/inventory_json.h"
 #include "cli/admin/openssl_util.h"
 #include "cli/admin/options.h"
-#include "cli/admin/output.h"
 #include "cli/admin/registration.h"
+#include "cli/command_output.h"
+#include "cli/output_option.h"
 
 namespace attache::cli::admin {
 namespace {
@@ -26,6 +27,8 @@ struct InventoryOptions {
     std::int64_t record = 0;
     std::string new_state;
     std::string reason;
+    // export
+    std::string out;
 };
 
 std::optional<std::string> optional(const std::string& s) {
@@ -108,6 +111,9 @@ std::string csv_field(const std::string& s) {
 }
 
 Report export_all(const InventoryOptions& o) {
+    std::optional<OutputFile> out;
+    if (!o.out.empty() && o.out != "-")
+        out.emplace(prepare_output(o.out));
     Inventory inventory = check(Inventory::open(o.inventory, true), {}, kInventory);
     auto records = check(inventory.list({}), {}, kInventory);
     Report report;
@@ -148,7 +154,12 @@ Report export_all(const InventoryOptions& o) {
             report.text += "\n";
         }
     }
-    return report;
+    if (!out)
+        return report;
+    report.json["ok"] = true;
+    commit_output(*out, o.json ? report.json.dump(2) + "\n" : report.text);
+    return Report{{{"out", o.out}, {"records", records.size()}},
+                  "Exported " + std::to_string(records.size()) + " record(s) to " + o.out + "."};
 }
 
 CLI::App* subcommand(CLI::App& parent, const char* name, const char* help,
@@ -156,7 +167,7 @@ CLI::App* subcommand(CLI::App& parent, const char* name, const char* help,
     o = std::make_shared<InventoryOptions>();
     CLI::App* cmd = parent.add_subcommand(name, help);
     add_inventory_option(*cmd, o->inventory);
-    add_json_flag(*cmd, o->json);
+    add_output_flags(*cmd, o->json);
     return cmd;
 }
 
@@ -191,6 +202,7 @@ void add_inventory_commands(CLI::App& app, int& exit_code) {
 
     CLI::App* export_cmd = subcommand(
         *inv, "export", "Export every record: CSV (one row per key), or JSON with --json", ex);
+    add_out_option(*export_cmd, ex->out, "Export file");
     export_cmd->callback(
         [ex, &exit_code] { run_command(ex->json, exit_code, [ex] { return export_all(*ex); }); });
 }

@@ -72,17 +72,7 @@ std::string time_string(const ASN1_TIME* time) {
     std::tm tm{};
     if (ASN1_TIME_to_tm(time, &tm) != 1)
         return "invalid";
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-std::string time_string(std::time_t time) {
-    std::tm tm{};
-    gmtime_r(&time, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return time_string(timegm(&tm));
 }
 
 std::string serial_hex(const X509* cert) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/timestamp.h"
 #include "pkcs11/bytes.h"
 #include "pkcs11/result.h"
 
@@ -38,9 +39,9 @@ std::string sha256_hex(const Bytes& data);
 
 // RFC 2253 form, "CN=Alice,O=Ministry,C=FR".
 std::string name_string(const X509_NAME* name);
-// "2031-05-01T12:00:00Z".
+// "2031-05-01T12:00:00Z" (cli/timestamp.h).
+using cli::time_string;
 std::string time_string(const ASN1_TIME* time);
-std::string time_string(std::time_t time);
 // Serial number in upper-case hex.
 std::string serial_hex(const X509* cert);
 

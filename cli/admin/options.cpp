@@ -21,10 +21,6 @@ void add_token_option(CLI::App& command, std::string& token, bool required) {
         opt->required();
 }
 
-void add_json_flag(CLI::App& command, bool& json) {
-    command.add_flag("--json", json, "print the result as JSON on standard output");
-}
-
 void add_inventory_option(CLI::App& command, std::string& path) {
     path = kDefaultInventory;
     command.add_option("--inventory", path, "the enrolment inventory (SQLite)")

@@ -16,8 +16,6 @@ inline constexpr const char* kDefaultInventory = "/var/lib/attache/inventory.db"
 void add_module_option(CLI::App& command, std::string& module);
 // --token URI; `required` for every command that changes or checks one token.
 void add_token_option(CLI::App& command, std::string& token, bool required);
-// --json: machine-readable output on stdout.
-void add_json_flag(CLI::App& command, bool& json);
 // --inventory PATH (default /var/lib/attache/inventory.db).
 void add_inventory_option(CLI::App& command, std::string& path);
 // --pin-source, --so-pin-source, --new-pin-source: prompt|fd:N|file:PATH|env:NAME, never the

@@ -4,7 +4,7 @@
 
 #include "cli/admin/failure.h"
 #include "cli/admin/options.h"
-#include "cli/admin/output.h"
+#include "cli/command_output.h"
 #include "cli/admin/pins.h"
 #include "cli/admin/registration.h"
 #include "cli/admin/token_select.h"
@@ -103,7 +103,7 @@ CLI::App* pin_subcommand(CLI::App& pin, const char* name, const char* help,
     CLI::App* cmd = pin.add_subcommand(name, help);
     add_module_option(*cmd, o->module);
     add_token_option(*cmd, o->token, true);
-    add_json_flag(*cmd, o->json);
+    add_output_flags(*cmd, o->json);
     return cmd;
 }
 

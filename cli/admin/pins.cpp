@@ -3,7 +3,7 @@
 #include <openssl/crypto.h>
 
 #include "cli/admin/failure.h"
-#include "cli/admin/output.h"
+#include "cli/command_output.h"
 #include "cli/secret_source.h"
 #include "pkcs11/names.h"
 
@@ -83,17 +83,18 @@ Secret read_new_pin(const std::string& source, const SelectedToken& token, PinRo
 }
 
 void pin_failure(const Error& error, SelectedToken& token, PinRole role) {
-    std::string message = error.message();
-    if (error.is(CKR_PIN_INCORRECT) || error.is(CKR_PIN_LOCKED)) {
-        std::string flags;
-        if (auto info = token.module.token_info(token.slot))
-            flags = p11::pin_flag_names(info->flags);
-        message = "the " + pin_name(role) + " was not accepted by " + token.describe() + " (" +
-                  p11::rv_name(*error.rv()) + "); Attache never retries a PIN. The token now " +
-                  "reports: " + (flags.empty() ? std::string("no PIN retry flags") : flags) +
-                  ". Nothing was changed";
-    }
-    throw CommandFailure(exit_code_for(error), message);
+    if (!error.is(CKR_PIN_INCORRECT) && !error.is(CKR_PIN_LOCKED))
+        fail(error);
+    std::string flags;
+    if (auto info = token.module.token_info(token.slot))
+        flags = p11::pin_flag_names(info->flags);
+    throw CommandFailure(exit_code_for(error),
+                         "the " + pin_name(role) + " was not accepted by " + token.describe() +
+                             (error.is(CKR_PIN_LOCKED) ? " (it is blocked)" : "") +
+                             "; Attache never retries a PIN. The card now reports: " +
+                             (flags.empty() ? std::string("no PIN retry flags") : flags) +
+                             ". Nothing was changed",
+                         error.message());
 }
 
 PreparedLogin prepare_login(SelectedToken& token, const std::string& source, PinRole role) {

@@ -15,7 +15,7 @@
 #include "cli/admin/key_checks.h"
 #include "cli/admin/openssl_util.h"
 #include "cli/admin/options.h"
-#include "cli/admin/output.h"
+#include "cli/command_output.h"
 #include "cli/admin/pins.h"
 #include "cli/admin/registration.h"
 #include "cli/admin/token_select.h"
@@ -187,7 +187,7 @@ void add_retire_command(CLI::App& app, int& exit_code) {
                     "command asks on the terminal");
     add_inventory_option(*cmd, o->inventory);
     add_secret_source_option(*cmd, "--pin-source", o->pin_source, "user PIN");
-    add_json_flag(*cmd, o->json);
+    add_output_flags(*cmd, o->json);
     cmd->callback([o, &exit_code] { run_command(o->json, exit_code, [o] { return retire(*o); }); });
 }
 

@@ -1,7 +1,7 @@
 #include "cli/admin/token_init.h"
 
 #include "cli/admin/failure.h"
-#include "cli/admin/output.h"
+#include "cli/command_output.h"
 #include "cli/admin/pins.h"
 #include "pkcs11/module.h"
 

@@ -10,7 +10,7 @@
 #include "cli/admin/failure.h"
 #include "cli/admin/key_plan.h"
 #include "cli/admin/options.h"
-#include "cli/admin/output.h"
+#include "cli/command_output.h"
 #include "cli/admin/registration.h"
 #include "cli/admin/token_select.h"
 #include "pkcs11/names.h"
@@ -252,7 +252,7 @@ void add_token_commands(CLI::App& app, int& exit_code) {
         "list", "List modules, slots and tokens with their flags and enrolment mechanisms");
     add_module_option(*list, o->module);
     add_token_option(*list, o->token, false);
-    add_json_flag(*list, o->json);
+    add_output_flags(*list, o->json);
     list->callback(
         [o, &exit_code] { run_command(o->json, exit_code, [o] { return token_list(*o); }); });
 }

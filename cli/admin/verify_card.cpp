@@ -16,7 +16,7 @@
 #include "cli/admin/key_plan.h"
 #include "cli/admin/openssl_util.h"
 #include "cli/admin/options.h"
-#include "cli/admin/output.h"
+#include "cli/command_output.h"
 #include "cli/admin/pins.h"
 #include "cli/admin/registration.h"
 #include "cli/admin/token_select.h"
@@ -204,7 +204,7 @@ void add_verify_card_command(CLI::App& app, int& exit_code) {
                     "the inventory record to check against (default: the card's open record)");
     add_inventory_option(*cmd, o->inventory);
     add_secret_source_option(*cmd, "--pin-source", o->pin_source, "user PIN");
-    add_json_flag(*cmd, o->json);
+    add_output_flags(*cmd, o->json);
     cmd->callback(
         [o, &exit_code] { run_command(o->json, exit_code, [o] { return verify_card(*o); }); });
 }

@@ -1,53 +1,57 @@
 #pragma once
 
 // What every user command does with the agent: connect, call, and turn an agent error into a
-// message that says what to do next and a stable exit code.
+// CommandFailure (cli/command_output.h) whose message says what happened to the card and what
+// to do, with a stable exit code. The agent's own message and the CK_RV behind it are the
+// failure's detail (--verbose).
 
-#include <optional>
+#include <CLI/CLI.hpp>
+
 #include <string>
 
 #include "agent/protocol/client.h"
 #include "agent/protocol/messages.h"
+#include "cli/command_output.h"
 #include "pkcs11/result.h"
 
 namespace attache::cli {
 
-// Connects to $ATTACHE_SOCK (or the default socket); prints the error and returns nullopt when
-// the agent is not running.
-std::optional<protocol::Client> connect_agent();
+// Connects to $ATTACHE_SOCK (or the default socket); a kAgentNotRunning failure when it cannot.
+protocol::Client connect_agent();
 
 // Exit code for an agent error.
 int exit_code_for(protocol::ErrorCode code);
 
-// Prints "attache: <message>" (and a hint) to stderr; returns the exit code.
-int report(const protocol::ErrorReply& error);
-int report(const Error& error, int exit_code);
+// "card 'alice' (serial 0123)": how messages name a card.
+std::string card_name(const std::string& label, const std::string& serial);
 
-// Calls the agent and expects a reply of type T. On any other outcome prints the problem and
-// stores the exit code.
+// Throws the CommandFailure for an agent's error reply about `card` (empty: "the card").
+[[noreturn]] void fail_with(const protocol::ErrorReply& error, const std::string& card = {});
+
+// Calls the agent and expects a reply of type T; anything else is a CommandFailure.
 template <typename T>
-std::optional<T> call_expect(protocol::Client& client, const protocol::Request& request,
-                             int& exit_code) {
+T call_agent(protocol::Client& client, const protocol::Request& request,
+             const std::string& card = {}) {
     auto reply = client.call(request);
-    if (!reply) {
-        exit_code = report(reply.error(), 1);
-        return std::nullopt;
-    }
-    if (auto* e = std::get_if<protocol::ErrorReply>(&*reply)) {
-        exit_code = report(*e);
-        return std::nullopt;
-    }
+    if (!reply)
+        throw CommandFailure(kFailure, "the connection to the agent failed: restart it and retry",
+                             reply.error().message());
+    if (auto* e = std::get_if<protocol::ErrorReply>(&*reply))
+        fail_with(*e, card);
     if (auto* t = std::get_if<T>(&*reply))
         return std::move(*t);
-    exit_code = report(Error("the agent sent an unexpected reply"), 1);
-    return std::nullopt;
+    fail(kFailure, "the agent sent an unexpected reply: is it the same version as attache?");
 }
 
-// Finds the key a user named (key id or PKCS#11 URI) in the agent's list.
-std::optional<protocol::KeyEntry> resolve_key(protocol::Client& client, const std::string& ref,
-                                              int& exit_code);
+// --key, required: what resolve_key() accepts.
+void add_key_option(CLI::App& command, std::string& key);
 
-// Human text for PIN flags: "1 try left — a wrong PIN blocks the card", "few tries left", ...
+// Finds the one key a user named, in the agent's list: its key id or a PKCS#11 URI, its label
+// as `attache keys` shows it, or an unambiguous prefix of its key id. None: kKeyNotFound;
+// several: kKeyNotFound too, listing them (JSON "candidates").
+protocol::KeyEntry resolve_key(protocol::Client& client, const std::string& ref);
+
+// Human text for PIN flags: "1 PIN try left: a wrong PIN blocks the card", "few PIN tries left".
 std::string pin_state_text(uint64_t flags);
 
 }  // namespace attache::cli

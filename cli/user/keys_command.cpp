@@ -2,10 +2,11 @@
 
 #include <openssl/sha.h>
 
-#include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "agent/ssh/keys.h"
+#include "cli/command_output.h"
 #include "cli/exit_codes.h"
 #include "cli/user/agent_access.h"
 #include "cli/user/key_format.h"
@@ -32,6 +33,7 @@ nlohmann::json to_json(const protocol::KeyEntry& k) {
         ops.push_back(op);
     uint8_t fp[SHA256_DIGEST_LENGTH];
     SHA256(k.spki.data(), k.spki.size(), fp);
+    const std::string not_after = certificate_not_after(k.certificate);
     return {{"id", k.id},
             {"uri", k.uri},
             {"label", k.label},
@@ -46,7 +48,33 @@ nlohmann::json to_json(const protocol::KeyEntry& k) {
             {"spki_sha256", k.spki.empty() ? "" : hex(fp, sizeof fp)},
             {"ssh_fingerprint", ssh_fingerprint(k)},
             {"has_certificate", !k.certificate.empty()},
-            {"certificate_subject", certificate_subject(k.certificate)}};
+            {"certificate_subject", certificate_subject(k.certificate)},
+            {"certificate_not_after",
+             not_after.empty() ? nlohmann::json() : nlohmann::json(not_after)}};
+}
+
+std::string keys_text(const std::vector<protocol::KeyEntry>& keys) {
+    if (keys.empty())
+        return "no keys: is your card inserted? (`attache status`)\n";
+    std::ostringstream out;
+    for (const auto& k : keys) {
+        out << k.id << "  " << key_type_name(k.type) << "-" << k.bits << "  "
+            << (k.label.empty() ? "(no label)" : k.label) << "  [token '" << k.token_label
+            << "']\n";
+        std::string ops;
+        for (const auto& op : operation_names(k.operations))
+            ops += (ops.empty() ? "" : ",") + op;
+        out << "    " << (ops.empty() ? "no operations" : ops);
+        if (auto fp = ssh_fingerprint(k); !fp.empty())
+            out << "; ssh " << fp;
+        if (!k.certificate.empty())
+            out << "; certificate " << certificate_subject(k.certificate);
+        out << "\n";
+        if (!k.served)
+            out << "    NOT SERVED: " << k.refusal << "\n";
+        out << "    " << k.uri << "\n";
+    }
+    return out.str();
 }
 
 }  // namespace
@@ -54,46 +82,18 @@ nlohmann::json to_json(const protocol::KeyEntry& k) {
 void add_keys_command(CLI::App& app, int& exit_code) {
     auto* cmd = app.add_subcommand("keys", "List the keys on your tokens and what they may do");
     auto json = std::make_shared<bool>(false);
-    cmd->add_flag("--json", *json, "Print JSON");
+    add_output_flags(*cmd, *json);
     cmd->callback([json, &exit_code] {
-        auto client = connect_agent();
-        if (!client) {
-            exit_code = kAgentNotRunning;
-            return;
-        }
-        auto keys =
-            call_expect<protocol::ListKeysReply>(*client, protocol::ListKeysRequest{}, exit_code);
-        if (!keys)
-            return;
-        if (*json) {
-            nlohmann::json out = nlohmann::json::array();
-            for (const auto& k : keys->keys)
-                out.push_back(to_json(k));
-            std::cout << out.dump(2) << "\n";
-        } else if (keys->keys.empty()) {
-            std::cout << "no keys: is your card inserted? (`attache status`)\n";
-        } else {
-            for (const auto& k : keys->keys) {
-                std::cout << k.id << "  " << key_type_name(k.type) << "-" << k.bits << "  "
-                          << (k.label.empty() ? "(no label)" : k.label) << "  [token '"
-                          << k.token_label << "']\n";
-                std::string ops;
-                for (const auto& op : operation_names(k.operations)) {
-                    ops += (ops.empty() ? "" : ",") + op;
-                }
-                std::cout << "    " << (ops.empty() ? "no operations" : ops);
-                if (auto fp = ssh_fingerprint(k); !fp.empty())
-                    std::cout << "; ssh " << fp;
-                if (!k.certificate.empty()) {
-                    std::cout << "; certificate " << certificate_subject(k.certificate);
-                }
-                std::cout << "\n";
-                if (!k.served)
-                    std::cout << "    NOT SERVED: " << k.refusal << "\n";
-                std::cout << "    " << k.uri << "\n";
-            }
-        }
-        exit_code = kOk;
+        run_command(*json, exit_code, [] {
+            auto client = connect_agent();
+            auto keys = call_agent<protocol::ListKeysReply>(client, protocol::ListKeysRequest{});
+            Report report;
+            report.json = {{"keys", nlohmann::json::array()}};
+            for (const auto& k : keys.keys)
+                report.json["keys"].push_back(to_json(k));
+            report.text = keys_text(keys.keys);
+            return report;
+        });
     });
 }
 

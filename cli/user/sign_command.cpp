@@ -3,11 +3,14 @@
 // Default mechanisms produce what `openssl` verifies directly: RSA PKCS#1 v1.5 over SHA-256,
 // ECDSA over SHA-256 as a DER signature, pure EdDSA for Ed25519.
 
-#include <cstdio>
+#include <openssl/evp.h>
+
 #include <string_view>
 
+#include "cli/command_output.h"
 #include "cli/exit_codes.h"
 #include "cli/file_io.h"
+#include "cli/output_option.h"
 #include "cli/user/agent_access.h"
 #include "cli/user/key_format.h"
 #include "cli/user/user_commands.h"
@@ -62,6 +65,38 @@ std::string sign_mechanism_names() {
     return out;
 }
 
+std::string base64(const Bytes& data) {
+    std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+    const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(),
+                                  static_cast<int>(data.size()));
+    out.resize(static_cast<size_t>(n));
+    return out;
+}
+
+Bytes read_data(const std::string& in) {
+    auto data = read_input(in);
+    if (!data)
+        fail(kUsage, "--in: " + data.error().message());
+    return std::move(*data);
+}
+
+// The card's result to the prepared output; with --json on standard output, inside the JSON
+// (`field`, base64) instead.
+Report deliver(OutputFile& out, bool json, const Bytes& result, const char* field,
+               nlohmann::json fields) {
+    Report report{std::move(fields), {}};
+    if (json && out.is_stdout()) {
+        report.json[field] = base64(result);
+        return report;
+    }
+    commit_output(out,
+                  std::string_view(reinterpret_cast<const char*>(result.data()), result.size()));
+    report.json["bytes"] = result.size();
+    if (!out.is_stdout())
+        report.json["out"] = out.path();
+    return report;
+}
+
 struct SignOptions {
     std::string key;
     std::string mechanism;
@@ -69,68 +104,52 @@ struct SignOptions {
     std::string out;
     bool raw = false;
     bool prehashed = false;
+    bool json = false;
 };
 
-int run_sign(const SignOptions& o) {
-    auto client = connect_agent();
-    if (!client)
-        return kAgentNotRunning;
-    int exit_code = kFailure;
-    auto key = resolve_key(*client, o.key, exit_code);
-    if (!key)
-        return exit_code;
-
+const SignMechanism& sign_mechanism(const SignOptions& o, const protocol::KeyEntry& key) {
     const SignMechanism* mech = nullptr;
-    if (o.mechanism.empty()) {
-        for (const auto& m : kSignMechanisms) {
-            if (m.key_type == key->type) {
-                mech = &m;
-                break;
-            }
-        }
-    } else {
-        for (const auto& m : kSignMechanisms) {
-            if (m.name == o.mechanism)
-                mech = &m;
-        }
-        if (mech == nullptr) {
-            return report(Error("unknown mechanism '" + o.mechanism + "' (one of " +
-                                sign_mechanism_names() + ")"),
-                          kUsage);
+    for (const auto& m : kSignMechanisms) {
+        if (o.mechanism.empty() ? m.key_type == key.type : m.name == o.mechanism) {
+            mech = &m;
+            break;
         }
     }
-    if (mech == nullptr || mech->key_type != key->type) {
-        return report(Error("mechanism " + std::string(mech ? mech->name : "?") +
-                            " does not fit the " + key_type_name(key->type) + " key " + key->id),
-                      kUsage);
+    if (mech == nullptr && !o.mechanism.empty())
+        fail(kUsage,
+             "unknown mechanism '" + o.mechanism + "' (one of " + sign_mechanism_names() + ")");
+    if (mech == nullptr || mech->key_type != key.type) {
+        fail(kUsage, "mechanism " + std::string(mech ? mech->name : "?") + " does not fit the " +
+                         key_type_name(key.type) + " key " + key.id);
     }
-    if (o.prehashed && mech->hash == HashAlg::none) {
-        return report(Error("EdDSA signs the message itself; --prehashed does not apply"), kUsage);
-    }
+    if (o.prehashed && mech->hash == HashAlg::none)
+        fail(kUsage, "EdDSA signs the message itself; --prehashed does not apply");
+    return *mech;
+}
 
-    auto data = read_input(o.in);
-    if (!data)
-        return report(data.error(), kFailure);
-    if (o.prehashed && data->size() != hash_bytes(mech->hash)) {
-        return report(
-            Error("--prehashed input must be the " + std::to_string(hash_bytes(mech->hash)) +
-                  "-byte digest, got " + std::to_string(data->size()) + " bytes"),
-            kUsage);
+Report run_sign(const SignOptions& o) {
+    auto client = connect_agent();
+    const protocol::KeyEntry key = resolve_key(client, o.key);
+    const SignMechanism& mech = sign_mechanism(o, key);
+    Bytes data = read_data(o.in);
+    if (o.prehashed && data.size() != hash_bytes(mech.hash)) {
+        fail(kUsage, "--prehashed input must be the " + std::to_string(hash_bytes(mech.hash)) +
+                         "-byte digest, got " + std::to_string(data.size()) + " bytes");
     }
+    // Before the card signs: a destination that will be refused costs no signature.
+    OutputFile out = prepare_output(o.out);
     protocol::SignRequest request;
-    request.key = key->id;
-    request.scheme = mech->scheme;
-    request.hash = mech->hash;
+    request.key = key.id;
+    request.scheme = mech.scheme;
+    request.hash = mech.hash;
     request.prehashed = o.prehashed;
-    request.pss_salt_length = static_cast<uint32_t>(hash_bytes(mech->hash));
+    request.pss_salt_length = static_cast<uint32_t>(hash_bytes(mech.hash));
     request.ecdsa_der = !o.raw;
-    request.data = std::move(*data);
-    auto reply = call_expect<protocol::SignReply>(*client, request, exit_code);
-    if (!reply)
-        return exit_code;
-    if (Status s = write_output(o.out, reply->signature); !s)
-        return report(s.error(), kFailure);
-    return kOk;
+    request.data = std::move(data);
+    auto reply = call_agent<protocol::SignReply>(client, request,
+                                                 card_name(key.token_label, key.token_serial));
+    return deliver(out, o.json, reply.signature, "signature",
+                   {{"key", key.id}, {"mechanism", mech.name}});
 }
 
 struct DecryptOptions {
@@ -138,9 +157,10 @@ struct DecryptOptions {
     std::string mechanism = "rsa-oaep-sha1";
     std::string in;
     std::string out;
+    bool json = false;
 };
 
-int run_decrypt(const DecryptOptions& o) {
+Report run_decrypt(const DecryptOptions& o) {
     protocol::DecryptRequest request;
     if (o.mechanism == "rsa-oaep-sha1") {
         request.scheme = protocol::DecryptScheme::rsa_oaep;
@@ -152,28 +172,19 @@ int run_decrypt(const DecryptOptions& o) {
         request.scheme = protocol::DecryptScheme::rsa_pkcs1;
         request.oaep_hash = HashAlg::none;
     } else {
-        return report(Error("unknown mechanism '" + o.mechanism +
-                            "' (one of rsa-oaep-sha1, rsa-oaep-sha256, rsa-pkcs1)"),
-                      kUsage);
+        fail(kUsage, "unknown mechanism '" + o.mechanism +
+                         "' (one of rsa-oaep-sha1, rsa-oaep-sha256, rsa-pkcs1)");
     }
     auto client = connect_agent();
-    if (!client)
-        return kAgentNotRunning;
-    int exit_code = kFailure;
-    auto key = resolve_key(*client, o.key, exit_code);
-    if (!key)
-        return exit_code;
-    auto data = read_input(o.in);
-    if (!data)
-        return report(data.error(), kFailure);
-    request.key = key->id;
-    request.data = std::move(*data);
-    auto reply = call_expect<protocol::DecryptReply>(*client, request, exit_code);
-    if (!reply)
-        return exit_code;
-    if (Status s = write_output(o.out, reply->plaintext); !s)
-        return report(s.error(), kFailure);
-    return kOk;
+    const protocol::KeyEntry key = resolve_key(client, o.key);
+    request.key = key.id;
+    request.data = read_data(o.in);
+    // Before the card decrypts: a destination that will be refused costs no decryption.
+    OutputFile out = prepare_output(o.out);
+    auto reply = call_agent<protocol::DecryptReply>(client, request,
+                                                    card_name(key.token_label, key.token_serial));
+    return deliver(out, o.json, reply.plaintext, "plaintext",
+                   {{"key", key.id}, {"mechanism", o.mechanism}});
 }
 
 }  // namespace
@@ -181,27 +192,33 @@ int run_decrypt(const DecryptOptions& o) {
 void add_sign_command(CLI::App& app, int& exit_code) {
     auto o = std::make_shared<SignOptions>();
     auto* cmd = app.add_subcommand("sign", "Sign data with a key on your token");
-    cmd->add_option("--key", o->key, "Key id (from `attache keys`) or PKCS#11 URI")->required();
+    add_key_option(*cmd, o->key);
     cmd->add_option("--mechanism", o->mechanism,
                     "One of " + sign_mechanism_names() +
                         " (default: rsa-pkcs1-sha256, ecdsa-sha256 or eddsa by key type)");
     cmd->add_option("--in", o->in, "Input file (default: standard input)");
-    cmd->add_option("--out", o->out, "Signature file (default: standard output)");
+    add_out_option(*cmd, o->out,
+                   "Signature file (with --json and no file: base64 in the JSON, \"signature\")");
     cmd->add_flag("--raw", o->raw, "ECDSA: output r||s instead of a DER signature");
     cmd->add_flag("--prehashed", o->prehashed, "The input is already the digest");
-    cmd->callback([o, &exit_code] { exit_code = run_sign(*o); });
+    add_output_flags(*cmd, o->json);
+    cmd->callback(
+        [o, &exit_code] { run_command(o->json, exit_code, [o] { return run_sign(*o); }); });
 }
 
 void add_decrypt_command(CLI::App& app, int& exit_code) {
     auto o = std::make_shared<DecryptOptions>();
     auto* cmd = app.add_subcommand("decrypt", "Decrypt data with an RSA key on your token");
-    cmd->add_option("--key", o->key, "Key id (from `attache keys`) or PKCS#11 URI")->required();
+    add_key_option(*cmd, o->key);
     cmd->add_option("--mechanism", o->mechanism,
                     "rsa-oaep-sha1 (default, as `openssl pkeyutl -pkeyopt "
                     "rsa_padding_mode:oaep`), rsa-oaep-sha256 or rsa-pkcs1");
     cmd->add_option("--in", o->in, "Ciphertext file (default: standard input)");
-    cmd->add_option("--out", o->out, "Plaintext file, created 0600 (default: standard output)");
-    cmd->callback([o, &exit_code] { exit_code = run_decrypt(*o); });
+    add_out_option(*cmd, o->out,
+                   "Plaintext file (with --json and no file: base64 in the JSON, \"plaintext\")");
+    add_output_flags(*cmd, o->json);
+    cmd->callback(
+        [o, &exit_code] { run_command(o->json, exit_code, [o] { return run_decrypt(*o); }); });
 }
 
 }  // namespace attache::cli

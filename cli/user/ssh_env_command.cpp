@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <iostream>
 
+#include "cli/command_output.h"
 #include "cli/exit_codes.h"
 #include "cli/user/agent_access.h"
 #include "cli/user/user_commands.h"
@@ -33,6 +33,22 @@ std::string shell_quote(const std::string& s) {
     return out + "'";
 }
 
+// The agent's SSH socket, or the default one when the agent is not running.
+std::string ssh_socket() {
+    auto client = protocol::Client::connect(protocol::default_socket_path(), "attache");
+    if (!client)
+        return default_ssh_socket();
+    auto status = client->call(protocol::StatusRequest{});
+    if (!status)
+        return default_ssh_socket();
+    auto* s = std::get_if<protocol::StatusReply>(&*status);
+    if (s == nullptr)
+        return default_ssh_socket();
+    if (s->ssh_socket.empty())
+        fail(kFailure, "the agent's SSH socket is disabled (ssh_enabled = false)");
+    return s->ssh_socket;
+}
+
 }  // namespace
 
 void add_ssh_env_command(CLI::App& app, int& exit_code) {
@@ -41,34 +57,24 @@ void add_ssh_env_command(CLI::App& app, int& exit_code) {
         "Print the shell commands that make ssh use Attache: eval \"$(attache ssh-env)\"");
     auto csh = std::make_shared<bool>(false);
     auto fish = std::make_shared<bool>(false);
+    auto json = std::make_shared<bool>(false);
     cmd->add_flag("-c,--csh", *csh, "csh/tcsh syntax");
     cmd->add_flag("--fish", *fish, "fish syntax");
-    cmd->callback([csh, fish, &exit_code] {
-        std::string path = default_ssh_socket();
-        auto client = protocol::Client::connect(protocol::default_socket_path(), "attache");
-        if (client) {
-            auto status = client->call(protocol::StatusRequest{});
-            if (status) {
-                if (auto* s = std::get_if<protocol::StatusReply>(&*status)) {
-                    if (s->ssh_socket.empty()) {
-                        exit_code = report(Error("the agent's SSH socket is disabled "
-                                                 "(ssh_enabled = false)"),
-                                           kFailure);
-                        return;
-                    }
-                    path = s->ssh_socket;
-                }
+    add_output_flags(*cmd, *json);
+    cmd->callback([csh, fish, json, &exit_code] {
+        run_command(*json, exit_code, [csh, fish] {
+            const std::string path = ssh_socket();
+            const std::string q = shell_quote(path);
+            Report report{{{"ssh_auth_sock", path}}, {}};
+            if (*csh) {
+                report.text = "setenv SSH_AUTH_SOCK " + q + ";";
+            } else if (*fish) {
+                report.text = "set -gx SSH_AUTH_SOCK " + q + ";";
+            } else {
+                report.text = "SSH_AUTH_SOCK=" + q + "; export SSH_AUTH_SOCK;";
             }
-        }
-        const std::string q = shell_quote(path);
-        if (*csh) {
-            std::cout << "setenv SSH_AUTH_SOCK " << q << ";\n";
-        } else if (*fish) {
-            std::cout << "set -gx SSH_AUTH_SOCK " << q << ";\n";
-        } else {
-            std::cout << "SSH_AUTH_SOCK=" << q << "; export SSH_AUTH_SOCK;\n";
-        }
-        exit_code = kOk;
+            return report;
+        });
     });
 }
 

@@ -1,23 +1,19 @@
 // attache status: the agent and each token's presence, lock state and PIN state.
 
-#include <ctime>
-#include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
+#include "cli/command_output.h"
 #include "cli/exit_codes.h"
+#include "cli/timestamp.h"
 #include "cli/user/agent_access.h"
 #include "cli/user/user_commands.h"
 
 namespace attache::cli {
 namespace {
 
-std::string local_time(uint64_t t) {
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    localtime_r(&tt, &tm);
-    char buf[64];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-    return buf;
+std::string since(uint64_t t) {
+    return time_string(static_cast<std::time_t>(t));
 }
 
 nlohmann::json to_json(const protocol::StatusReply& s) {
@@ -30,7 +26,7 @@ nlohmann::json to_json(const protocol::StatusReply& s) {
                           {"model", t.model},
                           {"present", t.present},
                           {"unlocked", t.unlocked},
-                          {"since", t.since},
+                          {"since", since(t.since)},
                           {"lock_reason", t.lock_reason},
                           {"pin_count_low", (t.flags & CKF_USER_PIN_COUNT_LOW) != 0},
                           {"pin_final_try", (t.flags & CKF_USER_PIN_FINAL_TRY) != 0},
@@ -45,31 +41,32 @@ nlohmann::json to_json(const protocol::StatusReply& s) {
             {"tokens", tokens}};
 }
 
-void print_text(const protocol::StatusReply& s) {
-    std::cout << s.agent << " (pid " << s.pid << ")\n";
-    std::cout << "  socket:     " << s.socket << "\n";
+std::string status_text(const protocol::StatusReply& s) {
+    std::ostringstream out;
+    out << s.agent << " (pid " << s.pid << ")\n";
+    out << "  socket:     " << s.socket << "\n";
     if (!s.ssh_socket.empty())
-        std::cout << "  ssh socket: " << s.ssh_socket << "\n";
+        out << "  ssh socket: " << s.ssh_socket << "\n";
     if (s.tokens.empty()) {
-        std::cout << "no token found: insert your card\n";
-        return;
+        out << "no card found: insert your card\n";
+        return out.str();
     }
     for (const auto& t : s.tokens) {
-        std::cout << "token '" << t.label << "' (serial " << t.serial << ", " << t.manufacturer
-                  << " " << t.model << ")\n";
+        out << "token '" << t.label << "' (serial " << t.serial << ", " << t.manufacturer << " "
+            << t.model << ")\n";
         if (!t.present) {
-            std::cout << "  absent since " << local_time(t.since) << "\n";
+            out << "  absent since " << since(t.since) << "\n";
             continue;
         }
-        std::cout << "  " << (t.unlocked ? "unlocked" : "locked") << " since "
-                  << local_time(t.since);
+        out << "  " << (t.unlocked ? "unlocked" : "locked") << " since " << since(t.since);
         if (!t.unlocked && !t.lock_reason.empty())
-            std::cout << " (" << t.lock_reason << ")";
-        std::cout << "\n  " << pin_state_text(t.flags);
+            out << " (" << t.lock_reason << ")";
+        out << "\n  " << pin_state_text(t.flags);
         if (t.flags & CKF_PROTECTED_AUTHENTICATION_PATH)
-            std::cout << ", PIN pad";
-        std::cout << "\n  keys: " << t.key_count << "\n  uri: " << t.uri << "\n";
+            out << ", PIN pad";
+        out << "\n  keys: " << t.key_count << "\n  uri: " << t.uri << "\n";
     }
+    return out.str();
 }
 
 }  // namespace
@@ -77,23 +74,13 @@ void print_text(const protocol::StatusReply& s) {
 void add_status_command(CLI::App& app, int& exit_code) {
     auto* cmd = app.add_subcommand("status", "Show the agent and each token's lock and PIN state");
     auto json = std::make_shared<bool>(false);
-    cmd->add_flag("--json", *json, "Print JSON");
+    add_output_flags(*cmd, *json);
     cmd->callback([json, &exit_code] {
-        auto client = connect_agent();
-        if (!client) {
-            exit_code = kAgentNotRunning;
-            return;
-        }
-        auto status =
-            call_expect<protocol::StatusReply>(*client, protocol::StatusRequest{}, exit_code);
-        if (!status)
-            return;
-        if (*json) {
-            std::cout << to_json(*status).dump(2) << "\n";
-        } else {
-            print_text(*status);
-        }
-        exit_code = kOk;
+        run_command(*json, exit_code, [] {
+            auto client = connect_agent();
+            auto status = call_agent<protocol::StatusReply>(client, protocol::StatusRequest{});
+            return Report{to_json(status), status_text(status)};
+        });
     });
 }
 

@@ -6,10 +6,9 @@
 // then never passes through this process or the terminal, and the dialog asks to confirm
 // the last try.
 
-#include <cstdio>
 #include <cstring>
-#include <iostream>
 
+#include "cli/command_output.h"
 #include "cli/exit_codes.h"
 #include "cli/secret_source.h"
 #include "cli/user/agent_access.h"
@@ -26,6 +25,7 @@ struct UnlockOptions {
     std::string token;
     std::string pin_source = "prompt";
     bool confirm_final_try = false;
+    bool json = false;
 };
 
 void copy_padded(unsigned char* field, size_t size, const std::string& value) {
@@ -43,90 +43,79 @@ bool status_matches(const p11::Uri& uri, const protocol::TokenStatus& t) {
 }
 
 // The token the unlock is for, from the agent's status.
-std::optional<protocol::TokenStatus> pick_token(protocol::Client& client, const std::string& ref,
-                                                int& exit_code) {
-    auto status = call_expect<protocol::StatusReply>(client, protocol::StatusRequest{}, exit_code);
-    if (!status)
-        return std::nullopt;
+protocol::TokenStatus pick_token(protocol::Client& client, const std::string& ref) {
+    auto status = call_agent<protocol::StatusReply>(client, protocol::StatusRequest{});
     std::optional<p11::Uri> uri;
     if (!ref.empty()) {
         auto parsed = p11::Uri::parse(ref);
-        if (!parsed) {
-            exit_code = report(parsed.error(), kUsage);
-            return std::nullopt;
-        }
+        if (!parsed)
+            throw CommandFailure(kUsage, "--token " + ref + " is not a valid PKCS#11 URI",
+                                 parsed.error().message());
         uri = std::move(*parsed);
     }
     std::vector<protocol::TokenStatus> found;
-    for (auto& t : status->tokens) {
+    for (auto& t : status.tokens) {
         if (t.present && (!uri || status_matches(*uri, t)))
             found.push_back(std::move(t));
     }
     if (found.empty()) {
-        exit_code = report(Error(ref.empty() ? "no token is present: insert your card"
-                                             : "no token present matches " + ref),
-                           ref.empty() ? kTokenAbsent : kKeyNotFound);
-        return std::nullopt;
+        fail(ref.empty() ? kTokenAbsent : kKeyNotFound,
+             ref.empty() ? "no card is present: insert your card"
+                         : "no card present matches " + ref + " (`attache status` lists them)");
     }
     if (found.size() > 1) {
         std::string names;
         for (const auto& t : found)
             names += "\n  " + t.uri;
-        exit_code = report(Error("several tokens are present; choose one with --token:" + names),
-                           kKeyNotFound);
-        return std::nullopt;
+        fail(kKeyNotFound, "several cards are present; choose one with --token:" + names);
     }
     return std::move(found.front());
 }
 
-int run_unlock(const UnlockOptions& o) {
+Report unlocked(const protocol::TokenStatus& token, const std::string& name, bool already) {
+    return Report{{{"token", token.uri},
+                   {"label", token.label},
+                   {"serial", token.serial},
+                   {"already_unlocked", already}},
+                  name + (already ? " was already unlocked" : " unlocked")};
+}
+
+Report run_unlock(const UnlockOptions& o) {
     auto client = connect_agent();
-    if (!client)
-        return kAgentNotRunning;
-    int exit_code = kFailure;
-    auto token = pick_token(*client, o.token, exit_code);
-    if (!token)
-        return exit_code;
-    const std::string name = "'" + token->label + "' (serial " + token->serial + ")";
-    if (token->unlocked) {
-        std::cout << "token " << name << " is already unlocked\n";
-        return kOk;
-    }
-    if (token->flags & CKF_USER_PIN_LOCKED) {
-        return report(Error("the PIN of token " + name +
-                            " is blocked; an admin must unblock it with `attache pin unblock`"),
-                      kPinBlocked);
+    const protocol::TokenStatus token = pick_token(client, o.token);
+    const std::string name = card_name(token.label, token.serial);
+    if (token.unlocked)
+        return unlocked(token, name, true);
+    if (token.flags & CKF_USER_PIN_LOCKED) {
+        fail(kPinBlocked, "the PIN of " + name +
+                              " is blocked: an administrator must unblock it (`attache pin "
+                              "unblock`)");
     }
     const bool agent_asks = o.pin_source == kAgentPinentry;
-    if ((token->flags & CKF_USER_PIN_FINAL_TRY) && !o.confirm_final_try && !agent_asks) {
-        return report(Error("token " + name +
+    if ((token.flags & CKF_USER_PIN_FINAL_TRY) && !o.confirm_final_try && !agent_asks) {
+        fail(kFinalTry, name +
                             " has ONE PIN try left: a wrong PIN blocks the card. If you are "
-                            "sure of the PIN, run again with --confirm-final-try"),
-                      kFinalTry);
+                            "sure of the PIN, run again with --confirm-final-try");
     }
     protocol::UnlockRequest request;
-    request.token = token->uri;
+    request.token = token.uri;
     request.confirm_final_try = o.confirm_final_try;
-    if (token->flags & CKF_PROTECTED_AUTHENTICATION_PATH) {
-        std::cerr << "Enter the PIN on the reader's PIN pad for token " << name << "\n";
+    if (token.flags & CKF_PROTECTED_AUTHENTICATION_PATH) {
+        note("Enter the PIN on the reader's PIN pad for " + name);
     } else if (agent_asks) {
-        std::cerr << "The agent asks for the PIN of token " << name << " in a pinentry dialog\n";
+        note("The agent asks for the PIN of " + name + " in a pinentry dialog");
     } else {
-        std::string prompt = "PIN for token " + name;
-        if (token->flags & CKF_USER_PIN_COUNT_LOW)
+        std::string prompt = "PIN for " + name;
+        if (token.flags & CKF_USER_PIN_COUNT_LOW)
             prompt += " (few tries left)";
         auto pin = read_secret(o.pin_source, prompt + ": ");
         if (!pin)
-            return report(pin.error(), kFailure);
+            fail(kFailure, pin.error().message());
         request.pin = std::move(*pin);
     }
-    auto reply = call_expect<protocol::UnlockReply>(*client, protocol::Request(std::move(request)),
-                                                    exit_code);
-    if (!reply)
-        return exit_code;
-    std::cout << "token " << name
-              << (reply->already_unlocked ? " was already unlocked" : " unlocked") << "\n";
-    return kOk;
+    auto reply =
+        call_agent<protocol::UnlockReply>(client, protocol::Request(std::move(request)), name);
+    return unlocked(token, name, reply.already_unlocked);
 }
 
 }  // namespace
@@ -146,25 +135,24 @@ void add_unlock_command(CLI::App& app, int& exit_code) {
         });
     cmd->add_flag("--confirm-final-try", o->confirm_final_try,
                   "Allow the attempt when only one PIN try is left (a wrong PIN blocks the card)");
-    cmd->callback([o, &exit_code] { exit_code = run_unlock(*o); });
+    add_output_flags(*cmd, o->json);
+    cmd->callback(
+        [o, &exit_code] { run_command(o->json, exit_code, [o] { return run_unlock(*o); }); });
 }
 
 void add_lock_command(CLI::App& app, int& exit_code) {
     auto token = std::make_shared<std::string>();
+    auto json = std::make_shared<bool>(false);
     auto* cmd = app.add_subcommand("lock", "Lock tokens: log out and forget the unlock");
     cmd->add_option("--token", *token, "PKCS#11 URI of the token (default: every token)");
-    cmd->callback([token, &exit_code] {
-        auto client = connect_agent();
-        if (!client) {
-            exit_code = kAgentNotRunning;
-            return;
-        }
-        auto reply =
-            call_expect<protocol::LockReply>(*client, protocol::LockRequest{*token}, exit_code);
-        if (!reply)
-            return;
-        std::cout << "locked " << reply->locked << " token(s)\n";
-        exit_code = kOk;
+    add_output_flags(*cmd, *json);
+    cmd->callback([token, json, &exit_code] {
+        run_command(*json, exit_code, [token] {
+            auto client = connect_agent();
+            auto reply = call_agent<protocol::LockReply>(client, protocol::LockRequest{*token});
+            return Report{{{"locked", reply.locked}},
+                          "locked " + std::to_string(reply.locked) + " token(s)"};
+        });
     });
 }
 

@@ -119,7 +119,8 @@ void AgentFixture::start(const AgentOptions& options) {
         }
         setenv("HOME", dir_.path().c_str(), 1);
         const std::string admin = (dir_ / "admin.toml").string();
-        execl(agent_path.c_str(), "attache-agent", "--foreground", "--config", config.c_str(),
+        const std::string agent = options.agent_path.empty() ? agent_path : options.agent_path;
+        execl(agent.c_str(), "attache-agent", "--foreground", "--config", config.c_str(),
               "--admin-config", admin.c_str(), "--socket", socket().c_str(), "--ssh-socket",
               (dir_ / "run/ssh.sock").c_str(), static_cast<char*>(nullptr));
         _exit(127);

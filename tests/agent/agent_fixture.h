@@ -38,6 +38,8 @@ struct AgentOptions {
     std::string extra_config;     // appended to the agent's TOML file
     std::string admin_config;     // the administrator's file (--admin-config); empty: none
     std::optional<uid_t> run_as;  // start the agent as this uid (test runs as root)
+    // The agent binary; empty: the build's. (Another uid may not reach the build tree.)
+    std::string agent_path;
     // The agent's `pinentry`; empty: none, so a locked token fails at once (no prompt).
     std::string pinentry;
     int poll_interval_ms = 100;

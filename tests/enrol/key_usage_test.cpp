@@ -103,7 +103,8 @@ TEST_F(EnrolTest, AgentServesEachKeyOnlyForWhatItsCertificateAllows) {
     auto listed = agent.user({"keys", "--json"}, {});
     ASSERT_EQ(listed.exit_code, 0) << testing::describe(listed);
     std::map<std::string, nlohmann::json> by_cka_id;
-    for (const auto& k : json_of(listed))
+    const nlohmann::json listed_json = json_of(listed);
+    for (const auto& k : listed_json["keys"])
         by_cka_id[k["cka_id"]] = k;
     ASSERT_TRUE(by_cka_id.count(keys[0]["key_id"])) << listed.out;
     ASSERT_TRUE(by_cka_id.count(keys[1]["key_id"])) << listed.out;

@@ -272,7 +272,7 @@ TEST_F(PinCommands, ChangeThenUnblock) {
     ASSERT_EQ(changed.exit_code, 0) << testing::describe(changed);
 
     auto old_pin = pin("change", {"--pin-source", std::string("env:") + kPinVar, "--new-pin-source",
-                                  std::string("env:") + kNewPinVar});
+                                  std::string("env:") + kNewPinVar, "--verbose"});
     EXPECT_EQ(old_pin.exit_code, 5) << testing::describe(old_pin);
     EXPECT_TRUE(contains(old_pin.err, "CKR_PIN_INCORRECT")) << old_pin.err;
     EXPECT_FALSE(contains(old_pin.err, testing::SoftHsm::kUserPin));

@@ -44,9 +44,9 @@ class BadInput : public EnrolTest {
 
 TEST_F(BadInput, WrongUserPinIsTriedOnceAndChangesNothing) {
     use_filter_module({{"ATTACHE_FILTER_LOG", path("calls.log")}});
-    auto r = enrol(serial_, "ec-p256", {}, {{kPinVar, "999999"}});
+    auto r = enrol(serial_, "ec-p256", {"--verbose"}, {{kPinVar, "999999"}});
     EXPECT_EQ(r.exit_code, 5) << testing::describe(r);
-    EXPECT_TRUE(contains(r.err, "CKR_PIN_INCORRECT")) << r.err;
+    EXPECT_TRUE(contains(r.err, "CKR_PIN_INCORRECT")) << r.err;  // the --verbose detail
     EXPECT_TRUE(contains(r.err, "never retries")) << r.err;
     EXPECT_FALSE(contains(r.err + r.out, "999999"));
     EXPECT_EQ(log_lines(), std::vector<std::string>{"C_Login USER"});
@@ -59,7 +59,7 @@ TEST_F(BadInput, WrongSoPinChangesNothing) {
     auto r =
         enrol(serial_, "ec-p256",
               {"--init", "--label", "renamed", "--so-pin-source", std::string("env:") + kSoPinVar,
-               "--new-pin-source", std::string("env:") + kNewPinVar},
+               "--new-pin-source", std::string("env:") + kNewPinVar, "--verbose"},
               {{kSoPinVar, "87654321"}});
     EXPECT_EQ(r.exit_code, 5) << testing::describe(r);
     EXPECT_TRUE(contains(r.err, "SO PIN")) << r.err;
