@@ -30,6 +30,9 @@ std::string words_for(const protocol::ErrorReply& e, const std::string& card) {
         case ErrorCode::token_locked:
             return c + " is locked: unlock it with `attache unlock`";
         case ErrorCode::token_absent:
+            // The agent names the card that was pulled.
+            if (e.ckr == 0 && !e.message.empty())
+                return e.message;
             return c + " is not inserted: insert it and try again";
         case ErrorCode::final_try:
             return c +
@@ -156,6 +159,14 @@ protocol::KeyEntry resolve_key(protocol::Client& client, const std::string& ref)
     if (found.size() == 1)
         return std::move(found.front());
     if (found.empty()) {
+        // The agent lists the keys of inserted cards only: a pulled card is the likely reason.
+        auto status = call_agent<protocol::StatusReply>(client, protocol::StatusRequest{});
+        for (const auto& t : status.tokens) {
+            if (!t.present) {
+                fail(kTokenAbsent, "no inserted card has a key '" + ref + "'; the " +
+                                       card_name(t.label, t.serial) + " was removed: insert it");
+            }
+        }
         fail(kKeyNotFound, "no key matches '" + ref +
                                "': give a key id, a label or a PKCS#11 URI as `attache keys` "
                                "shows them (is your card inserted?)");
