@@ -17,6 +17,8 @@ packages=(
   libgtest-dev libgmock-dev googletest
   softhsm2 opensc opensc-pkcs11 gnutls-bin
   openssh-client openssh-server libengine-pkcs11-openssl
+  # shells whose syntax `attache-agent -c` and `--fish` print (tests evaluate the output)
+  tcsh fish
   # fuzzing (libFuzzer)
   clang libclang-rt-14-dev
 )
