@@ -54,7 +54,7 @@ TokenManager::TokenManager(Config config, EventLog log)
     : config_(std::move(config)), log_(std::move(log)) {
     auto uri = p11::Uri::parse(config_.tokens);
     if (uri)
-        filter_ = std::move(*uri);  // validated when the config was loaded
+        filter_ = std::move(*uri);                  // validated when the config was loaded
     settings_.workers = config_.workers_per_token;  // 0: session_pool_capacity's default
     settings_.scan.allow_extractable_keys = config_.allow_extractable_keys;
     settings_.scan.object_filter = object_filter(filter_);
@@ -159,8 +159,15 @@ void TokenManager::poll_module(const p11::Module& module) {
             continue;
         }
         auto info = module.token_info(slot);
-        if (!info)
-            continue;  // removed between the two calls; the next poll sees it
+        if (!info) {
+            // Only a CK_RV that says the card is gone removes its token (it went between the
+            // two calls). Anything else says nothing about the card: SoftHSM2 out of file
+            // descriptors answers CKR_GENERAL_ERROR. The token then stays as it is.
+            const auto rv = info.error().rv();
+            if (!rv || !means_token_gone(*rv))
+                seen.insert(slot);
+            continue;
+        }
         // An uninitialised token has no PIN and no keys (SoftHSM2 always shows one).
         if (!info->initialized() || !filter_.matches_token(*info))
             continue;

@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <thread>
 
 namespace attache::testing {
@@ -18,6 +21,18 @@ std::string workers_line(unsigned workers) {
 }
 
 }  // namespace
+
+UniqueFd raw_connect(const std::string& path) {
+    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+        return {};
+    timeval tv{20, 0};
+    setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
 
 std::vector<TestKey> default_keys() {
     return {
@@ -80,6 +95,15 @@ void AgentFixture::start(const AgentOptions& options) {
                            workers_line(options.workers_per_token) + "\npinentry = \"" +
                            options.pinentry + "\"\n" + options.extra_config + "\n");
     write_file(dir_ / "admin.toml", options.admin_config + "\n");
+    // Another uid may not reach the build directory: it runs a copy from the test's directory.
+    std::string agent_path = ATTACHE_AGENT_PATH;
+    if (options.run_as) {
+        std::filesystem::create_directories(dir_ / "bin");
+        agent_path = (dir_ / "bin/attache-agent").string();
+        std::filesystem::copy_file(ATTACHE_AGENT_PATH, agent_path,
+                                   std::filesystem::copy_options::overwrite_existing);
+        chmod(agent_path.c_str(), 0755);
+    }
     if (options.run_as) {
         // The agent's files must belong to the user it runs as.
         for (const auto& root : {dir_.path(), hsm_.dir().path()}) {
@@ -101,7 +125,7 @@ void AgentFixture::start(const AgentOptions& options) {
         }
         setenv("HOME", dir_.path().c_str(), 1);
         const std::string admin = (dir_ / "admin.toml").string();
-        execl(ATTACHE_AGENT_PATH, "attache-agent", "--foreground", "--config", config.c_str(),
+        execl(agent_path.c_str(), "attache-agent", "--foreground", "--config", config.c_str(),
               "--admin-config", admin.c_str(), "--socket", socket().c_str(), "--ssh-socket",
               (dir_ / "run/ssh.sock").c_str(), static_cast<char*>(nullptr));
         _exit(127);
