@@ -349,7 +349,8 @@ int main(int argc, char** argv) {
                    "PKCS#11 module to load (path, p11-kit module file or registered name); "
                    "repeatable; replaces `modules` of the configuration");
     app.add_option("-s,--socket", opts.socket,
-                   "Native protocol socket (default $XDG_RUNTIME_DIR/attache/agent.sock)");
+                   "Native protocol socket (default $XDG_RUNTIME_DIR/attache/agent.sock); not "
+                   "ssh-agent's -s: sh syntax is the default");
     app.add_option("--ssh-socket", opts.ssh_socket,
                    "SSH agent protocol socket (default $XDG_RUNTIME_DIR/attache/ssh.sock)");
     app.add_option("--pinentry", opts.pinentry,

@@ -85,6 +85,17 @@ class BackgroundTest : public ::testing::Test {
                "echo Agent pid " + std::to_string(pid) + " killed;\n";
     }
 
+    // The shell returned (the agent did not keep its output open), and the commands the agent
+    // printed set both variables (the script echoes "done $ATTACHE_SOCK $SSH_AUTH_SOCK").
+    ::testing::AssertionResult returned_with_variables_set(const CommandResult& r) {
+        if (r.timed_out)
+            return ::testing::AssertionFailure() << "attache-agent did not return\n" << describe(r);
+        if (r.exit_code != 0 ||
+            r.out.find("done " + socket() + " " + ssh_socket()) == std::string::npos)
+            return ::testing::AssertionFailure() << describe(r);
+        return ::testing::AssertionSuccess();
+    }
+
     pid_t agent_pid() {
         auto status = protocol::Client::connect(socket(), "test")->call(protocol::StatusRequest{});
         return static_cast<pid_t>(std::get<protocol::StatusReply>(*status).pid);
@@ -96,10 +107,7 @@ class BackgroundTest : public ::testing::Test {
 TEST_F(BackgroundTest, EvalReturnsWhileTheAgentServesAndKillStopsIt) {
     auto started = shell(
         "sh", "eval \"$(" + agent_command() + ")\"; echo \"done $ATTACHE_SOCK $SSH_AUTH_SOCK\"");
-    ASSERT_FALSE(started.timed_out) << "$(attache-agent) did not return\n" << describe(started);
-    ASSERT_EQ(started.exit_code, 0) << describe(started);
-    EXPECT_NE(started.out.find("done " + socket() + " " + ssh_socket()), std::string::npos)
-        << describe(started);
+    ASSERT_TRUE(returned_with_variables_set(started));
     EXPECT_NE(started.out.find("Agent pid "), std::string::npos) << describe(started);
 
     // The agent still serves, to another process.
@@ -142,10 +150,7 @@ TEST_F(BackgroundTest, CshOutputParses) {
         GTEST_SKIP() << "tcsh is not installed (scripts/install-deps.sh installs it)";
     auto started = shell(
         "tcsh", "eval `" + agent_command("-c") + "`; echo \"done $ATTACHE_SOCK $SSH_AUTH_SOCK\"");
-    ASSERT_FALSE(started.timed_out) << describe(started);
-    ASSERT_EQ(started.exit_code, 0) << describe(started);
-    EXPECT_NE(started.out.find("done " + socket() + " " + ssh_socket()), std::string::npos)
-        << describe(started);
+    ASSERT_TRUE(returned_with_variables_set(started));
     auto stopped = shell("tcsh",
                          "eval `" + std::string(ATTACHE_AGENT_PATH) +
                              " -k -c`; if (! $?ATTACHE_SOCK && ! $?SSH_AUTH_SOCK) echo gone",
@@ -160,10 +165,7 @@ TEST_F(BackgroundTest, FishOutputParses) {
         GTEST_SKIP() << "fish is not installed (scripts/install-deps.sh installs it)";
     auto started = shell(
         "fish", agent_command("--fish") + " | source; echo \"done $ATTACHE_SOCK $SSH_AUTH_SOCK\"");
-    ASSERT_FALSE(started.timed_out) << describe(started);
-    ASSERT_EQ(started.exit_code, 0) << describe(started);
-    EXPECT_NE(started.out.find("done " + socket() + " " + ssh_socket()), std::string::npos)
-        << describe(started);
+    ASSERT_TRUE(returned_with_variables_set(started));
     auto stopped = shell("fish",
                          std::string(ATTACHE_AGENT_PATH) +
                              " -k --fish | source; not set -q ATTACHE_SOCK; and not set -q "

@@ -72,6 +72,7 @@ class JournalTest : public ::testing::Test {
             return pid;
         const int err = open(stream.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
         dup2(err, 2);
+        dup2(err, 1);  // the commands a background start prints
         if (foreground) {
             struct stat st {};
             fstat(2, &st);
