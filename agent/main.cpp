@@ -16,13 +16,17 @@
 #include "agent/core/log.h"
 #include "agent/core/token_manager.h"
 #include "agent/pinentry/pinentry.h"
+#include "agent/protocol/client.h"
 #include "agent/server/native_handler.h"
 #include "agent/server/server.h"
 #include "agent/server/socket_dir.h"
 #include "agent/server/ssh_handler.h"
+#include "agent/workstation/daemon.h"
 #include "agent/workstation/journal.h"
 #include "agent/workstation/logind.h"
 #include "agent/workstation/session_environment.h"
+#include "agent/workstation/shell_env.h"
+#include "agent/workstation/stop_agent.h"
 #include "agent/workstation/systemd.h"
 
 namespace {
@@ -49,6 +53,8 @@ struct Options {
     std::string ssh_socket;
     std::optional<std::string> pinentry;
     bool debug = false;
+    bool kill = false;
+    ShellSyntax syntax = ShellSyntax::sh;
 };
 
 // Connections to a socket whose protocol is switched off (systemd's socket unit still
@@ -105,42 +111,30 @@ Result<Sockets> open_sockets(const Config& config, std::vector<InheritedSocket> 
     return out;
 }
 
-// Forks into the background; the parent waits until the child is serving (or failed),
-// prints the environment line like ssh-agent does, and exits with the child's verdict.
-// Returns the fd the child writes its readiness byte to.
-int daemonize(const std::string& socket) {
-    int ready[2];
-    if (pipe(ready) != 0) {
-        std::perror("attache-agent: pipe");
-        std::exit(1);
+// Connections and module files need descriptors: the soft limit goes up to the hard one (the
+// accept loop keeps headroom below it, agent/server/server.h).
+void raise_fd_limit() {
+    rlimit nofile{};
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        std::perror("attache-agent: fork");
-        std::exit(1);
-    }
-    if (pid > 0) {
-        close(ready[1]);
-        char status = 0;
-        ssize_t n = read(ready[0], &status, 1);
-        if (n == 1 && status == 'R') {
-            std::printf("ATTACHE_SOCK=%s; export ATTACHE_SOCK;\necho Agent pid %d;\n",
-                        socket.c_str(), static_cast<int>(pid));
-            std::exit(0);
-        }
-        std::exit(1);
-    }
-    close(ready[0]);
-    setsid();
-    return ready[1];
 }
 
-void signal_ready(int fd) {
-    if (fd < 0)
-        return;
-    char r = 'R';
-    (void)!write(fd, &r, 1);
-    close(fd);
+// `attache-agent -k`: stops the agent of $ATTACHE_SOCK (or --socket) and prints the lines
+// that unset the variables.
+int kill_agent(const Options& opts) {
+    const std::string socket = opts.socket.empty() ? protocol::default_socket_path() : opts.socket;
+    auto stopped = stop_agent(socket);
+    if (!stopped) {
+        std::fprintf(stderr, "attache-agent: %s\n", stopped.error().message().c_str());
+        return 1;
+    }
+    const char* ssh = std::getenv("SSH_AUTH_SOCK");
+    const bool ours =
+        ssh != nullptr && !stopped->ssh_socket.empty() && same_path(ssh, stopped->ssh_socket);
+    std::fputs(unset_commands(opts.syntax, ours, stopped->pid).c_str(), stdout);
+    return 0;
 }
 
 int run(const Options& opts) {
@@ -189,9 +183,15 @@ int run(const Options& opts) {
         log_error(inherited.error().message());
         return 1;
     }
-    int ready_fd = -1;
-    if (!opts.foreground && !notify_expected() && inherited->empty())
-        ready_fd = daemonize(config->socket);
+    std::optional<StartupReport> background;
+    if (!opts.foreground && !notify_expected() && inherited->empty()) {
+        auto report = go_to_background();
+        if (!report) {
+            log_error(report.error().message());
+            return 1;
+        }
+        background = std::move(*report);
+    }
 
     if (Status s = Server::block_signals(); !s) {
         log_error(s.error().message());
@@ -277,7 +277,17 @@ int run(const Options& opts) {
                                 " with " + std::to_string(tokens.tokens().size()) + " token(s)";
     log_info(std::string(kVersion) + " " + serving +
              (sockets->native_inherited ? " (sockets from systemd)" : ""));
-    signal_ready(ready_fd);
+    if (background) {
+        AgentEnvironment env{config->socket, serve_ssh ? config->ssh_socket : "", getpid()};
+        auto commands = export_commands(opts.syntax, env);
+        if (!commands) {
+            log_error(commands.error().message());
+            remove_sockets();
+            return 1;
+        }
+        log_info("running in the background, logging to " + background->log_destination());
+        background->ready(*commands);
+    }
     notify_ready(serving);
 
     Status ran = server.run();
@@ -306,6 +316,7 @@ int run(const Options& opts) {
 
 int main(int argc, char** argv) {
     harden_process();
+    raise_fd_limit();
 
     Options opts;
     CLI::App app{
@@ -314,8 +325,21 @@ int main(int argc, char** argv) {
         "unlocked with its PIN.",
         "attache-agent"};
     app.add_flag("-f,--foreground", opts.foreground,
-                 "Stay in the foreground and log to standard error (systemd runs it so)");
-    app.add_option("-c,--config", opts.config,
+                 "Stay in the foreground and log to standard error (systemd runs it so). "
+                 "Without it the agent forks, prints the commands that set ATTACHE_SOCK (and "
+                 "SSH_AUTH_SOCK when it serves the SSH socket) for `eval \"$(attache-agent)\"`, "
+                 "and logs to the journal, or to $XDG_STATE_HOME/attache/agent.log "
+                 "(~/.local/state/attache/agent.log) when no journal runs");
+    bool csh = false;
+    bool fish = false;
+    bool sh = false;
+    app.add_flag("--sh", sh, "Print the commands in sh syntax (the default)");
+    app.add_flag("-c,--csh", csh, "Print the commands in csh syntax");
+    app.add_flag("--fish", fish, "Print the commands in fish syntax");
+    app.add_flag("-k,--kill", opts.kill,
+                 "Stop the agent of $ATTACHE_SOCK (or --socket) and print the commands that "
+                 "unset the variables");
+    app.add_option("--config", opts.config,
                    "Configuration file instead of ~/.config/attache/agent.toml "
                    "(/etc/attache/agent.toml is always read first)");
     app.add_option("--admin-config", opts.admin_config,
@@ -325,7 +349,8 @@ int main(int argc, char** argv) {
                    "PKCS#11 module to load (path, p11-kit module file or registered name); "
                    "repeatable; replaces `modules` of the configuration");
     app.add_option("-s,--socket", opts.socket,
-                   "Native protocol socket (default $XDG_RUNTIME_DIR/attache/agent.sock)");
+                   "Native protocol socket (default $XDG_RUNTIME_DIR/attache/agent.sock); not "
+                   "ssh-agent's -s: sh syntax is the default");
     app.add_option("--ssh-socket", opts.ssh_socket,
                    "SSH agent protocol socket (default $XDG_RUNTIME_DIR/attache/ssh.sock)");
     app.add_option("--pinentry", opts.pinentry,
@@ -334,5 +359,12 @@ int main(int argc, char** argv) {
     app.add_flag("--debug", opts.debug, "Log debug messages");
     app.set_version_flag("--version", kVersion);
     CLI11_PARSE(app, argc, argv);
+    if (int(sh) + int(csh) + int(fish) > 1) {
+        std::fprintf(stderr, "attache-agent: choose one of --sh, --csh and --fish\n");
+        return 2;
+    }
+    opts.syntax = csh ? ShellSyntax::csh : fish ? ShellSyntax::fish : ShellSyntax::sh;
+    if (opts.kill)
+        return kill_agent(opts);
     return run(opts);
 }

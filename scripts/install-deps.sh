@@ -21,6 +21,8 @@ packages=(
   # card (Debian's /usr/bin/python3 with python3-cryptography), PC/SC for its checks, and
   # unshare/ip for the private network namespace
   pcscd libpcsclite1 vsmartcard-vpcd python3 python3-cryptography util-linux iproute2
+  # shells whose syntax `attache-agent -c` and `--fish` print (tests evaluate the output)
+  tcsh fish
   # fuzzing (libFuzzer)
   clang libclang-rt-14-dev
 )

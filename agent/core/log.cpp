@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <ctime>
 #include <mutex>
 
 namespace attache::agent {
@@ -11,6 +12,7 @@ namespace {
 
 std::atomic<LogLevel> g_level{LogLevel::info};
 std::atomic<LogSink*> g_sink{nullptr};
+std::atomic<bool> g_timestamps{false};
 
 std::mutex& log_mutex() {
     static std::mutex& m = *new std::mutex;
@@ -85,6 +87,24 @@ void set_log_sink(LogSink* sink) {
     g_sink = sink;
 }
 
+void set_log_timestamps(bool on) {
+    g_timestamps = on;
+}
+
+void log_to_stderr(LogLevel level, std::string_view message) {
+    char stamp[32] = "";
+    if (g_timestamps.load()) {
+        const std::time_t now = std::time(nullptr);
+        std::tm utc{};
+        gmtime_r(&now, &utc);
+        std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ ", &utc);
+    }
+    std::lock_guard lock(log_mutex());
+    std::fprintf(stderr, "%sattache-agent[%d]: %s: %.*s\n", stamp, static_cast<int>(getpid()),
+                 level_name(level), static_cast<int>(message.size()), message.data());
+    std::fflush(stderr);
+}
+
 void log(LogLevel level, std::string_view raw_message) {
     if (level < g_level.load())
         return;
@@ -93,10 +113,7 @@ void log(LogLevel level, std::string_view raw_message) {
         sink->write(level, message);
         return;
     }
-    std::lock_guard lock(log_mutex());
-    std::fprintf(stderr, "attache-agent[%d]: %s: %.*s\n", static_cast<int>(getpid()),
-                 level_name(level), static_cast<int>(message.size()), message.data());
-    std::fflush(stderr);
+    log_to_stderr(level, message);
 }
 
 namespace {

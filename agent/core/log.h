@@ -60,4 +60,10 @@ class LogSink {
 // Not owned; must live until logging ends (install a static one). nullptr: standard error.
 void set_log_sink(LogSink* sink);
 
+// The default destination, for sinks that add to it: one line on standard error.
+void log_to_stderr(LogLevel level, std::string_view message);
+// Lines on standard error start with the UTC time (when it is a log file of the agent's own;
+// the journal stamps its entries itself).
+void set_log_timestamps(bool on);
+
 }  // namespace attache::agent

@@ -162,8 +162,15 @@ void TokenManager::poll_module(const p11::Module& module) {
             continue;
         }
         auto info = module.token_info(slot);
-        if (!info)
-            continue;  // removed between the two calls; the next poll sees it
+        if (!info) {
+            // Only a CK_RV that says the card is gone removes its token (it went between the
+            // two calls). Anything else says nothing about the card: SoftHSM2 out of file
+            // descriptors answers CKR_GENERAL_ERROR. The token then stays as it is.
+            const auto rv = info.error().rv();
+            if (!rv || !means_token_gone(*rv))
+                seen.insert(slot);
+            continue;
+        }
         // An uninitialised token has no PIN and no keys (SoftHSM2 always shows one).
         if (!info->initialized() || !filter_.matches_token(*info))
             continue;

@@ -96,9 +96,18 @@ std::vector<std::string> audit_journal_fields(const AuditFields& fields) {
     return out;
 }
 
-void log_to_journal() {
+bool journal_available() {
+    struct stat st {};
+    return stat("/run/systemd/journal/socket", &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+LogSink& journal_sink() {
     static JournalSink& sink = *new JournalSink;  // never destroyed: threads may still log
-    set_log_sink(&sink);
+    return sink;
+}
+
+void log_to_journal() {
+    set_log_sink(&journal_sink());
 }
 
 }  // namespace attache::agent

@@ -8,8 +8,9 @@
 //   journalctl --user ATTACHE_OP=sign ATTACHE_RESULT=ok
 //
 // ATTACHE_OP, ATTACHE_KEY, ATTACHE_TOKEN, ATTACHE_VIA, ATTACHE_CLIENT_PID, ATTACHE_CLIENT_UID,
-// ATTACHE_CLIENT_EXE and ATTACHE_RESULT carry the audit record's values. Started by hand, the
-// agent keeps writing to standard error.
+// ATTACHE_CLIENT_EXE and ATTACHE_RESULT carry the audit record's values. Started by hand in the
+// foreground, the agent keeps writing to standard error; forked into the background, it sends
+// the same entries to the journal when one runs (journal_available()).
 
 #include <string>
 #include <vector>
@@ -26,6 +27,13 @@ bool stderr_is_journal();
 
 // "NAME=value" journal fields for an audit record (without MESSAGE and PRIORITY).
 std::vector<std::string> audit_journal_fields(const AuditFields& fields);
+
+// Whether a journal listens on this machine (/run/systemd/journal/socket is a socket): a forked
+// agent then logs there, else to its log file (agent/workstation/log_file.h).
+bool journal_available();
+
+// The sink log_to_journal() installs (never destroyed).
+LogSink& journal_sink();
 
 // Sends the log to the journal from now on (for the rest of the process).
 void log_to_journal();

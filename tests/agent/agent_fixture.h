@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "agent/protocol/client.h"
+#include "agent/protocol/unique_fd.h"
 #include "pkcs11/keygen.h"
 #include "pkcs11/module.h"
 #include "tests/faulttoken/fault_control.h"
@@ -48,6 +49,10 @@ struct AgentOptions {
     // Runs after the fault token's control file exists, before the agent starts.
     std::function<void(faulttoken::FaultControl&)> before_start;
 };
+
+// A raw connection to a socket (no handshake), with a 20 s receive timeout so that a broken
+// agent fails the test instead of hanging it; invalid when the connection failed.
+UniqueFd raw_connect(const std::string& path);
 
 class AgentFixture {
   public:

@@ -22,18 +22,6 @@
 namespace attache::testing {
 namespace {
 
-UniqueFd raw_connect(const std::string& path) {
-    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-        return {};
-    timeval tv{20, 0};  // a broken agent must fail the test, not hang it
-    setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
 // Reads one reply; nullopt when the agent closed the connection.
 std::optional<protocol::Reply> read_reply(int fd) {
     auto body = stream::read_frame(fd, 20'000, 20'000);

@@ -6,7 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <stdexcept>
 
@@ -19,10 +22,27 @@ void set_cloexec_pipe(int fds[2]) {
     }
 }
 
+CommandResult run(const std::vector<std::string>& argv, const std::string& input,
+                  const std::map<std::string, std::string>& env, int timeout_ms);
+
 }  // namespace
 
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& input,
                           const std::map<std::string, std::string>& env) {
+    return run(argv, input, env, -1);
+}
+
+CommandResult run_command_within(int timeout_ms, const std::vector<std::string>& argv,
+                                 const std::map<std::string, std::string>& env) {
+    return run(argv, {}, env, timeout_ms);
+}
+
+namespace {
+
+CommandResult run(const std::vector<std::string>& argv, const std::string& input,
+                  const std::map<std::string, std::string>& env, int timeout_ms) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 0));
     int in[2], out[2], err[2];
     set_cloexec_pipe(in);
     set_cloexec_pipe(out);
@@ -39,6 +59,8 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
         throw std::runtime_error("fork failed");
     }
     if (pid == 0) {
+        if (timeout_ms >= 0)
+            setpgid(0, 0);
         dup2(in[0], 0);
         dup2(out[1], 1);
         dup2(err[1], 2);
@@ -77,9 +99,22 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
             in_i = n;
             pfds[n++] = {in_fd, POLLOUT, 0};
         }
-        if (poll(pfds, n, -1) < 0) {
+        int wait_ms = -1;
+        if (timeout_ms >= 0) {
+            wait_ms = static_cast<int>(
+                std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         deadline - std::chrono::steady_clock::now())
+                                         .count()));
+        }
+        const int ready = poll(pfds, n, wait_ms);
+        if (ready < 0) {
             if (errno == EINTR)
                 continue;
+            break;
+        }
+        if (ready == 0) {
+            result.timed_out = true;
+            kill(-pid, SIGKILL);
             break;
         }
         char buf[65536];
@@ -114,9 +149,11 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
     return result;
 }
 
+}  // namespace
+
 std::string describe(const CommandResult& r) {
-    return "exit " + std::to_string(r.exit_code) + "\n--- stdout ---\n" + r.out +
-           "\n--- stderr ---\n" + r.err;
+    return "exit " + std::to_string(r.exit_code) + (r.timed_out ? " (killed: timed out)" : "") +
+           "\n--- stdout ---\n" + r.out + "\n--- stderr ---\n" + r.err;
 }
 
 }  // namespace attache::testing

@@ -45,33 +45,41 @@ Entry parse_entry(const std::string& datagram) {
     return e;
 }
 
-TEST(Journal, AuditRecordsArriveWithStructuredFields) {
-    if (geteuid() != 0)
-        GTEST_SKIP() << "needs root for a private mount namespace";
-    AgentFixture agent;
-    agent.add_token("alice", {{p11::KeyAlgorithm::ec_p256, "k", {.sign = true}}});
-    const fs::path journal_dir = agent.dir() / "journal";
-    fs::create_directory(journal_dir);
-    UniqueFd journal(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    const std::string socket_path = (journal_dir / "socket").string();
-    std::strncpy(addr.sun_path, socket_path.c_str(), sizeof addr.sun_path - 1);
-    ASSERT_EQ(bind(journal.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    const fs::path stream = agent.dir() / "stderr";
-    write_file(agent.dir() / "agent.toml",
-               "modules = [\"" + SoftHsm::module_path() + "\"]\npinentry = \"\"\n");
+class JournalTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (geteuid() != 0)
+            GTEST_SKIP() << "needs root for a private mount namespace";
+        agent.add_token("alice", {{p11::KeyAlgorithm::ec_p256, "k", {.sign = true}}});
+        fs::create_directory(journal_dir);
+        journal.reset(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        const std::string socket_path = (journal_dir / "socket").string();
+        std::strncpy(addr.sun_path, socket_path.c_str(), sizeof addr.sun_path - 1);
+        ASSERT_EQ(bind(journal.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+        write_file(agent.dir() / "agent.toml",
+                   "modules = [\"" + SoftHsm::module_path() + "\"]\npinentry = \"\"\n");
+    }
 
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
+    // Starts the agent where our socket appears as /run/systemd/journal/socket, for the agent
+    // alone (a private mount namespace). `foreground`: standard error is a journal stream
+    // ($JOURNAL_STREAM), as under systemd; else the agent goes into the background itself and
+    // the returned process exits once it serves.
+    pid_t start(bool foreground) {
+        const pid_t pid = fork();
+        if (pid != 0)
+            return pid;
         const int err = open(stream.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
         dup2(err, 2);
-        struct stat st {};
-        fstat(2, &st);
-        setenv("JOURNAL_STREAM",
-               (std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)).c_str(), 1);
-        // Our socket appears as /run/systemd/journal/socket for the agent alone.
+        dup2(err, 1);  // the commands a background start prints
+        if (foreground) {
+            struct stat st {};
+            fstat(2, &st);
+            setenv("JOURNAL_STREAM",
+                   (std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino)).c_str(), 1);
+        }
+        setenv("XDG_STATE_HOME", (agent.dir() / "state").c_str(), 1);
         if (unshare(CLONE_NEWNS) != 0 ||
             mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
             _exit(125);
@@ -81,11 +89,33 @@ TEST(Journal, AuditRecordsArriveWithStructuredFields) {
         fs::create_directories("/run/systemd/journal");
         if (mount(journal_dir.c_str(), "/run/systemd/journal", nullptr, MS_BIND, nullptr) != 0)
             _exit(125);
-        execl(ATTACHE_AGENT_PATH, "attache-agent", "--foreground", "--config",
+        execl(ATTACHE_AGENT_PATH, "attache-agent", foreground ? "--foreground" : "--sh", "--config",
               (agent.dir() / "agent.toml").c_str(), "--socket", agent.socket().c_str(),
               "--ssh-socket", (agent.dir() / "run/ssh.sock").c_str(), static_cast<char*>(nullptr));
         _exit(127);
     }
+
+    std::vector<Entry> entries() {
+        std::vector<Entry> out;
+        char buf[65536];
+        for (;;) {
+            const ssize_t n = recv(journal.get(), buf, sizeof buf, MSG_DONTWAIT);
+            if (n <= 0)
+                break;
+            out.push_back(parse_entry(std::string(buf, static_cast<size_t>(n))));
+        }
+        return out;
+    }
+
+    AgentFixture agent;
+    const fs::path journal_dir = agent.dir() / "journal";
+    const fs::path stream = agent.dir() / "stderr";
+    UniqueFd journal;
+};
+
+TEST_F(JournalTest, AuditRecordsArriveWithStructuredFields) {
+    const pid_t pid = start(/*foreground=*/true);
+    ASSERT_GE(pid, 0);
     ASSERT_TRUE(eventually([&] { return bool(protocol::Client::connect(agent.socket(), "t")); }))
         << read_file(stream);
     agent.unlock();
@@ -95,14 +125,7 @@ TEST(Journal, AuditRecordsArriveWithStructuredFields) {
     kill(pid, SIGTERM);
     waitpid(pid, nullptr, 0);
 
-    std::vector<Entry> entries;
-    char buf[65536];
-    for (;;) {
-        const ssize_t n = recv(journal.get(), buf, sizeof buf, MSG_DONTWAIT);
-        if (n <= 0)
-            break;
-        entries.push_back(parse_entry(std::string(buf, static_cast<size_t>(n))));
-    }
+    const std::vector<Entry> entries = this->entries();
     ASSERT_FALSE(entries.empty()) << "nothing reached the journal; stderr:\n" << read_file(stream);
     bool serving = false, sign = false, unlock = false;
     for (const auto& e : entries) {
@@ -128,6 +151,32 @@ TEST(Journal, AuditRecordsArriveWithStructuredFields) {
     EXPECT_TRUE(unlock);
     EXPECT_EQ(read_file(stream).find("audit:"), std::string::npos)
         << "with the journal, standard error carries no duplicate";
+}
+
+TEST_F(JournalTest, TheAgentInTheBackgroundLogsToTheJournal) {
+    const pid_t parent = start(/*foreground=*/false);
+    ASSERT_GE(parent, 0);
+    int status = 0;
+    waitpid(parent, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(stream);
+    auto reply = agent.client().call(protocol::StatusRequest{});
+    ASSERT_TRUE(reply);
+    const auto pid = static_cast<pid_t>(std::get<protocol::StatusReply>(*reply).pid);
+    agent.unlock();
+    auto sig = agent.cli({"sign", "--key", agent.key("k").id}, "data");
+    EXPECT_EQ(sig.exit_code, 0) << describe(sig);
+    kill(pid, SIGTERM);
+    EXPECT_TRUE(eventually([&] { return !fs::exists(agent.socket()); }));
+
+    bool background = false, sign = false;
+    for (const auto& e : entries()) {
+        background |= e.at("MESSAGE") == "running in the background, logging to the journal";
+        sign |= e.count("ATTACHE_OP") && e.at("ATTACHE_OP") == "sign";
+    }
+    EXPECT_TRUE(background);
+    EXPECT_TRUE(sign);
+    EXPECT_FALSE(fs::exists(agent.dir() / "state/attache/agent.log"))
+        << "no file beside the journal";
 }
 
 }  // namespace
