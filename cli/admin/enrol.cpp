@@ -335,8 +335,8 @@ void add_enrol_command(CLI::App& app, int& exit_code) {
     add_secret_source_option(*cmd, "--new-pin-source", o->new_pin_source,
                              "user PIN to set (with --init)");
     add_optional_secret_source_option(*cmd, "--new-so-pin-source", o->new_so_pin_source,
-                                      "new per-card SO PIN, set after --init (never printed or "
-                                      "recorded; without it the SO PIN stays as it is)")
+                                      "card's new SO PIN (set after --init with C_SetPIN; "
+                                      "never printed or recorded; default: the SO PIN stays)")
         ->needs(init);
     add_json_flag(*cmd, o->json);
     cmd->callback([o, &exit_code] { run_command(o->json, exit_code, [o] { return enrol(*o); }); });
