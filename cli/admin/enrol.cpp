@@ -1,14 +1,17 @@
 // attache enrol: prepares a holder's card. In order, and changing nothing until every check
 // has passed:
-//   1. inputs: key types, subject DN, e-mail, output directory, inventory (Attache's, known
-//      schema, no open record for this card);
-//   2. the token: exactly one matches --token; its mechanism list supports the key types;
-//   3. --init: C_InitToken + C_InitPIN (token_init.h); otherwise one C_Login as the user;
-//   4. two key pairs generated on the card (key_plan.h), their attributes read back
+//   1. the plan (enrol_plan.h): arguments, token, mechanisms, inventory, output directory and
+//      request names, all checked; --dry-run prints it and stops;
+//   2. --init on a card that holds anything: the operator types the card's serial (or gave
+//      --confirm SERIAL);
+//   3. the PINs read (nothing has changed if Ctrl-C ends a prompt);
+//   4. --init: C_InitToken + C_InitPIN (+ C_SetPIN for a new SO PIN) (token_init.h); otherwise
+//      one C_Login as the user;
+//   5. two key pairs generated on the card (key_plan.h), their attributes read back
 //      (key_checks.h); a wrong attribute deletes them and stops;
-//   5. one PKCS#10 request per key, signed on the card and verified (csr.h), written to --out;
-//   6. the enrolment recorded in the inventory, state awaiting-certificate.
-// A failure or Ctrl-C in steps 4-6 deletes the generated keys and the written requests and
+//   6. one PKCS#10 request per key, signed on the card and verified (csr.h), written to --out;
+//   7. the enrolment recorded in the inventory, state awaiting-certificate.
+// A failure or Ctrl-C in steps 5-7 deletes the generated keys and the written requests and
 // says so; the inventory is written in one transaction at the very end.
 
 #include <unistd.h>
@@ -19,9 +22,11 @@
 #include <optional>
 
 #include "cli/admin/atomic_file.h"
+#include "cli/admin/card_history.h"
 #include "cli/admin/card_keys.h"
+#include "cli/admin/confirm.h"
 #include "cli/admin/csr.h"
-#include "cli/admin/distinguished_name.h"
+#include "cli/admin/enrol_plan.h"
 #include "cli/admin/failure.h"
 #include "cli/admin/interrupt.h"
 #include "cli/admin/inventory.h"
@@ -43,26 +48,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct EnrolOptions {
-    std::string module;
-    std::string token;
-    std::string holder;
-    std::string subject;
-    std::string email;
-    std::string key_type = "ec-p256";
-    std::string encryption_key_type;
-    bool init = false;
-    std::string label;
-    bool force = false;
-    bool so_pin_count_low_ok = false;
-    std::string out_dir = ".";
-    std::string inventory;
-    std::string pin_source;
-    std::string so_pin_source;
-    std::string new_pin_source;
-    bool json = false;
-};
-
 // A generated key, ready for its request and the inventory.
 struct NewKey {
     PlannedKey plan;
@@ -71,64 +56,6 @@ struct NewKey {
     std::string spki_sha256;
     std::string csr_path;
 };
-
-std::string file_slug(const std::string& text) {
-    std::string slug;
-    for (unsigned char c : text) {
-        if (std::isalnum(c))
-            slug += static_cast<char>(std::tolower(c));
-        else if (!slug.empty() && slug.back() != '-')
-            slug += '-';
-    }
-    while (!slug.empty() && slug.back() == '-')
-        slug.pop_back();
-    return slug.empty() ? "holder" : slug;
-}
-
-void check_holder(const std::string& holder) {
-    if (holder.empty() || holder.size() > 128)
-        fail(kUsage, "--holder must have 1 to 128 characters");
-    for (unsigned char c : holder) {
-        if (c < 0x20 || c == 0x7f)
-            fail(kUsage, "--holder contains a control character");
-    }
-}
-
-std::string absolute_path(const fs::path& p) {
-    std::error_code ec;
-    fs::path a = fs::absolute(p, ec);
-    return (ec ? p : a.lexically_normal()).string();
-}
-
-void refuse_open_enrolment(const std::string& inventory_path, const SelectedToken& token) {
-    std::error_code ec;
-    if (token.info.serial.empty() || !fs::exists(inventory_path, ec))
-        return;
-    Inventory inventory = check(Inventory::open(inventory_path, true), {}, kInventory);
-    auto open = check(inventory.open_enrolment(token.info.serial), {}, kInventory);
-    if (open) {
-        fail(kInventory, "card serial " + token.info.serial + " already has an open enrolment " +
-                             "in " + inventory_path + " (record " + std::to_string(open->id) +
-                             ", holder " + open->holder + ", state " +
-                             std::string(state_name(open->state)) +
-                             "); retire it first (`attache retire`); nothing was changed");
-    }
-}
-
-void check_mechanisms(const SelectedToken& token, const std::vector<PlannedKey>& plan) {
-    std::vector<std::string> problems;
-    for (const PlannedKey& key : plan) {
-        for (std::string& p : unmet_needs(token.module, token.slot, mechanism_needs(key)))
-            problems.push_back(std::move(p));
-    }
-    if (problems.empty())
-        return;
-    auto supported = enrollable_key_types(token.module, token.slot);
-    fail(kRefusedByToken, "token " + token.describe() +
-                              " does not support this key type: " + join(problems) +
-                              ". Nothing was changed. Key types this token can enrol: " +
-                              (supported.empty() ? std::string("none") : join(supported, ", ")));
-}
 
 nlohmann::json key_json(const NewKey& k, const SelectedToken& token) {
     return {{"role", role_name(k.plan.role)},
@@ -141,74 +68,56 @@ nlohmann::json key_json(const NewKey& k, const SelectedToken& token) {
 }
 
 Report enrol(const EnrolOptions& o) {
-    // 1. Inputs. Nothing below this block is reached with a bad argument.
-    check_holder(o.holder);
-    auto key_type = p11::key_algorithm_from_name(o.key_type);
-    if (!key_type)
-        fail(kUsage, "unsupported key type '" + o.key_type +
-                         "' (expected ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096 or ed25519)");
-    std::optional<p11::KeyAlgorithm> encryption_type;
-    if (!o.encryption_key_type.empty()) {
-        encryption_type = p11::key_algorithm_from_name(o.encryption_key_type);
-        if (!encryption_type)
-            fail(kUsage, "unsupported encryption key type '" + o.encryption_key_type + "'");
-    }
-    std::vector<PlannedKey> plan =
-        check(plan_keys(o.holder, *key_type, encryption_type), {}, kUsage);
-    X509NamePtr subject = check(parse_distinguished_name(o.subject), {}, kUsage);
-    std::optional<std::string> email;
-    if (!o.email.empty()) {
-        if (!plausible_email(o.email))
-            fail(kUsage, "--email '" + o.email + "' is not an e-mail address");
-        email = o.email;
-    }
-    std::error_code ec;
-    if (!fs::is_directory(o.out_dir, ec) || access(o.out_dir.c_str(), W_OK | X_OK) != 0)
-        fail(kUsage, "--out " + o.out_dir + " is not a writable directory");
-    check(Inventory::check_usable(o.inventory), {}, kInventory);
+    // 1. The plan. Nothing below this line is reached with a check failed.
+    EnrolPlan plan = make_plan(o);
+    if (o.dry_run)
+        return plan_report(o, plan);
+    SelectedToken& token = plan.token;
+    const std::vector<PlannedKey>& keys_to_make = plan.keys;
+    const X509NamePtr& subject = plan.subject;
+    const std::optional<std::string>& email = plan.email;
 
-    // 2. The token.
-    SelectedToken token = select_token(o.module, o.token);
-    if (!o.init && !token.info.initialized())
-        fail(kUsage, "token " + token.describe() + " is not initialised; add --init --label LABEL");
-    refuse_open_enrolment(o.inventory, token);
-    check_mechanisms(token, plan);
+    // 2. The operator's go-ahead to erase a card that holds something.
+    if (plan.needs_confirmation || (plan.erase && !o.confirm.empty())) {
+        confirm_serial("--init erases " + plan.erase->describe() + " on card serial " +
+                           token.info.serial + " for good",
+                       token.info.serial, o.confirm);
+    }
 
-    // Secrets first: Ctrl-C at a prompt simply ends the command, nothing having changed.
-    InitRequest request{o.label, o.force, o.so_pin_count_low_ok, o.so_pin_source, o.new_pin_source};
+    // 3. Secrets: Ctrl-C at a prompt simply ends the command, nothing having changed.
+    const InitRequest request = o.init_request();
     std::optional<InitPins> init_pins;
     std::optional<PreparedLogin> user_login;
-    if (o.init)
-        init_pins = prepare_initialisation(token, request);
-    else
+    std::optional<CardHistory> history;
+    if (o.init) {
+        history.emplace(o.inventory, token.info.serial);
+        init_pins = read_init_pins(token, request);
+    } else {
         user_login = prepare_login(token, o.pin_source, PinRole::user);
+    }
 
     // From here on, Ctrl-C is deferred to the next point where the card is consistent.
     InterruptGuard interrupt;
     bool initialised = false;
+    std::vector<std::string> csr_paths = plan.request_paths;
     if (o.init) {
         if (interrupt.requested())
             fail(kCancelled, "interrupted before the token was changed; nothing was changed");
-        initialise_token(token, request, *init_pins);
+        const std::string serial_before = token.info.serial;
+        initialise_token(token, request, *init_pins, *history);
         initialised = true;
-        // A blank token may only now have a serial number.
-        refuse_open_enrolment(o.inventory, token);
+        if (token.info.serial != serial_before) {
+            // A blank token may only now have a serial number.
+            const std::string prefix =
+                "The card was initialised as '" + token.info.label + "' and its user PIN set, but ";
+            refuse_open_enrolment(o.inventory, token, prefix);
+            csr_paths = request_paths(o, keys_to_make, token.info.serial, prefix);
+        }
     }
     const std::string card_state_prefix =
         initialised
             ? "The card was initialised as '" + token.info.label + "' and its user PIN set. "
             : std::string();
-
-    // Request file names, known now that the serial is.
-    const std::string base = file_slug(o.holder) + "-" + file_slug(token.info.serial);
-    std::vector<std::string> csr_paths;
-    for (const PlannedKey& key : plan) {
-        fs::path p = fs::path(o.out_dir) / (base + "-" + std::string(role_name(key.role)) + ".csr");
-        if (fs::exists(fs::symlink_status(p, ec)))
-            fail(kUsage, card_state_prefix + "refusing to replace " + p.string() +
-                             "; choose another --out");
-        csr_paths.push_back(absolute_path(p));
-    }
 
     // 3. Log in.
     auto session =
@@ -251,8 +160,8 @@ Report enrol(const EnrolOptions& o) {
     try {
         checkpoint();
         // 4. Generate and check.
-        for (size_t i = 0; i < plan.size(); ++i) {
-            const PlannedKey& key = plan[i];
+        for (size_t i = 0; i < keys_to_make.size(); ++i) {
+            const PlannedKey& key = keys_to_make[i];
             p11::KeyPairSpec spec;
             spec.algorithm = key.algorithm;
             spec.usage = key.usage;
@@ -319,6 +228,10 @@ Report enrol(const EnrolOptions& o) {
         record.holder = o.holder;
         record.subject = name_string(subject.get());
         record.email = email;
+        std::string enrolled = "enrolled";
+        if (initialised)
+            enrolled += std::string(" on a card initialised as '") + token.info.label + "'" +
+                        (o.new_so_pin_source.empty() ? "" : " with a new SO PIN");
         for (const NewKey& k : keys) {
             record.keys.push_back({std::string(role_name(k.plan.role)), hex(k.handles.id),
                                    k.plan.label,
@@ -329,8 +242,8 @@ Report enrol(const EnrolOptions& o) {
         auto inventory = Inventory::open_or_create(o.inventory);
         if (!inventory)
             stop(kInventory, inventory.error().message());
-        auto id =
-            inventory->add_enrolment(record, Operator::current(), time_string(std::time(nullptr)));
+        auto id = inventory->add_enrolment(record, Operator::current(),
+                                           time_string(std::time(nullptr)), enrolled);
         if (!id)
             stop(kInventory, "recording the enrolment: " + id.error().message());
         generated.commit();
@@ -341,6 +254,7 @@ Report enrol(const EnrolOptions& o) {
                        {"state", state_name(CardState::awaiting_certificate)},
                        {"inventory", absolute_path(o.inventory)},
                        {"initialised", initialised},
+                       {"new_so_pin", initialised && !o.new_so_pin_source.empty()},
                        {"holder", o.holder},
                        {"subject", record.subject},
                        {"email", email ? nlohmann::json(*email) : nlohmann::json()},
@@ -397,12 +311,19 @@ void add_enrol_command(CLI::App& app, int& exit_code) {
                     "type of the encryption key (default: --key-type; ec-p256 with ed25519)");
     auto* init = cmd->add_flag("--init", o->init,
                                "initialise the token first (C_InitToken, erasing it, then "
-                               "C_InitPIN); needs --label, the SO PIN and the new user PIN");
+                               "C_InitPIN); needs --label, the SO PIN and the new user PIN. A card "
+                               "that holds anything is erased only once its serial is typed or "
+                               "given with --confirm");
     auto* label = cmd->add_option("--label", o->label, "token label for --init");
     init->needs(label);
     label->needs(init);
-    cmd->add_flag("--force", o->force, "with --init: erase a token that holds objects")
+    cmd->add_option("--confirm", o->confirm,
+                    "with --init: the card's serial number, given in advance (for scripts); "
+                    "without it, erasing a card that holds anything asks on the terminal")
         ->needs(init);
+    cmd->add_flag("--dry-run", o->dry_run,
+                  "check everything and print what would be erased, generated, written and "
+                  "recorded; change nothing and read no PIN");
     cmd->add_flag("--so-pin-count-low-ok", o->so_pin_count_low_ok,
                   "with --init: try the SO PIN although the token reports a low retry count")
         ->needs(init);
@@ -413,6 +334,10 @@ void add_enrol_command(CLI::App& app, int& exit_code) {
     add_secret_source_option(*cmd, "--so-pin-source", o->so_pin_source, "SO PIN (with --init)");
     add_secret_source_option(*cmd, "--new-pin-source", o->new_pin_source,
                              "user PIN to set (with --init)");
+    add_optional_secret_source_option(*cmd, "--new-so-pin-source", o->new_so_pin_source,
+                                      "card's new SO PIN (set after --init with C_SetPIN; "
+                                      "never printed or recorded; default: the SO PIN stays)")
+        ->needs(init);
     add_output_flags(*cmd, o->json);
     cmd->callback([o, &exit_code] { run_command(o->json, exit_code, [o] { return enrol(*o); }); });
 }

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "cli/admin/write_probe.h"
+
 namespace attache::cli::admin {
 namespace {
 
@@ -69,18 +71,43 @@ CREATE TRIGGER events_no_delete BEFORE DELETE ON events
   BEGIN SELECT RAISE(ABORT, 'inventory events are append-only'); END;
 )sql";
 
+// Schema 2: the card history (PIN changes and resets, rejected SO PINs), kept by card serial
+// whether or not the card has a record; append-only like `events`.
+constexpr const char* kCardEventsSchema = R"sql(
+CREATE TABLE card_events (
+  id            INTEGER PRIMARY KEY AUTOINCREMENT,
+  token_serial  TEXT NOT NULL,
+  enrolment_id  INTEGER REFERENCES enrolments (id),
+  at            TEXT NOT NULL,
+  operator_uid  INTEGER NOT NULL,
+  operator_name TEXT NOT NULL,
+  event         TEXT NOT NULL,
+  reason        TEXT NOT NULL
+);
+CREATE INDEX card_events_by_serial ON card_events (token_serial);
+CREATE TRIGGER card_events_no_update BEFORE UPDATE ON card_events
+  BEGIN SELECT RAISE(ABORT, 'inventory events are append-only'); END;
+CREATE TRIGGER card_events_no_delete BEFORE DELETE ON card_events
+  BEGIN SELECT RAISE(ABORT, 'inventory events are append-only'); END;
+)sql";
+
 constexpr const char* kEnrolmentColumns =
     "id, token_serial, token_model, token_manufacturer, token_label, holder, subject, email, "
     "state, operator_uid, operator_name, created_at, updated_at";
 
 enum class Shape { empty, attache };
 
+struct FileShape {
+    Shape shape = Shape::empty;
+    long version = 0;  // of an Attache inventory
+};
+
 Error not_attache(const std::string& path, const std::string& why) {
     return Error(path + " is not an Attache inventory (" + why + ")");
 }
 
 // What the file holds: nothing yet, or an inventory this build understands.
-Result<Shape> inspect(Database& db) {
+Result<FileShape> inspect(Database& db) {
     const std::string& path = db.path();
     auto count = db.prepare("SELECT count(*) FROM sqlite_master");
     if (!count)
@@ -89,7 +116,7 @@ Result<Shape> inspect(Database& db) {
     if (!row || !*row)
         return not_attache(path, row ? "unreadable" : row.error().message());
     if (count->integer(0) == 0)
-        return Shape::empty;
+        return FileShape{};
 
     auto meta = db.prepare("SELECT value FROM meta WHERE key = ?1");
     if (!meta)
@@ -115,12 +142,13 @@ Result<Shape> inspect(Database& db) {
                      std::to_string(Inventory::kSchemaVersion) +
                      " this attache understands; use a newer attache (nothing was changed)");
     }
-    return Shape::attache;
+    return FileShape{Shape::attache, v};
 }
 
 Status create_schema(Database& db) {
     ATTACHE_TRY(auto tx, Transaction::begin(db));
     ATTACHE_CHECK(db.exec(kSchema));
+    ATTACHE_CHECK(db.exec(kCardEventsSchema));
     ATTACHE_TRY(auto meta, db.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)"));
     meta.bind(1, std::string("application")).bind(2, std::string(Inventory::kApplication));
     ATTACHE_CHECK(meta.run());
@@ -129,6 +157,29 @@ Status create_schema(Database& db) {
         .bind(2, std::to_string(Inventory::kSchemaVersion));
     ATTACHE_CHECK(version.run());
     return tx.commit();
+}
+
+// Brings an inventory of an older schema up to this one, in one transaction.
+Status migrate(Database& db, long version) {
+    if (version >= Inventory::kSchemaVersion)
+        return ok();
+    ATTACHE_TRY(auto tx, Transaction::begin(db));
+    if (version < 2)
+        ATTACHE_CHECK(db.exec(kCardEventsSchema));
+    ATTACHE_TRY(auto s, db.prepare("UPDATE meta SET value = ?1 WHERE key = 'schema_version'"));
+    s.bind(1, std::to_string(Inventory::kSchemaVersion));
+    ATTACHE_CHECK(s.run());
+    return tx.commit();
+}
+
+// Makes an opened inventory ready for writing: a read-only file is refused here rather than at
+// the first write, an empty one gets the schema, an older schema is brought up to date.
+Status make_writable(Database& db, const FileShape& shape) {
+    if (db.read_only())
+        return Error("the inventory " + db.path() + " is read-only for this user");
+    if (shape.shape == Shape::empty)
+        return create_schema(db);
+    return migrate(db, shape.version);
 }
 
 Enrolment enrolment_from_row(const Statement& s) {
@@ -193,9 +244,11 @@ Result<Inventory> Inventory::open(const std::string& path, bool read_only) {
         return not_attache(path, "not a regular file");
     ATTACHE_TRY(Database db,
                 Database::open(path, read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE));
-    ATTACHE_TRY(Shape shape, inspect(db));
-    if (shape == Shape::empty)
+    ATTACHE_TRY(FileShape shape, inspect(db));
+    if (shape.shape == Shape::empty)
         return not_attache(path, "an empty database");
+    if (!read_only)
+        ATTACHE_CHECK(make_writable(db, shape));
     return Inventory(std::move(db));
 }
 
@@ -220,9 +273,8 @@ Result<Inventory> Inventory::open_or_create(const std::string& path) {
     if (!fs::is_regular_file(path, ec))
         return not_attache(path, "not a regular file");
     ATTACHE_TRY(Database db, Database::open(path, SQLITE_OPEN_READWRITE));
-    ATTACHE_TRY(Shape shape, inspect(db));
-    if (shape == Shape::empty)
-        ATTACHE_CHECK(create_schema(db));
+    ATTACHE_TRY(FileShape shape, inspect(db));
+    ATTACHE_CHECK(make_writable(db, shape));
     return Inventory(std::move(db));
 }
 
@@ -232,14 +284,26 @@ Status Inventory::check_usable(const std::string& path) {
         if (!fs::is_regular_file(path, ec))
             return not_attache(path, "not a regular file");
         ATTACHE_TRY(Database db, Database::open(path, SQLITE_OPEN_READWRITE));
-        ATTACHE_TRY(Shape shape, inspect(db));
+        ATTACHE_TRY(FileShape shape, inspect(db));
         (void)shape;
+        if (db.read_only())
+            return Error("the inventory " + path + " is read-only for this user");
+        // A write in a transaction that is rolled back: the file, its directory (for SQLite's
+        // journal) and its lock must all allow it. The file is left as it was.
+        Status probe = [&]() -> Status {
+            ATTACHE_TRY(auto tx, Transaction::begin(db));
+            ATTACHE_TRY(auto s, db.prepare("INSERT INTO meta (key, value) VALUES "
+                                           "('attache-write-probe', '')"));
+            return s.run();
+        }();
+        if (!probe)
+            return Error("the inventory " + path +
+                         " cannot be written: " + probe.error().message());
         return ok();
     }
     fs::path dir = existing_ancestor(fs::path(path).parent_path());
-    if (access(dir.c_str(), W_OK | X_OK) != 0)
-        return Error("cannot create the inventory " + path + ": " + dir.string() +
-                     " is not writable");
+    if (Status s = probe_directory(dir.string(), dir.string()); !s)
+        return Error("cannot create the inventory " + path + ": " + s.error().message());
     return ok();
 }
 
@@ -260,7 +324,7 @@ Status Inventory::append_event(std::int64_t id, const std::optional<std::string>
 }
 
 Result<std::int64_t> Inventory::add_enrolment(const Enrolment& e, const Operator& by,
-                                              const std::string& now) {
+                                              const std::string& now, const std::string& reason) {
     ATTACHE_TRY(auto tx, Transaction::begin(db_));
     ATTACHE_TRY(auto s, db_.prepare("INSERT INTO enrolments (token_serial, token_model, "
                                     "token_manufacturer, token_label, holder, subject, email, "
@@ -293,7 +357,7 @@ Result<std::int64_t> Inventory::add_enrolment(const Enrolment& e, const Operator
             .bind(7, k.csr_path);
         ATTACHE_CHECK(ks.run());
     }
-    ATTACHE_CHECK(append_event(id, std::nullopt, state, "enrolled", by, now));
+    ATTACHE_CHECK(append_event(id, std::nullopt, state, reason, by, now));
     ATTACHE_CHECK(tx.commit());
     return id;
 }
@@ -339,6 +403,7 @@ Status Inventory::load_details(Enrolment& e) {
         ev.reason = es.text(6);
         e.events.push_back(std::move(ev));
     }
+    ATTACHE_TRY(e.card_events, card_events(e.id));
     return ok();
 }
 
@@ -449,6 +514,49 @@ Result<CardState> Inventory::record_certificate(std::int64_t id, const std::stri
     }
     ATTACHE_CHECK(tx.commit());
     return result;
+}
+
+Status Inventory::add_card_event(const CardEvent& e) {
+    ATTACHE_TRY(auto s, db_.prepare("INSERT INTO card_events (token_serial, enrolment_id, at, "
+                                    "operator_uid, operator_name, event, reason) "
+                                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    s.bind(1, e.token_serial).bind(3, e.at).bind(4, e.by.uid).bind(5, e.by.name);
+    s.bind(6, e.event).bind(7, e.reason);
+    if (e.record)
+        s.bind(2, *e.record);
+    return s.run();
+}
+
+Result<std::vector<CardEvent>> Inventory::card_events(std::optional<std::int64_t> record) {
+    std::vector<CardEvent> out;
+    // A schema-1 inventory opened read-only has no card history yet.
+    ATTACHE_TRY(auto exists, db_.prepare("SELECT count(*) FROM sqlite_master WHERE type = "
+                                         "'table' AND name = 'card_events'"));
+    ATTACHE_TRY(bool row, exists.step());
+    if (!row || exists.integer(0) == 0)
+        return out;
+    ATTACHE_TRY(auto s, db_.prepare("SELECT id, token_serial, enrolment_id, at, operator_uid, "
+                                    "operator_name, event, reason FROM card_events WHERE ?1 IS "
+                                    "NULL OR enrolment_id = ?1 ORDER BY id"));
+    if (record)
+        s.bind(1, *record);
+    for (;;) {
+        ATTACHE_TRY(bool more, s.step());
+        if (!more)
+            break;
+        CardEvent e;
+        e.id = s.integer(0);
+        e.token_serial = s.text(1);
+        if (s.optional_text(2))
+            e.record = s.integer(2);
+        e.at = s.text(3);
+        e.by.uid = s.integer(4);
+        e.by.name = s.text(5);
+        e.event = s.text(6);
+        e.reason = s.text(7);
+        out.push_back(std::move(e));
+    }
+    return out;
 }
 
 }  // namespace attache::cli::admin

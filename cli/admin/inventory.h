@@ -52,6 +52,18 @@ struct Event {
     std::string reason;
 };
 
+// One entry of a card's history that is not a change of its record's state: a PIN changed or
+// reset, an SO PIN rejected. Never a PIN.
+struct CardEvent {
+    std::int64_t id = 0;
+    std::string token_serial;
+    std::optional<std::int64_t> record;  // the card's open record at the time, if any
+    std::string at;
+    Operator by;
+    std::string event;  // user-pin-changed, user-pin-reset, so-pin-changed, so-pin-rejected
+    std::string reason;
+};
+
 struct Enrolment {
     std::int64_t id = 0;
     std::string token_serial;
@@ -66,7 +78,8 @@ struct Enrolment {
     std::string created_at;
     std::string updated_at;
     std::vector<KeyRecord> keys;
-    std::vector<Event> events;  // oldest first
+    std::vector<Event> events;           // oldest first
+    std::vector<CardEvent> card_events;  // PIN events while this record was open, oldest first
 
     const KeyRecord* key(const std::string& key_id) const;
 };
@@ -79,20 +92,24 @@ struct EnrolmentFilter {
 
 class Inventory {
   public:
-    static constexpr int kSchemaVersion = 1;
+    // 1: records, keys, events. 2: card_events. Opening an older file for writing upgrades it.
+    static constexpr int kSchemaVersion = 2;
     static constexpr const char* kApplication = "attache-inventory";
 
     // An existing inventory; read_only opens it so.
     static Result<Inventory> open(const std::string& path, bool read_only);
     // Like open(), but creates the file (and its directory) when missing.
     static Result<Inventory> open_or_create(const std::string& path);
-    // Whether open_or_create() would succeed, changing nothing: an existing file is checked as
-    // open() does; for a missing one, that its directory can be written.
+    // Whether open_or_create() and a write would succeed, changing nothing: an existing file is
+    // checked as open() does, then written in a transaction that is rolled back; for a missing
+    // one, a file is created and removed in its nearest existing directory.
     static Status check_usable(const std::string& path);
 
-    // Records a new enrolment (state awaiting-certificate) and its first event; returns its id.
+    // Records a new enrolment (state awaiting-certificate) and its first event (`reason`);
+    // returns its id.
     Result<std::int64_t> add_enrolment(const Enrolment& enrolment, const Operator& by,
-                                       const std::string& now);
+                                       const std::string& now,
+                                       const std::string& reason = "enrolled");
     Result<std::optional<Enrolment>> get(std::int64_t id);
     Result<std::vector<Enrolment>> list(const EnrolmentFilter& filter);
     // The newest record of this card that is not retired.
@@ -106,6 +123,11 @@ class Inventory {
     Result<CardState> record_certificate(std::int64_t id, const std::string& key_id,
                                          const CertificateRecord& certificate, const Operator& by,
                                          const std::string& now);
+
+    // Appends to the card history.
+    Status add_card_event(const CardEvent& event);
+    // The card history: of one record, or (nullopt) all of it, oldest first.
+    Result<std::vector<CardEvent>> card_events(std::optional<std::int64_t> record);
 
     const std::string& path() const { return db_.path(); }
 

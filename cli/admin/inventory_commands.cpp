@@ -126,6 +126,10 @@ Report export_all(const InventoryOptions& o) {
         "record,state,holder,subject,email,token_serial,token_model,token_label,enrolled_at,"
         "enrolled_by,role,key_id,label,key_type,spki_sha256,csr,cert_serial,cert_issuer,"
         "cert_not_after,cert_sha256\n";
+    // The whole card history, with the events of cards that had no open record.
+    report.json["card_events"] = nlohmann::json::array();
+    for (const CardEvent& ev : check(inventory.card_events(std::nullopt), {}, kInventory))
+        report.json["card_events"].push_back(card_event_json(ev));
     for (const Enrolment& e : records) {
         report.json["records"].push_back(enrolment_json(e, true));
         for (const KeyRecord& k : e.keys) {

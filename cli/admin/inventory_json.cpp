@@ -50,8 +50,22 @@ nlohmann::json enrolment_json(const Enrolment& e, bool with_events) {
                               {"reason", ev.reason}});
         }
         j["events"] = std::move(events);
+        nlohmann::json card_events = nlohmann::json::array();
+        for (const CardEvent& ev : e.card_events)
+            card_events.push_back(card_event_json(ev));
+        j["card_events"] = std::move(card_events);
     }
     return j;
+}
+
+nlohmann::json card_event_json(const CardEvent& ev) {
+    return {{"id", ev.id},
+            {"serial", ev.token_serial},
+            {"record", ev.record ? nlohmann::json(*ev.record) : nlohmann::json()},
+            {"at", ev.at},
+            {"by", {{"uid", ev.by.uid}, {"name", ev.by.name}}},
+            {"event", ev.event},
+            {"reason", ev.reason}};
 }
 
 std::string enrolment_line(const Enrolment& e) {
@@ -83,6 +97,13 @@ std::string enrolment_text(const Enrolment& e) {
                  (ev.from_state && *ev.from_state != ev.to_state ? *ev.from_state + " -> "
                                                                  : std::string()) +
                  ev.to_state + "  " + ev.reason + "\n";
+        }
+    }
+    if (!e.card_events.empty()) {
+        s += "  card history:\n";
+        for (const CardEvent& ev : e.card_events) {
+            s += "    " + ev.at + "  " + ev.by.name + " (uid " + std::to_string(ev.by.uid) + ")  " +
+                 ev.event + "  " + ev.reason + "\n";
         }
     }
     return s;

@@ -12,6 +12,7 @@
 namespace attache::cli::admin {
 
 nlohmann::json enrolment_json(const Enrolment& e, bool with_events);
+nlohmann::json card_event_json(const CardEvent& event);
 // One line: "12  active  Alice Martin  serial 047e...  SoftHSM v2  2024-05-01T12:00:00Z".
 std::string enrolment_line(const Enrolment& e);
 // Several lines: the record, its keys and its history.

@@ -27,13 +27,13 @@ void add_inventory_option(CLI::App& command, std::string& path) {
         ->capture_default_str();
 }
 
-void add_secret_source_option(CLI::App& command, const std::string& flag, std::string& source,
-                              const std::string& what) {
-    source = "prompt";
-    command
+namespace {
+
+CLI::Option* secret_source_option(CLI::App& command, const std::string& flag, std::string& source,
+                                  const std::string& what) {
+    return command
         .add_option(flag, source,
                     "where the " + what + " comes from: " + std::string(kSecretSourceHelp))
-        ->capture_default_str()
         ->check(CLI::Validator(
             [](std::string& value) -> std::string {
                 return valid_secret_source(value)
@@ -42,6 +42,20 @@ void add_secret_source_option(CLI::App& command, const std::string& flag, std::s
                                  " (a PIN is never given on the command line)";
             },
             "SOURCE"));
+}
+
+}  // namespace
+
+void add_secret_source_option(CLI::App& command, const std::string& flag, std::string& source,
+                              const std::string& what) {
+    source = "prompt";
+    secret_source_option(command, flag, source, what)->capture_default_str();
+}
+
+CLI::Option* add_optional_secret_source_option(CLI::App& command, const std::string& flag,
+                                               std::string& source, const std::string& what) {
+    source.clear();
+    return secret_source_option(command, flag, source, what);
 }
 
 }  // namespace attache::cli::admin

@@ -22,5 +22,8 @@ void add_inventory_option(CLI::App& command, std::string& path);
 // secret itself. Default: prompt.
 void add_secret_source_option(CLI::App& command, const std::string& flag, std::string& source,
                               const std::string& what);
+// The same for a secret that is only read when the option is given (`source` stays empty).
+CLI::Option* add_optional_secret_source_option(CLI::App& command, const std::string& flag,
+                                               std::string& source, const std::string& what);
 
 }  // namespace attache::cli::admin

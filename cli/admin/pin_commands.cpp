@@ -1,7 +1,12 @@
-// attache pin status|change|unblock. PIN lengths are checked against the token's
+// attache pin status|change|unblock|change-so. PIN lengths are checked against the token's
 // ulMinPinLen..ulMaxPinLen before the token is called; a PIN the token reports as locked or on
-// its last try is not tried; each PIN is presented once.
+// its last try is not tried; each PIN is presented once. The commands that change a PIN check
+// first that the inventory can record it, and record what they did (card_history.h): a changed
+// or reset user PIN, a changed SO PIN, a rejected SO PIN.
 
+#include <functional>
+
+#include "cli/admin/card_history.h"
 #include "cli/admin/failure.h"
 #include "cli/admin/options.h"
 #include "cli/command_output.h"
@@ -19,9 +24,14 @@ struct PinOptions {
     std::string pin_source;
     std::string so_pin_source;
     std::string new_pin_source;
+    std::string new_so_pin_source;
+    std::string inventory;
+    std::string reason;
     bool so_pin_count_low_ok = false;
     bool json = false;
 };
+
+constexpr const char* kNotRecorded = "; nothing was changed or recorded";
 
 nlohmann::json status_json(const SelectedToken& token) {
     const p11::TokenInfo& t = token.info;
@@ -63,38 +73,77 @@ Report pin_status(const PinOptions& o) {
     return Report{status_json(token), status_text(token)};
 }
 
+// Records what was done and reports it with the token's new flags.
+Report done_and_recorded(SelectedToken& token, const CardHistory& history, const std::string& event,
+                         const std::string& reason, const std::string& done, const char* changed) {
+    token.refresh();
+    history.record_done(event, reason, done);
+    Report report{status_json(token), done + ".\n"};
+    report.json["changed"] = changed;
+    return report;
+}
+
+// One C_Login as the SO (a rejected SO PIN is recorded), `operation` in that session, logout.
+Status as_so(SelectedToken& token, const Secret& so_pin, const CardHistory& history,
+             const std::string& during, const std::function<Status(p11::Session&)>& operation) {
+    auto session = check(token.module.open_session(token.slot, true), "opening a session");
+    if (Status s = session.login(CKU_SO, &so_pin); !s)
+        history.so_pin_failure(s.error(), token, during);
+    Status result = operation(session);
+    (void)session.logout();
+    return result;
+}
+
 Report pin_change(const PinOptions& o) {
     SelectedToken token = select_token(o.module, o.token);
     require_pin_triable(token.info, PinRole::user);
+    CardHistory history(o.inventory, token.info.serial);
     Secret old_pin = read_pin(o.pin_source, token, PinRole::user);
     Secret new_pin = read_new_pin(o.new_pin_source, token, PinRole::user);
     // C_SetPIN in a session that is not logged in changes the user PIN: one try of the old PIN.
     auto session = check(token.module.open_session(token.slot, true), "opening a session");
     if (Status s = session.set_pin(old_pin, new_pin); !s)
         pin_failure(s.error(), token, PinRole::user);
-    token.refresh();
-    Report report{status_json(token), "The user PIN of " + token.describe() + " was changed.\n"};
-    report.json["changed"] = "user-pin";
-    return report;
+    return done_and_recorded(token, history, "user-pin-changed",
+                             o.reason.empty() ? "changed with `attache pin change`" : o.reason,
+                             "The user PIN of " + token.describe() + " was changed", "user-pin");
 }
 
 Report pin_unblock(const PinOptions& o) {
+    if (o.reason.find_first_not_of(" \t") == std::string::npos)
+        fail(kUsage, "--reason must say why the user PIN is reset" + std::string(kNotRecorded));
     SelectedToken token = select_token(o.module, o.token);
     require_pin_triable(token.info, PinRole::so, o.so_pin_count_low_ok);
+    CardHistory history(o.inventory, token.info.serial);
     Secret so_pin = read_pin(o.so_pin_source, token, PinRole::so);
     Secret new_pin = read_new_pin(o.new_pin_source, token, PinRole::user);
-    auto session = check(token.module.open_session(token.slot, true), "opening a session");
-    if (Status s = session.login(CKU_SO, &so_pin); !s)
-        pin_failure(s.error(), token, PinRole::so);
-    Status set = session.init_pin(new_pin);
-    (void)session.logout();
+    Status set = as_so(token, so_pin, history, "pin unblock",
+                       [&](p11::Session& session) { return session.init_pin(new_pin); });
     if (!set)
         fail(set.error(), "setting the new user PIN (C_InitPIN)");
-    token.refresh();
-    Report report{status_json(token),
-                  "The user PIN of " + token.describe() + " was reset with the SO PIN.\n"};
-    report.json["changed"] = "user-pin";
-    return report;
+    return done_and_recorded(token, history, "user-pin-reset", o.reason,
+                             "The user PIN of " + token.describe() + " was reset with the SO PIN",
+                             "user-pin");
+}
+
+Report pin_change_so(const PinOptions& o) {
+    SelectedToken token = select_token(o.module, o.token);
+    require_pin_triable(token.info, PinRole::so, o.so_pin_count_low_ok);
+    CardHistory history(o.inventory, token.info.serial);
+    Secret old_pin = read_pin(o.so_pin_source, token, PinRole::so);
+    Secret new_pin = read_new_pin(o.new_so_pin_source, token, PinRole::so);
+    // C_SetPIN in an SO session changes the SO PIN. The old PIN is tried once, at C_Login.
+    Status set = as_so(token, old_pin, history, "pin change-so",
+                       [&](p11::Session& session) { return session.set_pin(old_pin, new_pin); });
+    if (!set)
+        fail(set.error(),
+             "the SO PIN was accepted, but setting the new one (C_SetPIN) failed; "
+             "the SO PIN is unchanged");
+    return done_and_recorded(token, history, "so-pin-changed",
+                             o.reason.empty() ? "changed with `attache pin change-so`" : o.reason,
+                             "The SO PIN of " + token.describe() +
+                                 " was changed. Keep the new SO PIN sealed with the card's records",
+                             "so-pin");
 }
 
 CLI::App* pin_subcommand(CLI::App& pin, const char* name, const char* help,
@@ -113,32 +162,60 @@ void add_pin_commands(CLI::App& app, int& exit_code) {
     CLI::App* pin = app.add_subcommand("pin", "The token's PINs");
     pin->require_subcommand(1);
 
-    std::shared_ptr<PinOptions> status, change, unblock;
+    std::shared_ptr<PinOptions> status, change, unblock, change_so;
     CLI::App* s = pin_subcommand(*pin, "status", "Show the PIN flags and length limits", status);
     s->callback([status, &exit_code] {
         run_command(status->json, exit_code, [status] { return pin_status(*status); });
     });
 
+    // The commands that change a PIN record it in the inventory.
+    auto recorded = [](CLI::App& cmd, PinOptions& o, bool reason_required) {
+        add_inventory_option(cmd, o.inventory);
+        auto* reason = cmd.add_option("--reason", o.reason,
+                                      reason_required ? "why (required; kept in the card's history)"
+                                                      : "why (kept in the card's history)");
+        if (reason_required)
+            reason->required();
+    };
+
     CLI::App* c = pin_subcommand(*pin, "change",
                                  "Change the user PIN (the current PIN is read first, then the "
-                                 "new one)",
+                                 "new one) and record it in the inventory",
                                  change);
     add_secret_source_option(*c, "--pin-source", change->pin_source, "current user PIN");
     add_secret_source_option(*c, "--new-pin-source", change->new_pin_source, "new user PIN");
+    recorded(*c, *change, false);
     c->callback([change, &exit_code] {
         run_command(change->json, exit_code, [change] { return pin_change(*change); });
     });
 
     CLI::App* u = pin_subcommand(*pin, "unblock",
                                  "Reset a blocked or forgotten user PIN with the SO PIN "
-                                 "(C_InitPIN; the SO PIN is read first, then the new PIN)",
+                                 "(C_InitPIN; the SO PIN is read first, then the new PIN) and "
+                                 "record it, and a rejected SO PIN, in the inventory",
                                  unblock);
     add_secret_source_option(*u, "--so-pin-source", unblock->so_pin_source, "SO PIN");
     add_secret_source_option(*u, "--new-pin-source", unblock->new_pin_source, "new user PIN");
     u->add_flag("--so-pin-count-low-ok", unblock->so_pin_count_low_ok,
                 "try the SO PIN although the token reports a low retry count");
+    recorded(*u, *unblock, true);
     u->callback([unblock, &exit_code] {
         run_command(unblock->json, exit_code, [unblock] { return pin_unblock(*unblock); });
+    });
+
+    CLI::App* so = pin_subcommand(*pin, "change-so",
+                                  "Change the SO PIN (C_Login as the SO, then C_SetPIN; the "
+                                  "current SO PIN is read first, then the new one) and record "
+                                  "it, and a rejected SO PIN, in the inventory",
+                                  change_so);
+    add_secret_source_option(*so, "--so-pin-source", change_so->so_pin_source, "current SO PIN");
+    add_secret_source_option(*so, "--new-so-pin-source", change_so->new_so_pin_source,
+                             "new SO PIN");
+    so->add_flag("--so-pin-count-low-ok", change_so->so_pin_count_low_ok,
+                 "try the SO PIN although the token reports a low retry count");
+    recorded(*so, *change_so, false);
+    so->callback([change_so, &exit_code] {
+        run_command(change_so->json, exit_code, [change_so] { return pin_change_so(*change_so); });
     });
 }
 

@@ -3,11 +3,9 @@
 // marks the record retired. Other objects on the card (issuer certificates, keys the record does
 // not list) are left alone. If an object cannot be destroyed, the record keeps its state.
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <ctime>
 
+#include "cli/admin/confirm.h"
 #include "cli/admin/failure.h"
 #include "cli/admin/interrupt.h"
 #include "cli/admin/inventory.h"
@@ -51,22 +49,6 @@ Bytes from_hex(const std::string& text) {
     for (size_t i = 0; i < text.size(); i += 2)
         out.push_back(static_cast<uint8_t>(nibble(text[i]) << 4 | nibble(text[i + 1])));
     return out;
-}
-
-// The operator's typed answer, from the terminal.
-std::string ask(const std::string& question) {
-    int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-    if (tty < 0)
-        fail(kUsage, "no terminal to confirm on; give --confirm SERIAL");
-    (void)!write(tty, question.data(), question.size());
-    std::string answer;
-    char c;
-    while (read(tty, &c, 1) == 1 && c != '\n')
-        answer += c;
-    close(tty);
-    while (!answer.empty() && (answer.back() == '\r' || answer.back() == ' '))
-        answer.pop_back();
-    return answer;
 }
 
 Enrolment record_for(Inventory& inventory, const SelectedToken& token, std::int64_t id) {
@@ -130,13 +112,7 @@ Report retire(const RetireOptions& o) {
                              std::to_string(private_keys) + " private key(s), " +
                              std::to_string(certificates) + " certificate(s)) of " + record.holder +
                              " on card serial " + token.info.serial;
-    std::string answer = !o.confirm.empty() ? o.confirm
-                                            : ask("This destroys " + what +
-                                                  " for good.\nType the card's serial number (" +
-                                                  token.info.serial + ") to go on: ");
-    if (answer != token.info.serial)
-        fail(kCancelled, "the confirmation does not match the card's serial number " +
-                             token.info.serial + "; nothing was changed");
+    confirm_serial("This destroys " + what + " for good", token.info.serial, o.confirm);
 
     InterruptGuard interrupt;  // a few quick deletions: finish them rather than stop half-way
     std::vector<std::string> left;

@@ -54,6 +54,8 @@ class Database {
     Status exec(const std::string& sql);
     Result<Statement> prepare(const std::string& sql);
     std::int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+    // SQLite opens a file it may not write read-only, even when asked for read-write.
+    bool read_only() const { return sqlite3_db_readonly(db_, "main") == 1; }
     const std::string& path() const { return path_; }
 
   private:

@@ -6,6 +6,8 @@
 // really is the recorded one); and its certificate is the recorded one. The card itself must be
 // the recorded one (serial, model) and hold no private key the record does not list.
 // Any failure: exit code kMismatch (a substituted card, a re-keyed card).
+// A card whose record says it must not be used (lost, damaged, retired) is reported as such,
+// naming the record and since when, without a PIN and without checking its keys.
 
 #include <openssl/rand.h>
 
@@ -106,6 +108,44 @@ std::vector<std::string> check_key(const p11::Session& session, const KeyRecord&
     return problems;
 }
 
+// When the record's state began: its newest event that moved it there.
+std::string state_since(const Enrolment& e) {
+    const std::string state(state_name(e.state));
+    for (auto ev = e.events.rbegin(); ev != e.events.rend(); ++ev) {
+        if (ev->to_state == state && ev->from_state.value_or("") != state)
+            return ev->at;
+    }
+    return e.updated_at;
+}
+
+bool must_not_be_used(CardState state) {
+    return state == CardState::lost || state == CardState::damaged || state == CardState::retired;
+}
+
+Report unusable_card(const SelectedToken& token, const Enrolment& record) {
+    const std::string state(state_name(record.state));
+    const std::string since = state_since(record);
+    std::string problem = "card serial " + token.info.serial + " is recorded as " + state +
+                          " since " + since + " (record " + std::to_string(record.id) +
+                          ", holder " + record.holder + "); it must not be used";
+    problem += record.state == CardState::retired
+                   ? ". Enrol it again before anyone uses it"
+                   : ". Keep it, have its certificates revoked, and retire it (`attache retire`)";
+    Report report;
+    report.json = {{"token", token.uri},
+                   {"serial", token.info.serial},
+                   {"record", record.id},
+                   {"holder", record.holder},
+                   {"state", state},
+                   {"since", since},
+                   {"keys", nlohmann::json::array()},
+                   {"card_problems", {problem}},
+                   {"ok", false}};
+    report.text = "MISMATCH: " + problem + ".\n";
+    report.exit_code = kMismatch;
+    return report;
+}
+
 Report verify_card(const VerifyOptions& o) {
     Inventory inventory = check(Inventory::open(o.inventory, true), {}, kInventory);
     SelectedToken token = select_token(o.module, o.token);
@@ -117,12 +157,20 @@ Report verify_card(const VerifyOptions& o) {
             fail(kInventory, "no record " + std::to_string(o.record) + " in " + o.inventory);
     } else {
         record = check(inventory.open_enrolment(token.info.serial), {}, kInventory);
-        if (!record)
-            fail(kMismatch, "MISMATCH: card " + token.describe() + " has no open enrolment in " +
+        if (!record) {
+            // Only retired records are left: the newest says what became of the card.
+            auto all = check(inventory.list({std::nullopt, std::nullopt, token.info.serial}), {},
+                             kInventory);
+            if (!all.empty())
+                return unusable_card(token, all.back());
+            fail(kMismatch, "MISMATCH: card " + token.describe() + " has no record in " +
                                 o.inventory +
                                 ": it is not a card this inventory issued "
                                 "(substituted?)");
+        }
     }
+    if (must_not_be_used(record->state) && record->token_serial == token.info.serial)
+        return unusable_card(token, *record);
 
     std::vector<std::string> card_problems;
     if (record->token_serial != token.info.serial)
@@ -134,8 +182,6 @@ Report verify_card(const VerifyOptions& o) {
         card_problems.push_back("the card is a " + token.info.manufacturer + " " +
                                 token.info.model + ", the record has a " +
                                 record->token_manufacturer + " " + record->token_model);
-    if (record->state == CardState::retired)
-        card_problems.push_back("record " + std::to_string(record->id) + " is retired");
 
     auto session = check(token.module.open_session(token.slot, false), "opening a session");
     login(session, token, o.pin_source, PinRole::user);

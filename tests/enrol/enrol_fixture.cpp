@@ -40,7 +40,9 @@ void EnrolTest::use_filter_module(const std::map<std::string, std::string>& beha
 CommandResult EnrolTest::attache(const std::vector<std::string>& args,
                                  const std::map<std::string, std::string>& env,
                                  const std::string& input) {
-    std::vector<std::string> argv{ATTACHE_CLI_PATH};
+    // In a session of its own, without a controlling terminal: a prompt or a confirmation
+    // fails rather than waiting for someone at the terminal the tests were started from.
+    std::vector<std::string> argv{"setsid", "--wait", ATTACHE_CLI_PATH};
     argv.insert(argv.end(), args.begin(), args.end());
     std::map<std::string, std::string> full{{kPinVar, testing::SoftHsm::kUserPin},
                                             {kSoPinVar, testing::SoftHsm::kSoPin},
@@ -196,6 +198,28 @@ std::string EnrolTest::file_state(const std::string& p) {
     if (!std::filesystem::exists(p))
         return "<absent>";
     return testing::read_file(p);
+}
+
+std::string EnrolTest::card_bytes() const {
+    std::string all;
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(hsm_.dir() / "tokens"))
+        if (entry.is_regular_file())
+            files.push_back(entry.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files)
+        all += f.string() + "\n" + testing::read_file(f) + "\n";
+    return all;
+}
+
+std::vector<std::string> EnrolTest::card_events() {
+    std::vector<std::string> rows;
+    std::istringstream lines(
+        sql("SELECT event || '|' || reason || '|' || operator_uid || '|' || "
+            "ifnull(enrolment_id, '-') FROM card_events ORDER BY id;"));
+    for (std::string line; std::getline(lines, line);)
+        rows.push_back(line);
+    return rows;
 }
 
 std::string EnrolTest::sql(const std::string& statement) {

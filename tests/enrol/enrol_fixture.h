@@ -79,6 +79,10 @@ class EnrolTest : public ::testing::Test {
     std::string snapshot(const std::string& label);
     // A file's bytes, or "<absent>".
     static std::string file_state(const std::string& path);
+    // Every file of the SoftHSM2 token store with its bytes, for "not even touched" checks.
+    std::string card_bytes() const;
+    // The inventory's card history, one "event|reason|uid|record" line per event.
+    std::vector<std::string> card_events();
     // Runs sqlite3 on the inventory.
     std::string sql(const std::string& statement);
 

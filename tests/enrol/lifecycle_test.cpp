@@ -179,7 +179,7 @@ TEST_F(Enrolled, StatesMoveAsCardManagementAllowsAndKeepTheirHistory) {
     auto exported = attache({"inventory", "export", "--inventory", inventory(), "--json"});
     ASSERT_EQ(exported.exit_code, 0) << testing::describe(exported);
     auto ej = json_of(exported);
-    EXPECT_EQ(ej["schema_version"], 1);
+    EXPECT_EQ(ej["schema_version"], 2);
     EXPECT_EQ(ej["records"][0]["events"].size(), 8u);
 
     // The history is append-only, even for someone with sqlite3.
@@ -232,6 +232,10 @@ class PinCommands : public EnrolTest {
                       const std::map<std::string, std::string>& env = {},
                       const std::string& input = {}) {
         std::vector<std::string> argv{"pin", action, "--module", module_, "--token", uri(serial_)};
+        if (action != "status")
+            argv.insert(argv.end(), {"--inventory", inventory()});
+        if (action == "unblock")
+            argv.insert(argv.end(), {"--reason", "holder forgot the PIN"});
         argv.insert(argv.end(), args.begin(), args.end());
         return attache(argv, env, input);
     }

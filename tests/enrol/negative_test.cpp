@@ -54,19 +54,27 @@ TEST_F(BadInput, WrongUserPinIsTriedOnceAndChangesNothing) {
     expect_unchanged();
 }
 
-TEST_F(BadInput, WrongSoPinChangesNothing) {
+TEST_F(BadInput, WrongSoPinChangesNothingButIsRecorded) {
     use_filter_module({{"ATTACHE_FILTER_LOG", path("calls.log")}});
-    auto r =
-        enrol(serial_, "ec-p256",
-              {"--init", "--label", "renamed", "--so-pin-source", std::string("env:") + kSoPinVar,
-               "--new-pin-source", std::string("env:") + kNewPinVar, "--verbose"},
-              {{kSoPinVar, "87654321"}});
+    auto r = enrol(serial_, "ec-p256",
+                   {"--init", "--label", "renamed", "--confirm", serial_, "--so-pin-source",
+                    std::string("env:") + kSoPinVar, "--new-pin-source",
+                    std::string("env:") + kNewPinVar, "--verbose"},
+                   {{kSoPinVar, "87654321"}});
     EXPECT_EQ(r.exit_code, 5) << testing::describe(r);
     EXPECT_TRUE(contains(r.err, "SO PIN")) << r.err;
     EXPECT_TRUE(contains(r.err, "CKR_PIN_INCORRECT")) << r.err;
     EXPECT_FALSE(contains(r.err, "87654321"));
     EXPECT_EQ(log_lines(), std::vector<std::string>{"C_InitToken"});
-    expect_unchanged();
+    EXPECT_EQ(snapshot("card"), before_card_);
+    EXPECT_TRUE(fs::is_empty(out_dir()));
+    // The rejected SO PIN is in the card's history (never the PIN itself).
+    auto events = card_events();
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].rfind("so-pin-rejected|enrol --init (C_InitToken): CKR_PIN_INCORRECT", 0),
+              0u)
+        << events[0];
+    EXPECT_FALSE(contains(file_state(inventory()), "87654321"));
     auto list = attache({"token", "list", "--module", softhsm_module(), "--token", uri(serial_)});
     EXPECT_TRUE(contains(list.out, "label 'card'")) << list.out;
 }
@@ -192,7 +200,7 @@ TEST_F(BadInput, InventoryOfANewerSchema) {
     const std::string other = add_token("other");
     auto first = enrol(other, "ec-p256");
     ASSERT_EQ(first.exit_code, 0) << testing::describe(first);
-    sql("UPDATE meta SET value = '2' WHERE key = 'schema_version';");
+    sql("UPDATE meta SET value = '3' WHERE key = 'schema_version';");
     before_inventory_ = file_state(inventory());
     fs::remove_all(out_dir());
     fs::create_directory(out_dir());
@@ -236,7 +244,7 @@ TEST_F(BadInput, TokenUriMatchingNoTokenOrSeveral) {
     expect_unchanged();
 }
 
-TEST_F(BadInput, InitRefusesToWipeATokenWithKeysUnlessForced) {
+TEST_F(BadInput, InitRefusesToWipeATokenWithKeysUnlessConfirmed) {
     auto first = enrol(serial_, "ec-p256");
     ASSERT_EQ(first.exit_code, 0) << testing::describe(first);
     fs::remove_all(out_dir());
@@ -253,7 +261,7 @@ TEST_F(BadInput, InitRefusesToWipeATokenWithKeysUnlessForced) {
                                            path("second.db")};
     auto refused = enrol(serial_, "ec-p256", init);
     EXPECT_EQ(refused.exit_code, 2) << testing::describe(refused);
-    EXPECT_TRUE(contains(refused.err, "--force")) << refused.err;
+    EXPECT_TRUE(contains(refused.err, "--confirm " + serial_)) << refused.err;
     EXPECT_EQ(snapshot("card"), before_card_);
     EXPECT_FALSE(fs::exists(path("second.db")));
 
@@ -269,7 +277,7 @@ TEST_F(BadInput, InitRefusesToWipeATokenWithKeysUnlessForced) {
     EXPECT_EQ(snapshot("card"), before_card_);
 
     std::vector<std::string> forced = init;
-    forced.push_back("--force");
+    forced.insert(forced.end(), {"--confirm", serial_});
     auto wiped = enrol(serial_, "ec-p256", forced, {{kPinVar, "unused"}});
     ASSERT_EQ(wiped.exit_code, 0) << testing::describe(wiped);
     auto j = json_of(wiped);
@@ -283,7 +291,7 @@ TEST_F(BadInput, InitRefusesToWipeATokenWithKeysUnlessForced) {
     EXPECT_EQ(public_keys, 2u);
     auto status = attache({"pin", "change", "--module", softhsm_module(), "--token", uri(serial_),
                            "--pin-source", std::string("env:") + kNewPinVar, "--new-pin-source",
-                           std::string("env:") + kPinVar});
+                           std::string("env:") + kPinVar, "--inventory", inventory()});
     EXPECT_EQ(status.exit_code, 0) << testing::describe(status);
 }
 
