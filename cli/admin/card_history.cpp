@@ -50,12 +50,15 @@ void CardHistory::so_pin_failure(const Error& error, SelectedToken& token,
         Status s = record("so-pin-rejected",
                           during + ": " + p11::rv_name(*error.rv()) + "; the token then reported " +
                               (flags.empty() ? std::string("no PIN flags") : flags));
-        if (s)
+        if (s) {
             throw CommandFailure(failure.exit_code(),
-                                 std::string(failure.what()) + ". Recorded in " + path_);
+                                 std::string(failure.what()) + ". Recorded in " + path_,
+                                 failure.detail());
+        }
         throw CommandFailure(failure.exit_code(),
                              std::string(failure.what()) +
-                                 ". Recording it in the inventory failed: " + s.error().message());
+                                 ". Recording it in the inventory failed: " + s.error().message(),
+                             failure.detail());
     }
     throw CommandFailure(kFailure, "internal error: pin_failure returned");
 }

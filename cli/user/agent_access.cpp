@@ -43,6 +43,10 @@ std::string words_for(const protocol::ErrorReply& e, const std::string& card) {
         case ErrorCode::busy:
             return "the agent is busy: try again in a moment";
         case ErrorCode::device_error:
+            // Without a CK_RV the agent's message is its own words (a card that could not be
+            // locked says to remove it).
+            if (e.ckr == 0 && !e.message.empty())
+                return e.message;
             return c + ": " + card_error_text(e.ckr != 0 ? e.ckr : CKR_DEVICE_ERROR);
         case ErrorCode::refused_by_token:
             return c + " refused the operation: " + card_error_text(e.ckr);
