@@ -1,0 +1,49 @@
+// The agent's key list follows the card: objects added while it is in are found by a lookup
+// that misses, without a new unlock.
+
+#include <gtest/gtest.h>
+
+#include "tests/agent/agent_fixture.h"
+
+namespace attache::testing {
+namespace {
+
+TEST(KeyList, KeyGeneratedWhileTheCardIsInIsFoundByTheLookupThatMisses) {
+    AgentFixture agent;
+    const CK_SLOT_ID slot =
+        agent.add_token("alice", {{p11::KeyAlgorithm::ec_p256, "first", {.sign = true}}});
+    agent.start();
+    agent.unlock();
+
+    // Another program (an enrolment tool) adds a key while the agent serves the card.
+    {
+        auto module = p11::Module::load(SoftHsm::module_path());
+        ASSERT_TRUE(module) << module.error().message();
+        auto session = module->open_session(slot, true);
+        ASSERT_TRUE(session) << session.error().message();
+        Secret pin;
+        Secret::from(SoftHsm::kUserPin, pin);
+        ASSERT_TRUE(session->login(CKU_USER, &pin));
+        p11::KeyPairSpec spec;
+        spec.algorithm = p11::KeyAlgorithm::ec_p256;
+        spec.usage = {.sign = true};
+        spec.label = "late";
+        auto generated = p11::generate_key_pair(*session, spec);
+        ASSERT_TRUE(generated) << generated.error().message();
+        (void)session->logout();
+    }
+    sleep(3);  // longer than the agent's minimum interval between two re-reads
+
+    protocol::SignRequest s;
+    s.key = "pkcs11:object=late;type=private";
+    s.scheme = protocol::SignScheme::ecdsa;
+    s.data = to_bytes("hello");
+    auto reply = agent.client().call(s);
+    ASSERT_TRUE(reply) << reply.error().message();
+    const auto* error = std::get_if<protocol::ErrorReply>(&*reply);
+    EXPECT_EQ(error, nullptr) << error->message << "\n" << agent.log();
+    EXPECT_TRUE(std::holds_alternative<protocol::SignReply>(*reply));
+}
+
+}  // namespace
+}  // namespace attache::testing
