@@ -148,7 +148,8 @@ void AgentFixture::start(const AgentOptions& options) {
             FAIL() << "attache-agent exited at start:\n" << log();
         }
         if (options.run_as) {
-            if (std::filesystem::exists(socket()))
+            // The agent refuses this (root) client, but a connect that succeeds shows it listens.
+            if (raw_connect(socket()).valid())
                 return;
         } else if (protocol::Client::connect(socket(), "test")) {
             return;
