@@ -9,10 +9,10 @@
 #include "cli/admin/card_history.h"
 #include "cli/admin/failure.h"
 #include "cli/admin/options.h"
-#include "cli/command_output.h"
 #include "cli/admin/pins.h"
 #include "cli/admin/registration.h"
 #include "cli/admin/token_select.h"
+#include "cli/command_output.h"
 #include "pkcs11/uri.h"
 
 namespace attache::cli::admin {

@@ -13,10 +13,10 @@
 #include "cli/admin/key_checks.h"
 #include "cli/admin/openssl_util.h"
 #include "cli/admin/options.h"
-#include "cli/command_output.h"
 #include "cli/admin/pins.h"
 #include "cli/admin/registration.h"
 #include "cli/admin/token_select.h"
+#include "cli/command_output.h"
 
 namespace attache::cli::admin {
 namespace {

@@ -1,8 +1,8 @@
 #include "cli/admin/token_init.h"
 
 #include "cli/admin/failure.h"
-#include "cli/command_output.h"
 #include "cli/admin/pins.h"
+#include "cli/command_output.h"
 #include "pkcs11/module.h"
 
 namespace attache::cli::admin {

@@ -10,9 +10,9 @@
 #include "cli/admin/failure.h"
 #include "cli/admin/key_plan.h"
 #include "cli/admin/options.h"
-#include "cli/command_output.h"
 #include "cli/admin/registration.h"
 #include "cli/admin/token_select.h"
+#include "cli/command_output.h"
 #include "pkcs11/names.h"
 #include "pkcs11/uri.h"
 

@@ -113,11 +113,10 @@ TEST_F(JsonTest, DecryptCarriesThePlaintext) {
     EXPECT_EQ(unbase64(j["plaintext"]), "the meeting moved") << j.dump();
     // Data that is not a ciphertext for the key: SoftHSM2 fails it with CKR_GENERAL_ERROR, which
     // the agent reports as a device error (exit 1); said in words, the CKR_ name with --verbose.
-    auto bad = attache({"decrypt", "--key", "rsa-decrypt", "--json", "--verbose"},
-                       std::string(256, 'x'));
+    auto bad =
+        attache({"decrypt", "--key", "rsa-decrypt", "--json", "--verbose"}, std::string(256, 'x'));
     expect_failure(bad, 1);
-    EXPECT_NE(json_of(bad)["detail"].get<std::string>().find("CKR_"), std::string::npos)
-        << bad.out;
+    EXPECT_NE(json_of(bad)["detail"].get<std::string>().find("CKR_"), std::string::npos) << bad.out;
 }
 
 TEST_F(JsonTest, PubkeyLockUnlockSshEnv) {
