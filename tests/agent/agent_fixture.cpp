@@ -59,6 +59,11 @@ AgentFixture::~AgentFixture() {
 
 CK_SLOT_ID AgentFixture::add_token(const std::string& label, const std::vector<TestKey>& keys) {
     CK_SLOT_ID slot = hsm_.add_token(label);
+    add_keys(slot, keys);
+    return slot;
+}
+
+void AgentFixture::add_keys(CK_SLOT_ID slot, const std::vector<TestKey>& keys) {
     auto module = p11::Module::load(SoftHsm::module_path());
     EXPECT_TRUE(module) << module.error().message();
     auto session = module->open_session(slot, true);
@@ -75,7 +80,6 @@ CK_SLOT_ID AgentFixture::add_token(const std::string& label, const std::vector<T
         EXPECT_TRUE(r) << r.error().message();
     }
     (void)session->logout();
-    return slot;
 }
 
 void AgentFixture::start(const AgentOptions& options) {

@@ -61,6 +61,9 @@ class AgentFixture {
 
     // Adds a token with keys (call before start()). Returns its slot.
     CK_SLOT_ID add_token(const std::string& label, const std::vector<TestKey>& keys);
+    // Generates keys on a token of this fixture; works while the agent runs (another program
+    // changing the card).
+    void add_keys(CK_SLOT_ID slot, const std::vector<TestKey>& keys);
     // Starts the agent and waits until it answers. Fails the test when it does not.
     void start(const AgentOptions& options = {});
     // SIGTERM and wait; returns the exit status (-1 if killed).

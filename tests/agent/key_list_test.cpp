@@ -16,22 +16,7 @@ TEST(KeyList, KeyGeneratedWhileTheCardIsInIsFoundByTheLookupThatMisses) {
     agent.unlock();
 
     // Another program (an enrolment tool) adds a key while the agent serves the card.
-    {
-        auto module = p11::Module::load(SoftHsm::module_path());
-        ASSERT_TRUE(module) << module.error().message();
-        auto session = module->open_session(slot, true);
-        ASSERT_TRUE(session) << session.error().message();
-        Secret pin;
-        Secret::from(SoftHsm::kUserPin, pin);
-        ASSERT_TRUE(session->login(CKU_USER, &pin));
-        p11::KeyPairSpec spec;
-        spec.algorithm = p11::KeyAlgorithm::ec_p256;
-        spec.usage = {.sign = true};
-        spec.label = "late";
-        auto generated = p11::generate_key_pair(*session, spec);
-        ASSERT_TRUE(generated) << generated.error().message();
-        (void)session->logout();
-    }
+    agent.add_keys(slot, {{p11::KeyAlgorithm::ec_p256, "late", {.sign = true}}});
     sleep(3);  // longer than the agent's minimum interval between two re-reads
 
     protocol::SignRequest s;
