@@ -16,7 +16,6 @@
 #include "agent/core/log.h"
 #include "agent/core/token_manager.h"
 #include "agent/pinentry/pinentry.h"
-#include "agent/protocol/client.h"
 #include "agent/server/native_handler.h"
 #include "agent/server/server.h"
 #include "agent/server/socket_dir.h"
@@ -28,6 +27,7 @@
 #include "agent/workstation/shell_env.h"
 #include "agent/workstation/stop_agent.h"
 #include "agent/workstation/systemd.h"
+#include "pkcs11/agent_protocol/client.h"
 
 namespace {
 
@@ -62,7 +62,7 @@ struct Options {
 // clients fail instead of waiting.
 class RefusingHandler : public ConnectionHandler {
   public:
-    void serve(int, const ClientInfo& client) override {
+    void serve(int, const ClientFacts& client) override {
         log_info("refused a connection on the SSH socket from pid " + std::to_string(client.pid) +
                  ": ssh_enabled = false");
     }

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "agent/protocol/messages.h"
+#include "pkcs11/agent_protocol/messages.h"
 #include "pkcs11/result.h"
 
 namespace attache::agent {

@@ -13,7 +13,7 @@ using namespace protocol;
 // One audit record: what was asked, of which key or token (as the client named it when the
 // lookup failed), by whom, and how it ended.
 void audit_request(const char* op, const char* subject, const std::string& target,
-                   const ClientInfo& client, const std::string& result) {
+                   const ClientFacts& client, const std::string& result) {
     audit({{"op", op},
            {subject, target},
            {"pid", std::to_string(client.pid)},
@@ -27,7 +27,7 @@ std::string result_name(const Error& error) {
 }
 
 // "/usr/bin/ssh (pid 4242)": names the program in the PIN prompt it caused.
-std::string requester_of(const ClientInfo& client) {
+std::string requester_of(const ClientFacts& client) {
     return client.exe + " (pid " + std::to_string(client.pid) + ")";
 }
 
@@ -47,7 +47,7 @@ uint64_t flags_for(const Token& token, const Error& error) {
 // on use, runs `op` on it and writes the audit record.
 template <typename ReplyT, typename Op>
 Reply key_operation(TokenManager& tokens, const char* name, const std::string& ref,
-                    const ClientInfo& client, Op&& op) {
+                    const ClientFacts& client, Op&& op) {
     auto match = tokens.find_key(ref);
     if (!match) {
         // Lookups that find nothing are recorded too, with the reference as the client sent it
@@ -94,7 +94,7 @@ KeyEntry key_entry(const Token& token, const KeyRecord& key) {
     return e;
 }
 
-Reply Dispatcher::handle(Request& request, const ClientInfo& client, bool& hello_done) {
+Reply Dispatcher::handle(Request& request, const ClientFacts& client, bool& hello_done) {
     if (auto* hello = std::get_if<HelloRequest>(&request)) {
         if (hello->min_version > kProtocolVersion || hello->max_version < kProtocolVersion) {
             return ErrorReply{
@@ -154,24 +154,24 @@ Reply Dispatcher::list_keys() {
     return reply;
 }
 
-Reply Dispatcher::sign(const SignRequest& r, const ClientInfo& client) {
+Reply Dispatcher::sign(const SignRequest& r, const ClientFacts& client) {
     return key_operation<SignReply>(tokens_, "sign", r.key, client,
                                     [&](const KeyMatch& m) { return m.token->sign(*m.key, r); });
 }
 
-Reply Dispatcher::decrypt(const DecryptRequest& r, const ClientInfo& client) {
+Reply Dispatcher::decrypt(const DecryptRequest& r, const ClientFacts& client) {
     return key_operation<DecryptReply>(tokens_, "decrypt", r.key, client, [&](const KeyMatch& m) {
         return m.token->decrypt(*m.key, r);
     });
 }
 
-Reply Dispatcher::derive(const DeriveRequest& r, const ClientInfo& client) {
+Reply Dispatcher::derive(const DeriveRequest& r, const ClientFacts& client) {
     return key_operation<DeriveReply>(tokens_, "derive", r.key, client, [&](const KeyMatch& m) {
         return m.token->derive(*m.key, r);
     });
 }
 
-Reply Dispatcher::unlock(UnlockRequest& r, const ClientInfo& client) {
+Reply Dispatcher::unlock(UnlockRequest& r, const ClientFacts& client) {
     auto token = tokens_.find_token(r.token);
     if (!token) {
         audit_request("unlock", "token", r.token, client, result_name(token.error()));
@@ -192,7 +192,7 @@ Reply Dispatcher::unlock(UnlockRequest& r, const ClientInfo& client) {
     return std::move(*result);
 }
 
-Reply Dispatcher::lock(const LockRequest& r, const ClientInfo& client) {
+Reply Dispatcher::lock(const LockRequest& r, const ClientFacts& client) {
     LockReply reply;
     std::vector<std::shared_ptr<Token>> targets;
     if (r.token.empty()) {

@@ -6,9 +6,9 @@
 
 #include <string>
 
-#include "agent/core/client_info.h"
 #include "agent/core/token_manager.h"
-#include "agent/protocol/messages.h"
+#include "agent/request/context.h"
+#include "pkcs11/agent_protocol/messages.h"
 
 namespace attache::agent {
 
@@ -25,7 +25,7 @@ class Dispatcher {
 
     // `hello_done` tracks the handshake of the connection: every other request before it is
     // refused.
-    protocol::Reply handle(protocol::Request& request, const ClientInfo& client, bool& hello_done);
+    protocol::Reply handle(protocol::Request& request, const ClientFacts& client, bool& hello_done);
 
     // Turns an agent error into the protocol's error reply.
     static protocol::ErrorReply error_reply(const Error& error, uint64_t token_flags = 0);
@@ -33,11 +33,11 @@ class Dispatcher {
   private:
     protocol::Reply status();
     protocol::Reply list_keys();
-    protocol::Reply sign(const protocol::SignRequest& r, const ClientInfo& client);
-    protocol::Reply decrypt(const protocol::DecryptRequest& r, const ClientInfo& client);
-    protocol::Reply derive(const protocol::DeriveRequest& r, const ClientInfo& client);
-    protocol::Reply unlock(protocol::UnlockRequest& r, const ClientInfo& client);
-    protocol::Reply lock(const protocol::LockRequest& r, const ClientInfo& client);
+    protocol::Reply sign(const protocol::SignRequest& r, const ClientFacts& client);
+    protocol::Reply decrypt(const protocol::DecryptRequest& r, const ClientFacts& client);
+    protocol::Reply derive(const protocol::DeriveRequest& r, const ClientFacts& client);
+    protocol::Reply unlock(protocol::UnlockRequest& r, const ClientFacts& client);
+    protocol::Reply lock(const protocol::LockRequest& r, const ClientFacts& client);
     protocol::Reply random(const protocol::RandomRequest& r);
 
     TokenManager& tokens_;

@@ -10,8 +10,8 @@
 #include <optional>
 #include <string>
 
-#include "agent/protocol/messages.h"
 #include "agent/ssh/keys.h"
+#include "pkcs11/agent_protocol/messages.h"
 #include "pkcs11/bytes.h"
 
 namespace attache::agent {

@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "agent/core/key_record.h"
-#include "agent/protocol/messages.h"
+#include "pkcs11/agent_protocol/messages.h"
 #include "pkcs11/mechanism.h"
 #include "pkcs11/result.h"
 

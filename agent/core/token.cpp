@@ -261,7 +261,7 @@ Result<protocol::UnlockReply> Token::unlock_locked(const Secret* pin, bool confi
     return reply;
 }
 
-Result<protocol::UnlockReply> Token::unlock_interactive(PinPrompter& prompter,
+Result<protocol::UnlockReply> Token::unlock_interactive(UserPrompt& prompter,
                                                         const std::string& requester) {
     std::unique_lock gate(prompt_mutex_);
     if (prompting_) {
@@ -292,7 +292,7 @@ Result<protocol::UnlockReply> Token::unlock_interactive(PinPrompter& prompter,
     return result;
 }
 
-Result<protocol::UnlockReply> Token::prompt_and_unlock(PinPrompter& prompter,
+Result<protocol::UnlockReply> Token::prompt_and_unlock(UserPrompt& prompter,
                                                        const std::string& requester) {
     // A lock from now on (screen lock, `attache lock`, removal) voids whatever PIN is typed.
     const uint64_t locks_before = lock_requests_.load();
@@ -320,7 +320,7 @@ Result<protocol::UnlockReply> Token::prompt_and_unlock(PinPrompter& prompter,
     prompt_cancel_.arm();
     if (lock_requests_.load() != locks_before)
         prompt_cancel_.cancel();
-    Result<PinPromptAnswer> answer = prompter.ask(request, prompt_cancel_);
+    Result<PinPromptAnswer> answer = prompter.ask_pin(request, prompt_cancel_);
     if (!present_) {
         return agent_error(ErrorCode::token_absent,
                            "token " + display_name() + " was removed while its PIN was asked");

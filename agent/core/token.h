@@ -21,9 +21,9 @@
 
 #include "agent/core/key_record.h"
 #include "agent/core/key_scan.h"
-#include "agent/core/pin_prompt.h"
 #include "agent/core/session_pool.h"
-#include "agent/protocol/messages.h"
+#include "agent/core/user_prompt.h"
+#include "pkcs11/agent_protocol/messages.h"
 #include "pkcs11/module.h"
 #include "pkcs11/secret.h"
 #include "pkcs11/token_info.h"
@@ -79,7 +79,7 @@ class Token {
     // a second prompt or C_Login for one user action). A blocked PIN gets neither prompt nor
     // C_Login; the final try must be confirmed in the dialog; a lock or the card's removal
     // ends the prompt. A PIN-pad token is logged in without a prompt.
-    Result<protocol::UnlockReply> unlock_interactive(PinPrompter& prompter,
+    Result<protocol::UnlockReply> unlock_interactive(UserPrompt& prompter,
                                                      const std::string& requester = {});
     // Returns true when the token was unlocked.
     bool lock(const std::string& reason);
@@ -104,7 +104,7 @@ class Token {
     // called since `locks_before` was read.
     Result<protocol::UnlockReply> unlock_locked(const Secret* pin, bool confirm_final_try,
                                                 uint64_t locks_before);
-    Result<protocol::UnlockReply> prompt_and_unlock(PinPrompter& prompter,
+    Result<protocol::UnlockReply> prompt_and_unlock(UserPrompt& prompter,
                                                     const std::string& requester);
     Status rescan_locked(bool logged_in);  // requires control_mutex_
     void set_locked_state(const std::string& reason);

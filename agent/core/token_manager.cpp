@@ -323,7 +323,7 @@ Result<std::shared_ptr<Token>> TokenManager::find_token(std::string_view uri_tex
     return matches.front();
 }
 
-void TokenManager::set_prompter(std::shared_ptr<PinPrompter> prompter) {
+void TokenManager::set_prompter(std::shared_ptr<UserPrompt> prompter) {
     prompter_ = std::move(prompter);
 }
 

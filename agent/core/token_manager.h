@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "agent/config/config.h"
-#include "agent/core/pin_prompt.h"
 #include "agent/core/token.h"
+#include "agent/core/user_prompt.h"
 #include "pkcs11/module.h"
 #include "pkcs11/uri.h"
 
@@ -54,7 +54,7 @@ class TokenManager {
     int lock_all(const std::string& reason);
 
     // How the agent asks for PINs (pinentry); null (the default): it never asks.
-    void set_prompter(std::shared_ptr<PinPrompter> prompter);
+    void set_prompter(std::shared_ptr<UserPrompt> prompter);
     bool can_prompt() const { return prompter_ != nullptr; }
     // Unlocks `token` with a PIN asked through the prompter (see Token::unlock_interactive).
     Result<protocol::UnlockReply> unlock_interactive(Token& token, const std::string& requester);
@@ -76,7 +76,7 @@ class TokenManager {
     TokenSettings settings_;
     std::vector<p11::Module> modules_;
     std::vector<bool> has_slot_events_;  // per module: C_WaitForSlotEvent(CKF_DONT_BLOCK) works
-    std::shared_ptr<PinPrompter> prompter_;
+    std::shared_ptr<UserPrompt> prompter_;
 
     mutable std::mutex mutex_;
     std::vector<std::shared_ptr<Token>> tokens_;

@@ -210,8 +210,8 @@ std::vector<std::string> pinentry_environment(char** base,
     return env;
 }
 
-Result<PinPromptAnswer> PinentryPrompter::ask(const PinPromptRequest& request,
-                                              PromptCancel& cancel) {
+Result<PinPromptAnswer> PinentryPrompter::ask_pin(const PinPromptRequest& request,
+                                                  PromptCancel& cancel) {
     std::lock_guard one_dialog(dialog_mutex_);
     if (cancel.cancelled())
         return cancelled("the PIN prompt was ended before it opened");
@@ -306,6 +306,15 @@ Result<PinPromptAnswer> PinentryPrompter::ask(const PinPromptRequest& request,
     if (answer.pin.empty())
         return cancelled("no PIN was entered; the card is untouched");
     return answer;
+}
+
+}  // namespace attache::agent
+
+namespace attache::agent {
+
+// Not shown yet: a use that needs confirming is refused (the policy's confirm verdict).
+Result<ConfirmAnswer> PinentryPrompter::confirm(const ConfirmRequest&, PromptCancel&) {
+    return agent_error(ErrorCode::refused_by_policy, "confirmation dialogs are not available");
 }
 
 }  // namespace attache::agent

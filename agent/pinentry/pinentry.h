@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/core/pin_prompt.h"
+#include "agent/core/user_prompt.h"
 
 namespace attache::agent {
 
@@ -30,11 +30,12 @@ struct PinentryOptions {
     std::function<std::vector<std::string>()> session_environment;
 };
 
-class PinentryPrompter : public PinPrompter {
+class PinentryPrompter : public UserPrompt {
   public:
     explicit PinentryPrompter(PinentryOptions options) : options_(std::move(options)) {}
 
-    Result<PinPromptAnswer> ask(const PinPromptRequest& request, PromptCancel& cancel) override;
+    Result<PinPromptAnswer> ask_pin(const PinPromptRequest& request, PromptCancel& cancel) override;
+    Result<ConfirmAnswer> confirm(const ConfirmRequest& request, PromptCancel& cancel) override;
 
   private:
     PinentryOptions options_;

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "agent/core/pin_prompt.h"
+#include "agent/core/user_prompt.h"
 
 namespace attache::agent {
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "agent/core/client_info.h"
+#include "agent/request/context.h"
 
 namespace attache::agent {
 
@@ -10,7 +10,7 @@ namespace attache::agent {
 class ConnectionHandler {
   public:
     virtual ~ConnectionHandler() = default;
-    virtual void serve(int fd, const ClientInfo& client) = 0;
+    virtual void serve(int fd, const ClientFacts& client) = 0;
 };
 
 }  // namespace attache::agent

@@ -3,9 +3,9 @@
 #include <openssl/crypto.h>
 
 #include "agent/core/log.h"
-#include "agent/protocol/codec.h"
-#include "agent/protocol/stream_io.h"
 #include "agent/server/next_request_wait.h"
+#include "pkcs11/agent_protocol/codec.h"
+#include "pkcs11/agent_protocol/stream_io.h"
 
 namespace attache::agent {
 namespace {
@@ -26,7 +26,7 @@ bool carries_secret(const Reply& reply) {
 
 }  // namespace
 
-void NativeHandler::serve(int fd, const ClientInfo& client) {
+void NativeHandler::serve(int fd, const ClientFacts& client) {
     bool hello_done = false;
     NextRequestWait next;
     DeferredAudit audit_records;  // written once each reply is sent

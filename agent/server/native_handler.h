@@ -14,7 +14,7 @@ inline constexpr int kFrameTimeoutMs = 10'000;
 class NativeHandler : public ConnectionHandler {
   public:
     explicit NativeHandler(Dispatcher& dispatcher) : dispatcher_(dispatcher) {}
-    void serve(int fd, const ClientInfo& client) override;
+    void serve(int fd, const ClientFacts& client) override;
 
   private:
     Dispatcher& dispatcher_;

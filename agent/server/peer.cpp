@@ -9,13 +9,13 @@
 
 namespace attache::agent {
 
-Result<ClientInfo> peer_of(int fd) {
+Result<ClientFacts> peer_of(int fd) {
     ucred cred{};
     socklen_t len = sizeof cred;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof cred) {
         return Error(std::string("SO_PEERCRED: ") + std::strerror(errno));
     }
-    ClientInfo c;
+    ClientFacts c;
     c.pid = cred.pid;
     c.uid = cred.uid;
     c.gid = cred.gid;

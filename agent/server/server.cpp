@@ -162,7 +162,7 @@ bool Server::shed_pending(int listen_fd) {
     return shed && reserve_fd_.valid();
 }
 
-std::string Server::over_quota_locked(const ClientInfo& client) const {
+std::string Server::over_quota_locked(const ClientFacts& client) const {
     if (active_.load() >= kMaxConnections)
         return std::to_string(kMaxConnections) + " connections already open";
     if (auto it = per_process_.find(client.pid);
@@ -236,7 +236,7 @@ void Server::forget_locked(uint64_t id) {
     connections_.erase(it);
 }
 
-void Server::start_thread(UniqueFd fd, ClientInfo client, ConnectionHandler& handler) {
+void Server::start_thread(UniqueFd fd, ClientFacts client, ConnectionHandler& handler) {
     const int raw = fd.get();
     try {
         std::thread([this, raw, client, &handler] {

@@ -23,8 +23,8 @@
 #include <thread>
 #include <vector>
 
-#include "agent/protocol/unique_fd.h"
 #include "agent/server/connection_handler.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 #include "pkcs11/result.h"
 
 namespace attache::agent {
@@ -79,8 +79,8 @@ class Server {
     // descriptor's number and closed. Returns false when that failed too.
     bool shed_pending(int listen_fd);
     // Why this client may not have one more connection; empty: it may. Requires mutex_.
-    std::string over_quota_locked(const ClientInfo& client) const;
-    void start_thread(UniqueFd fd, ClientInfo client, ConnectionHandler& handler);
+    std::string over_quota_locked(const ClientFacts& client) const;
+    void start_thread(UniqueFd fd, ClientFacts client, ConnectionHandler& handler);
     void forget_locked(uint64_t id);  // requires mutex_
     void refused(const std::string& why);
     void shutdown_connections();

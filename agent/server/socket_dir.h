@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <string>
 
-#include "agent/protocol/unique_fd.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 #include "pkcs11/result.h"
 
 namespace attache::agent {

@@ -9,12 +9,12 @@
 
 #include "agent/core/agent_error.h"
 #include "agent/core/log.h"
-#include "agent/protocol/stream_io.h"
 #include "agent/server/native_handler.h"
 #include "agent/server/next_request_wait.h"
 #include "agent/ssh/framing.h"
 #include "agent/ssh/keys.h"
 #include "agent/ssh/messages.h"
+#include "pkcs11/agent_protocol/stream_io.h"
 
 namespace attache::agent {
 namespace {
@@ -94,7 +94,7 @@ std::string blob_fingerprint(const Bytes& blob) {
     return "SHA256:" + hex(digest, 8);
 }
 
-void audit_ssh(const char* op, const std::string& key, const ClientInfo& client,
+void audit_ssh(const char* op, const std::string& key, const ClientFacts& client,
                const std::string& result) {
     audit({{"op", op},
            {"via", "ssh"},
@@ -108,7 +108,7 @@ void audit_ssh(const char* op, const std::string& key, const ClientInfo& client,
 class SshSession {
   public:
     SshSession(TokenManager& tokens, const SshOptions& options, SshModuleSwitch& modules,
-               const ClientInfo& client)
+               const ClientFacts& client)
         : tokens_(tokens), options_(options), modules_(modules), client_(client) {}
 
     Bytes handle(ssh::Request& request) {
@@ -273,7 +273,7 @@ class SshSession {
     TokenManager& tokens_;
     const SshOptions& options_;
     SshModuleSwitch& modules_;
-    const ClientInfo& client_;
+    const ClientFacts& client_;
     Bytes bound_host_;
     bool forwarded_ = false;
 };
@@ -299,7 +299,7 @@ void SshModuleSwitch::set_hidden(const std::string& canonical_path, bool hidden)
     }
 }
 
-void SshHandler::serve(int fd, const ClientInfo& client) {
+void SshHandler::serve(int fd, const ClientFacts& client) {
     SshSession session(tokens_, options_, modules_, client);
     NextRequestWait next;
     DeferredAudit audit_records;  // written once each reply is sent

@@ -40,7 +40,7 @@ class SshHandler : public ConnectionHandler {
   public:
     SshHandler(TokenManager& tokens, SshOptions options)
         : tokens_(tokens), options_(std::move(options)) {}
-    void serve(int fd, const ClientInfo& client) override;
+    void serve(int fd, const ClientFacts& client) override;
 
   private:
     TokenManager& tokens_;

@@ -13,9 +13,9 @@
 #include <cstring>
 
 #include "agent/core/log.h"
-#include "agent/protocol/unique_fd.h"
 #include "agent/workstation/journal.h"
 #include "agent/workstation/log_file.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 
 namespace attache::agent {
 namespace {

@@ -7,7 +7,7 @@
 
 #include <filesystem>
 
-#include "agent/protocol/unique_fd.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 #include "pkcs11/result.h"
 
 namespace attache::agent {

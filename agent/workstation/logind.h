@@ -15,7 +15,7 @@
 #include <string>
 #include <thread>
 
-#include "agent/protocol/unique_fd.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 #include "pkcs11/result.h"
 
 namespace attache::agent {

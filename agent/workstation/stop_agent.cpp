@@ -13,8 +13,8 @@
 #include <fstream>
 #include <thread>
 
-#include "agent/protocol/client.h"
-#include "agent/protocol/unique_fd.h"
+#include "pkcs11/agent_protocol/client.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 
 namespace attache::agent {
 namespace {

@@ -9,9 +9,9 @@
 
 #include <string>
 
-#include "agent/protocol/client.h"
-#include "agent/protocol/messages.h"
 #include "cli/command_output.h"
+#include "pkcs11/agent_protocol/client.h"
+#include "pkcs11/agent_protocol/messages.h"
 #include "pkcs11/result.h"
 
 namespace attache::cli {

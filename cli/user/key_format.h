@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/protocol/messages.h"
+#include "pkcs11/agent_protocol/messages.h"
 
 namespace attache::cli {
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/protocol/client.h"
-#include "agent/protocol/messages.h"
+#include "pkcs11/agent_protocol/client.h"
+#include "pkcs11/agent_protocol/messages.h"
 #include "pkcs11/result.h"
 
 namespace attache::forwarding {

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <mutex>
 
-#include "agent/protocol/client.h"
+#include "pkcs11/agent_protocol/client.h"
 #include "pkcs11/forwarding/fd_registry.h"
 #include "pkcs11/forwarding/log.h"
 

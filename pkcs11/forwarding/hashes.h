@@ -8,7 +8,7 @@
 #include <optional>
 #include <span>
 
-#include "agent/protocol/messages.h"
+#include "pkcs11/agent_protocol/messages.h"
 #include "pkcs11/bytes.h"
 #include "pkcs11/mechanism.h"
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/protocol/messages.h"
+#include "pkcs11/agent_protocol/messages.h"
 #include "pkcs11/forwarding/attribute_set.h"
 #include "pkcs11/result.h"
 

@@ -19,7 +19,7 @@
 #include <optional>
 #include <vector>
 
-#include "agent/protocol/messages.h"
+#include "pkcs11/agent_protocol/messages.h"
 #include "pkcs11/bytes.h"
 #include "pkcs11/forwarding/hashes.h"
 

@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "agent/protocol/messages.h"
+#include "pkcs11/agent_protocol/messages.h"
 #include "pkcs11/result.h"
 
 namespace attache::forwarding {

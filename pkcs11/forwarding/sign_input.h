@@ -10,7 +10,7 @@
 
 #include <memory>
 
-#include "agent/protocol/messages.h"
+#include "pkcs11/agent_protocol/messages.h"
 #include "pkcs11/bytes.h"
 #include "pkcs11/forwarding/key_objects.h"
 #include "pkcs11/forwarding/mechanisms.h"

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "agent/protocol/client.h"
-#include "agent/protocol/unique_fd.h"
+#include "pkcs11/agent_protocol/client.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 #include "pkcs11/keygen.h"
 #include "pkcs11/module.h"
 #include "tests/faulttoken/fault_control.h"

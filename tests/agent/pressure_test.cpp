@@ -19,9 +19,9 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/protocol/codec.h"
-#include "agent/protocol/stream_io.h"
 #include "agent/server/server.h"
+#include "pkcs11/agent_protocol/codec.h"
+#include "pkcs11/agent_protocol/stream_io.h"
 #include "tests/agent/agent_fixture.h"
 
 namespace attache::testing {

@@ -12,9 +12,9 @@
 #include <cstring>
 #include <thread>
 
-#include "agent/protocol/codec.h"
-#include "agent/protocol/stream_io.h"
-#include "agent/protocol/unique_fd.h"
+#include "pkcs11/agent_protocol/codec.h"
+#include "pkcs11/agent_protocol/stream_io.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 #include "pkcs11/operations.h"
 #include "pkcs11/public_key.h"
 #include "tests/agent/agent_fixture.h"

@@ -17,11 +17,11 @@
 #include <set>
 #include <thread>
 
-#include "agent/protocol/stream_io.h"
-#include "agent/protocol/unique_fd.h"
 #include "agent/ssh/framing.h"
 #include "agent/ssh/messages.h"
 #include "cli/exit_codes.h"
+#include "pkcs11/agent_protocol/stream_io.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 #include "tests/agent/agent_fixture.h"
 
 namespace attache::testing {

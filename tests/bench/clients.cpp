@@ -11,11 +11,11 @@
 #include <mutex>
 #include <optional>
 
-#include "agent/protocol/client.h"
-#include "agent/protocol/stream_io.h"
-#include "agent/protocol/unique_fd.h"
 #include "agent/ssh/keys.h"
 #include "agent/ssh/messages.h"
+#include "pkcs11/agent_protocol/client.h"
+#include "pkcs11/agent_protocol/stream_io.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 #include "pkcs11/mechanism.h"
 #include "pkcs11/module.h"
 #include "pkcs11/operations.h"

@@ -13,7 +13,7 @@
 #include <regex>
 #include <thread>
 
-#include "agent/protocol/client.h"
+#include "pkcs11/agent_protocol/client.h"
 #include "pkcs11/keygen.h"
 #include "pkcs11/module.h"
 #include "pkcs11/public_key.h"

@@ -20,7 +20,7 @@
 #include <sstream>
 #include <thread>
 
-#include "agent/protocol/client.h"
+#include "pkcs11/agent_protocol/client.h"
 #include "tests/bench/clients.h"
 #include "tests/bench/environment.h"
 #include "tests/bench/report.h"

@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "agent/protocol/codec.h"
+#include "pkcs11/agent_protocol/codec.h"
 #include "pkcs11/forwarding/agent_errors.h"
 #include "pkcs11/forwarding/derive.h"
 #include "pkcs11/forwarding/key_objects.h"

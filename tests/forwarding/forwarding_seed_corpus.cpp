@@ -11,7 +11,7 @@
 #include <fstream>
 #include <string>
 
-#include "agent/protocol/codec.h"
+#include "pkcs11/agent_protocol/codec.h"
 #include "pkcs11/public_key.h"
 #include "tests/forwarding/test_ca.h"
 

@@ -13,9 +13,9 @@
 #include <functional>
 #include <thread>
 
-#include "agent/protocol/codec.h"
-#include "agent/protocol/stream_io.h"
-#include "agent/protocol/unique_fd.h"
+#include "pkcs11/agent_protocol/codec.h"
+#include "pkcs11/agent_protocol/stream_io.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 #include "tests/forwarding/forwarding_fixture.h"
 
 namespace attache::testing {

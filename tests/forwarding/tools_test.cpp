@@ -15,7 +15,7 @@
 #include <regex>
 #include <thread>
 
-#include "agent/protocol/unique_fd.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 #include "tests/forwarding/forwarding_fixture.h"
 
 namespace attache::testing {

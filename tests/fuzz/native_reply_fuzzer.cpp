@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <span>
 
-#include "agent/protocol/codec.h"
+#include "pkcs11/agent_protocol/codec.h"
 #include "tests/fuzz/fuzz_check.h"
 
 using attache::Bytes;

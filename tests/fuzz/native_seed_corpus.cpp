@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/protocol/codec.h"
+#include "pkcs11/agent_protocol/codec.h"
 #include "tests/protocol/layout.h"
 #include "tests/protocol/samples.h"
 

@@ -9,10 +9,10 @@
 #include <functional>
 #include <thread>
 
-#include "agent/protocol/client.h"
-#include "agent/protocol/codec.h"
-#include "agent/protocol/stream_io.h"
-#include "agent/protocol/unique_fd.h"
+#include "pkcs11/agent_protocol/client.h"
+#include "pkcs11/agent_protocol/codec.h"
+#include "pkcs11/agent_protocol/stream_io.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 #include "tests/support/temp_dir.h"
 
 namespace attache::protocol {

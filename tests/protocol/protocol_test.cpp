@@ -8,7 +8,7 @@
 #include <functional>
 #include <string>
 
-#include "agent/protocol/codec.h"
+#include "pkcs11/agent_protocol/codec.h"
 #include "tests/protocol/alloc_watch.h"
 #include "tests/protocol/layout.h"
 #include "tests/protocol/samples.h"

@@ -4,7 +4,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "agent/protocol/codec.h"
+#include "pkcs11/agent_protocol/codec.h"
 
 namespace attache::protocol::samples {
 namespace {

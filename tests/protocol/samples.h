@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/protocol/messages.h"
+#include "pkcs11/agent_protocol/messages.h"
 
 namespace attache::protocol::samples {
 

@@ -11,9 +11,9 @@
 #include <chrono>
 #include <thread>
 
-#include "agent/protocol/codec.h"
-#include "agent/protocol/stream_io.h"
-#include "agent/protocol/unique_fd.h"
+#include "pkcs11/agent_protocol/codec.h"
+#include "pkcs11/agent_protocol/stream_io.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 #include "tests/protocol/alloc_watch.h"
 
 namespace attache::stream {

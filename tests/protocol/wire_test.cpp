@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "agent/protocol/wire.h"
+#include "pkcs11/agent_protocol/wire.h"
 
 namespace attache::wire {
 namespace {

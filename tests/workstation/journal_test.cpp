@@ -17,7 +17,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "agent/protocol/unique_fd.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 #include "tests/workstation/workstation_support.h"
 
 namespace attache::testing {

@@ -1,4 +1,4 @@
-#include "agent/protocol/wire.h"
+#include "pkcs11/agent_protocol/wire.h"
 
 namespace attache::wire {
 

@@ -7,7 +7,7 @@
 
 #include <span>
 
-#include "agent/protocol/messages.h"
+#include "pkcs11/agent_protocol/messages.h"
 #include "pkcs11/result.h"
 
 namespace attache::protocol {

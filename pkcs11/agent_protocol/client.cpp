@@ -1,4 +1,4 @@
-#include "agent/protocol/client.h"
+#include "pkcs11/agent_protocol/client.h"
 
 #include <openssl/crypto.h>
 #include <sys/socket.h>
@@ -11,8 +11,8 @@
 #include <cstring>
 #include <functional>
 
-#include "agent/protocol/codec.h"
-#include "agent/protocol/stream_io.h"
+#include "pkcs11/agent_protocol/codec.h"
+#include "pkcs11/agent_protocol/stream_io.h"
 
 namespace attache::protocol {
 namespace {

@@ -1,4 +1,4 @@
-#include "agent/protocol/stream_io.h"
+#include "pkcs11/agent_protocol/stream_io.h"
 
 #include <poll.h>
 #include <sys/socket.h>
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "agent/protocol/codec.h"
+#include "pkcs11/agent_protocol/codec.h"
 
 namespace attache::stream {
 namespace {

@@ -1,8 +1,8 @@
 // Replies: agent -> client. Clients (the CLI, attache-pkcs11.so inside applications) decode
 // these, so a hostile or broken agent socket must not crash them: every length is bounded.
 
-#include "agent/protocol/codec.h"
-#include "agent/protocol/wire.h"
+#include "pkcs11/agent_protocol/codec.h"
+#include "pkcs11/agent_protocol/wire.h"
 
 namespace attache::protocol {
 namespace {

@@ -6,9 +6,9 @@
 #include <string>
 #include <string_view>
 
-#include "agent/protocol/messages.h"
-#include "agent/protocol/reply_wait.h"
-#include "agent/protocol/unique_fd.h"
+#include "pkcs11/agent_protocol/messages.h"
+#include "pkcs11/agent_protocol/reply_wait.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
 #include "pkcs11/result.h"
 
 namespace attache::protocol {

@@ -1,4 +1,4 @@
-#include "agent/protocol/reply_wait.h"
+#include "pkcs11/agent_protocol/reply_wait.h"
 
 #include <poll.h>
 #include <sched.h>

@@ -1,4 +1,4 @@
-#include "agent/core/pin_prompt.h"
+#include "agent/core/user_prompt.h"
 
 namespace attache::agent {
 

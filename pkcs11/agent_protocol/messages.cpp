@@ -1,4 +1,4 @@
-#include "agent/protocol/messages.h"
+#include "pkcs11/agent_protocol/messages.h"
 
 namespace attache::protocol {
 

@@ -2,8 +2,8 @@
 
 #include <openssl/crypto.h>
 
-#include "agent/protocol/codec.h"
-#include "agent/protocol/wire.h"
+#include "pkcs11/agent_protocol/codec.h"
+#include "pkcs11/agent_protocol/wire.h"
 
 namespace attache::protocol {
 namespace {
