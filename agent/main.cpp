@@ -12,7 +12,7 @@
 #include <optional>
 
 #include "agent/config/config.h"
-#include "agent/core/dispatcher.h"
+#include "agent/core/broker/broker.h"
 #include "agent/core/log.h"
 #include "agent/core/token_manager.h"
 #include "agent/pinentry/pinentry.h"
@@ -224,6 +224,7 @@ int run(const Options& opts) {
         remove_sockets();
         return 1;
     }
+    std::shared_ptr<UserPrompt> prompt;
     if (!config->pinentry.empty()) {
         PinentryOptions pinentry;
         pinentry.program = config->pinentry;
@@ -234,7 +235,7 @@ int run(const Options& opts) {
         if (auto found = find_program(config->pinentry); !found) {
             log_warning("PIN prompts will fail: " + found.error().message());
         }
-        tokens.set_prompter(std::make_shared<PinentryPrompter>(std::move(pinentry)));
+        prompt = std::make_shared<PinentryPrompter>(std::move(pinentry));
     }
     tokens.start_monitor();
 
@@ -259,14 +260,17 @@ int run(const Options& opts) {
     }
 
     AgentIdentity identity{kVersion, config->socket, serve_ssh ? config->ssh_socket : ""};
-    Dispatcher dispatcher(tokens, identity);
-    NativeHandler native_handler(dispatcher);
+    LogAuditSink audit_sink;
+    Broker broker(BrokerParts{tokens, std::make_shared<const Policy>(Policy::builtin_default()),
+                              audit_sink, prompt, config->prompt_on_use, proc_start_time});
+    NativeFrontend native_frontend(broker, identity);
+    NativeHandler native_handler(native_frontend);
     ServerOptions server_options;
     server_options.allow_root = config->allow_root;
     server_options.on_lock_signal = [&tokens] { tokens.lock_all("SIGUSR1"); };
     Server server(server_options);
     server.add_listener(native->fd.get(), native_handler);
-    SshHandler ssh_handler(tokens, {config->allow_ssh_rsa_sha1, config->ssh_add_allowed_modules});
+    SshHandler ssh_handler(broker, {config->allow_ssh_rsa_sha1, config->ssh_add_allowed_modules});
     RefusingHandler refuse_ssh;
     if (ssh)
         server.add_listener(ssh->fd.get(),

@@ -10,8 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "agent/ssh/keys.h"
-#include "pkcs11/agent_protocol/messages.h"
+#include "pkcs11/agent_protocol/vocabulary.h"
 #include "pkcs11/bytes.h"
 
 namespace attache::agent {
@@ -30,10 +29,6 @@ struct KeyRecord {
     Bytes spki;
     Bytes certificate;
     std::shared_ptr<EVP_PKEY> pkey;  // null when no public key could be found
-    // The key as SSH names it (computed once at scan, not per SIGN_REQUEST): both set, or no
-    // type and an empty blob when SSH has no form for the key.
-    std::optional<ssh::KeyType> ssh_type;
-    Bytes ssh_blob;
     CK_OBJECT_HANDLE private_handle = CK_INVALID_HANDLE;
 
     size_t field_bytes() const { return (bits + 7) / 8; }

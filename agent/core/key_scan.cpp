@@ -42,12 +42,6 @@ bool describe_public_key(KeyRecord& r, std::shared_ptr<EVP_PKEY> pkey) {
         return false;
     r.spki = std::move(*spki);
     r.id = key_id_for(r.spki);
-    if (auto ssh_type = ssh::key_type_of(pkey.get())) {
-        if (auto blob = ssh::public_key_blob(pkey.get())) {
-            r.ssh_type = *ssh_type;
-            r.ssh_blob = std::move(*blob);
-        }
-    }
     r.pkey = std::move(pkey);
     return true;
 }

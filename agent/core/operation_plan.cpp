@@ -13,7 +13,7 @@ Error refuse(const std::string& why) {
 }
 
 // The digest to sign: the client's (checked for length) or ours.
-Result<Bytes> digest_input(const protocol::SignRequest& r, p11::Hash hash) {
+Result<Bytes> digest_input(const SignOperation& r, p11::Hash hash) {
     if (r.prehashed) {
         if (r.data.size() != p11::hash_size(hash)) {
             return refuse("a " + std::string(p11::hash_name(hash)) + " digest is " +
@@ -27,26 +27,10 @@ Result<Bytes> digest_input(const protocol::SignRequest& r, p11::Hash hash) {
 
 }  // namespace
 
-std::optional<p11::Hash> to_hash(protocol::HashAlg hash) {
-    switch (hash) {
-        case protocol::HashAlg::none:
-            return std::nullopt;
-        case protocol::HashAlg::sha1:
-            return p11::Hash::sha1;
-        case protocol::HashAlg::sha256:
-            return p11::Hash::sha256;
-        case protocol::HashAlg::sha384:
-            return p11::Hash::sha384;
-        case protocol::HashAlg::sha512:
-            return p11::Hash::sha512;
-    }
-    return std::nullopt;
-}
-
-Result<SignPlan> plan_sign(const KeyRecord& key, const protocol::SignRequest& r) {
+Result<SignPlan> plan_sign(const KeyRecord& key, const SignOperation& r) {
     SignPlan plan;
     plan.output_size = key.signature_size();
-    const auto hash = to_hash(r.hash);
+    const std::optional<p11::Hash> hash = r.hash;
     switch (r.scheme) {
         case SignScheme::rsa_pkcs1:
         case SignScheme::rsa_pss: {
@@ -105,7 +89,7 @@ Result<SignPlan> plan_sign(const KeyRecord& key, const protocol::SignRequest& r)
     return refuse("unknown signature scheme");
 }
 
-Result<DecryptPlan> plan_decrypt(const KeyRecord& key, const protocol::DecryptRequest& r) {
+Result<DecryptPlan> plan_decrypt(const KeyRecord& key, const DecryptOperation& r) {
     if (key.type != KeyType::rsa)
         return refuse("decryption needs an RSA key");
     if (r.data.size() != key.field_bytes()) {
@@ -115,7 +99,7 @@ Result<DecryptPlan> plan_decrypt(const KeyRecord& key, const protocol::DecryptRe
     DecryptPlan plan;
     plan.output_size = key.field_bytes();
     if (r.scheme == protocol::DecryptScheme::rsa_oaep) {
-        auto hash = to_hash(r.oaep_hash);
+        const std::optional<p11::Hash> hash = r.oaep_hash;
         if (!hash)
             return refuse("RSA-OAEP needs a hash algorithm");
         plan.mechanism = p11::Mechanism::rsa_oaep(*hash, r.oaep_label);

@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "agent/core/key_record.h"
-#include "pkcs11/agent_protocol/messages.h"
+#include "agent/core/operation.h"
 #include "pkcs11/mechanism.h"
 #include "pkcs11/result.h"
 
@@ -25,10 +25,8 @@ struct DecryptPlan {
     size_t output_size = 0;
 };
 
-std::optional<p11::Hash> to_hash(protocol::HashAlg hash);
-
-Result<SignPlan> plan_sign(const KeyRecord& key, const protocol::SignRequest& request);
-Result<DecryptPlan> plan_decrypt(const KeyRecord& key, const protocol::DecryptRequest& request);
+Result<SignPlan> plan_sign(const KeyRecord& key, const SignOperation& request);
+Result<DecryptPlan> plan_decrypt(const KeyRecord& key, const DecryptOperation& request);
 // Checks an ECDH peer point's shape for the key's curve.
 Status check_peer_point(const KeyRecord& key, const Bytes& peer_point);
 

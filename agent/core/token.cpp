@@ -73,9 +73,9 @@ void Token::update_info(const p11::TokenInfo& info) {
     info_ = info;
 }
 
-protocol::TokenStatus Token::status() const {
+TokenState Token::status() const {
     std::lock_guard lock(mutex_);
-    protocol::TokenStatus s;
+    TokenState s;
     s.uri = p11::Uri::for_token(info_);
     s.label = info_.label;
     s.serial = info_.serial;
@@ -170,14 +170,37 @@ Status Token::ensure_usable() const {
     return ok();
 }
 
-Result<protocol::UnlockReply> Token::unlock(const Secret* pin, bool confirm_final_try) {
-    std::lock_guard control(control_mutex_);
-    return unlock_locked(pin, confirm_final_try, lock_requests_.load());
+Result<UnlockResult> Token::unlock(const Secret* pin, bool confirm_final_try) {
+    const uint64_t locks_before = lock_requests_.load();
+    for (;;) {
+        ATTACHE_CHECK(wait_for_backoff(locks_before));
+        std::lock_guard control(control_mutex_);
+        // Another request's wrong PIN may have landed while this one waited for the mutex.
+        if (backoff_.remaining().count() > 0)
+            continue;
+        return unlock_locked(pin, confirm_final_try, locks_before);
+    }
 }
 
-Result<protocol::UnlockReply> Token::unlock_locked(const Secret* pin, bool confirm_final_try,
-                                                   uint64_t locks_before) {
-    protocol::UnlockReply reply;
+Status Token::wait_for_backoff(uint64_t locks_before) {
+    if (unlocked_ || backoff_.remaining().count() == 0)
+        return ok();
+    log_info("token " + display_name() + ": waiting " +
+             std::to_string(backoff_.remaining().count()) + " ms before the next PIN attempt (" +
+             std::to_string(backoff_.wrong_in_a_row()) + " wrong in a row)");
+    const bool waited =
+        backoff_.wait([&] { return lock_requests_.load() != locks_before || !present_; });
+    if (!waited) {
+        return agent_error(ErrorCode::token_locked, "token " + display_name() +
+                                                        " was locked or removed while a PIN "
+                                                        "attempt waited");
+    }
+    return ok();
+}
+
+Result<UnlockResult> Token::unlock_locked(const Secret* pin, bool confirm_final_try,
+                                          uint64_t locks_before) {
+    UnlockResult reply;
     reply.token_label = label_;
     if (!present_) {
         return agent_error(ErrorCode::token_absent,
@@ -232,8 +255,14 @@ Result<protocol::UnlockReply> Token::unlock_locked(const Secret* pin, bool confi
         Error e = std::move(login).error();
         if (e.rv() && means_token_gone(*e.rv()))
             control_.reset();
-        if (e.is(CKR_PIN_INCORRECT))
+        if (e.is(CKR_PIN_INCORRECT)) {
             last_pin_wrong_ = true;
+            backoff_.record_wrong_pin();
+            e = std::move(e).context(
+                "the next PIN attempt is accepted after " +
+                std::to_string(PinBackoff::delay_after(backoff_.wrong_in_a_row()).count() / 1000) +
+                " s");
+        }
         return std::move(e).context("unlocking token " + display_name());
     }
     (void)fetch_info();
@@ -257,12 +286,13 @@ Result<protocol::UnlockReply> Token::unlock_locked(const Secret* pin, bool confi
                            "token " + display_name() + " was locked while it was being unlocked");
     }
     last_pin_wrong_ = false;
+    backoff_.record_right_pin();
     last_used_ns_ = now_ns();
     return reply;
 }
 
-Result<protocol::UnlockReply> Token::unlock_interactive(UserPrompt& prompter,
-                                                        const std::string& requester) {
+Result<UnlockResult> Token::unlock_interactive(UserPrompt& prompter,
+                                               const PinPromptRequest& requester) {
     std::unique_lock gate(prompt_mutex_);
     if (prompting_) {
         // Someone's request already opened the prompt: its outcome is ours too.
@@ -270,20 +300,20 @@ Result<protocol::UnlockReply> Token::unlock_interactive(UserPrompt& prompter,
         prompt_done_.wait(gate, [&] { return prompts_finished_ != seen; });
         if (prompt_error_)
             return *prompt_error_;
-        protocol::UnlockReply reply;
+        UnlockResult reply;
         reply.token_label = label_;
         reply.already_unlocked = true;
         return reply;
     }
     if (unlocked_) {
-        protocol::UnlockReply reply;
+        UnlockResult reply;
         reply.token_label = label_;
         reply.already_unlocked = true;
         return reply;
     }
     prompting_ = true;
     gate.unlock();
-    Result<protocol::UnlockReply> result = prompt_and_unlock(prompter, requester);
+    Result<UnlockResult> result = prompt_and_unlock(prompter, requester);
     gate.lock();
     prompting_ = false;
     ++prompts_finished_;
@@ -292,8 +322,8 @@ Result<protocol::UnlockReply> Token::unlock_interactive(UserPrompt& prompter,
     return result;
 }
 
-Result<protocol::UnlockReply> Token::prompt_and_unlock(UserPrompt& prompter,
-                                                       const std::string& requester) {
+Result<UnlockResult> Token::prompt_and_unlock(UserPrompt& prompter,
+                                              const PinPromptRequest& requester) {
     // A lock from now on (screen lock, `attache lock`, removal) voids whatever PIN is typed.
     const uint64_t locks_before = lock_requests_.load();
     if (!present_)
@@ -305,18 +335,20 @@ Result<protocol::UnlockReply> Token::prompt_and_unlock(UserPrompt& prompter,
                            "the PIN of token " + display_name() +
                                " is blocked; an admin must unblock it with `attache pin unblock`");
     }
+    // After wrong PINs the dialog opens once the back-off allows the next attempt.
+    ATTACHE_CHECK(wait_for_backoff(locks_before));
     if (info.protected_authentication_path()) {
-        // The PIN goes on the reader's PIN pad; the final try still needs `attache unlock
-        // --confirm-final-try`.
+        // The PIN goes on the reader's PIN pad; on the final try the broker asks the user
+        // first.
         std::lock_guard control(control_mutex_);
         return unlock_locked(nullptr, false, locks_before);
     }
-    PinPromptRequest request;
+    ATTACHE_TRY(info, fetch_info());  // the counter may have moved during the wait
+    PinPromptRequest request = requester;
     request.token_label = label_;
     request.token_serial = serial_;
     request.flags = info.flags;
     request.last_attempt_wrong = last_pin_wrong_;
-    request.requester = requester;
     prompt_cancel_.arm();
     if (lock_requests_.load() != locks_before)
         prompt_cancel_.cancel();
@@ -331,8 +363,13 @@ Result<protocol::UnlockReply> Token::prompt_and_unlock(UserPrompt& prompter,
         return agent_error(ErrorCode::final_try,
                            "token " + display_name() + " has one PIN try left, not confirmed");
     }
-    std::lock_guard control(control_mutex_);
-    return unlock_locked(&answer->pin, answer->final_try_confirmed, locks_before);
+    for (;;) {
+        ATTACHE_CHECK(wait_for_backoff(locks_before));
+        std::lock_guard control(control_mutex_);
+        if (backoff_.remaining().count() > 0)
+            continue;
+        return unlock_locked(&answer->pin, answer->final_try_confirmed, locks_before);
+    }
 }
 
 void Token::set_locked_state(const std::string& reason) {
@@ -345,6 +382,7 @@ void Token::set_locked_state(const std::string& reason) {
 bool Token::lock(const std::string& reason) {
     ++lock_requests_;
     prompt_cancel_.cancel();  // a PIN dialog open for this token closes
+    backoff_.wake();          // and a PIN attempt waiting out the back-off gives up
     // Refuse new operations first, then log out.
     const bool was_unlocked = unlocked_.exchange(false);
     if (!was_unlocked)
@@ -425,6 +463,7 @@ bool Token::removed() {
     const bool was_present = present_.exchange(false);
     ++lock_requests_;
     prompt_cancel_.cancel();
+    backoff_.wake();
     set_locked_state("card removed");
     pool_.close();
     std::lock_guard control(control_mutex_);
@@ -470,7 +509,7 @@ Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, Fn&& fn) {
     return r;
 }
 
-Result<Bytes> Token::sign(const KeyRecord& key, const protocol::SignRequest& request) {
+Result<Bytes> Token::sign(const KeyRecord& key, const SignOperation& request) {
     ATTACHE_TRY(SignPlan plan, plan_sign(key, request));
     return run(key, protocol::kOpSign, [&](p11::Session& s) -> Result<Bytes> {
         ATTACHE_TRY(Bytes sig, p11::sign(s, key.private_handle, std::move(plan.mechanism),
@@ -481,7 +520,7 @@ Result<Bytes> Token::sign(const KeyRecord& key, const protocol::SignRequest& req
     });
 }
 
-Result<Bytes> Token::decrypt(const KeyRecord& key, const protocol::DecryptRequest& request) {
+Result<Bytes> Token::decrypt(const KeyRecord& key, const DecryptOperation& request) {
     ATTACHE_TRY(DecryptPlan plan, plan_decrypt(key, request));
     return run(key, protocol::kOpDecrypt, [&](p11::Session& s) {
         return p11::decrypt(s, key.private_handle, std::move(plan.mechanism), request.data, key.uri,
@@ -489,7 +528,7 @@ Result<Bytes> Token::decrypt(const KeyRecord& key, const protocol::DecryptReques
     });
 }
 
-Result<Bytes> Token::derive(const KeyRecord& key, const protocol::DeriveRequest& request) {
+Result<Bytes> Token::derive(const KeyRecord& key, const DeriveOperation& request) {
     ATTACHE_CHECK(check_peer_point(key, request.peer_point));
     return run(key, protocol::kOpDerive, [&](p11::Session& s) {
         return p11::derive_ecdh(s, key.private_handle, request.peer_point, key.field_bytes(),

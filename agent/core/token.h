@@ -21,14 +21,30 @@
 
 #include "agent/core/key_record.h"
 #include "agent/core/key_scan.h"
+#include "agent/core/operation.h"
+#include "agent/core/pin_backoff.h"
 #include "agent/core/session_pool.h"
 #include "agent/core/user_prompt.h"
-#include "pkcs11/agent_protocol/messages.h"
 #include "pkcs11/module.h"
 #include "pkcs11/secret.h"
 #include "pkcs11/token_info.h"
 
 namespace attache::agent {
+
+// What `status` shows of a token.
+struct TokenState {
+    std::string uri;
+    std::string label;
+    std::string serial;
+    std::string manufacturer;
+    std::string model;
+    bool present = false;
+    bool unlocked = false;
+    uint64_t flags = 0;       // CK_TOKEN_INFO flags (PIN counters, PIN pad)
+    uint64_t since = 0;       // unix time of the last lock state change
+    std::string lock_reason;  // why it was last locked ("start", "lock request", "idle", ...)
+    uint32_t key_count = 0;
+};
 
 struct TokenSettings {
     unsigned workers = 0;  // workers_per_token; 0: session_pool_capacity's default
@@ -60,7 +76,7 @@ class Token {
 
     p11::TokenInfo info() const;
     void update_info(const p11::TokenInfo& info);
-    protocol::TokenStatus status() const;
+    TokenState status() const;
     std::vector<std::shared_ptr<const KeyRecord>> keys() const;
 
     bool present() const { return present_.load(); }
@@ -72,15 +88,17 @@ class Token {
     Clock::time_point last_used() const;
     Clock::time_point unlocked_at() const;
 
-    // pin null: the token's PIN pad. At most one C_Login, serialised per token.
-    Result<protocol::UnlockReply> unlock(const Secret* pin, bool confirm_final_try);
+    // pin null: the token's PIN pad. At most one C_Login, serialised per token, and never
+    // sooner than the back-off after wrong PINs allows (it waits; a lock ends the wait).
+    // `confirm_final_try`: the user confirmed, in the agent's own dialog, spending the last try.
+    Result<UnlockResult> unlock(const Secret* pin, bool confirm_final_try);
     // Unlocks with a PIN asked through `prompter` (pinentry). One prompt however many
     // requests for this token arrive meanwhile: they wait for it and share its outcome (never
     // a second prompt or C_Login for one user action). A blocked PIN gets neither prompt nor
     // C_Login; the final try must be confirmed in the dialog; a lock or the card's removal
     // ends the prompt. A PIN-pad token is logged in without a prompt.
-    Result<protocol::UnlockReply> unlock_interactive(UserPrompt& prompter,
-                                                     const std::string& requester = {});
+    Result<UnlockResult> unlock_interactive(UserPrompt& prompter,
+                                            const PinPromptRequest& requester = {});
     // Returns true when the token was unlocked.
     bool lock(const std::string& reason);
     // Checks the control session: a card pulled and put back between two polls has lost its
@@ -90,9 +108,9 @@ class Token {
     // time (the token was present until now).
     bool removed();
 
-    Result<Bytes> sign(const KeyRecord& key, const protocol::SignRequest& request);
-    Result<Bytes> decrypt(const KeyRecord& key, const protocol::DecryptRequest& request);
-    Result<Bytes> derive(const KeyRecord& key, const protocol::DeriveRequest& request);
+    Result<Bytes> sign(const KeyRecord& key, const SignOperation& operation);
+    Result<Bytes> decrypt(const KeyRecord& key, const DecryptOperation& operation);
+    Result<Bytes> derive(const KeyRecord& key, const DeriveOperation& operation);
     Result<Bytes> random(size_t size);
 
   private:
@@ -102,10 +120,11 @@ class Token {
     Result<p11::TokenInfo> fetch_info();
     // The login itself; requires control_mutex_. Refuses without C_Login when lock() was
     // called since `locks_before` was read.
-    Result<protocol::UnlockReply> unlock_locked(const Secret* pin, bool confirm_final_try,
-                                                uint64_t locks_before);
-    Result<protocol::UnlockReply> prompt_and_unlock(UserPrompt& prompter,
-                                                    const std::string& requester);
+    Result<UnlockResult> unlock_locked(const Secret* pin, bool confirm_final_try,
+                                       uint64_t locks_before);
+    Result<UnlockResult> prompt_and_unlock(UserPrompt& prompter, const PinPromptRequest& requester);
+    // Waits out the back-off after wrong PINs; fails when a lock or removal comes first.
+    Status wait_for_backoff(uint64_t locks_before);
     Status rescan_locked(bool logged_in);  // requires control_mutex_
     void set_locked_state(const std::string& reason);
     // Ends the token's login; requires control_mutex_. Marks the token unusable when the
@@ -128,6 +147,7 @@ class Token {
     std::atomic<int64_t> last_used_ns_{0};
     std::atomic<uint64_t> lock_requests_{0};   // lock() calls so far
     std::atomic<bool> last_pin_wrong_{false};  // the last C_Login said CKR_PIN_INCORRECT
+    PinBackoff backoff_;                       // after wrong PINs, the next C_Login waits
     std::atomic<bool> unusable_{false};        // still logged in after a lock
     std::atomic<int64_t> scanned_ns_{0};       // when the key list was last read
 

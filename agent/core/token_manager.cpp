@@ -323,37 +323,6 @@ Result<std::shared_ptr<Token>> TokenManager::find_token(std::string_view uri_tex
     return matches.front();
 }
 
-void TokenManager::set_prompter(std::shared_ptr<UserPrompt> prompter) {
-    prompter_ = std::move(prompter);
-}
-
-Result<protocol::UnlockReply> TokenManager::unlock_interactive(Token& token,
-                                                               const std::string& requester) {
-    if (!prompter_) {
-        return agent_error(ErrorCode::bad_request,
-                           "token " + token.display_name() +
-                               " needs a PIN and none was given (the agent has no pinentry)");
-    }
-    return token.unlock_interactive(*prompter_, requester);
-}
-
-Status TokenManager::prepare_use(KeyMatch& match, const std::string& requester) {
-    Token& token = *match.token;
-    if (!prompter_ || !config_.prompt_on_use || token.unlocked() || !token.present())
-        return ok();
-    auto unlocked = token.unlock_interactive(*prompter_, requester);
-    if (!unlocked)
-        return std::move(unlocked).error();
-    for (const auto& key : token.keys()) {
-        if (key->id == match.key->id) {
-            match.key = key;
-            return ok();
-        }
-    }
-    return agent_error(ErrorCode::unknown_key,
-                       "token " + token.display_name() + " no longer shows key " + match.key->id);
-}
-
 std::vector<std::string> TokenManager::module_paths() const {
     std::vector<std::string> out;
     for (const auto& m : modules_) {

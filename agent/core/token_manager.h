@@ -53,16 +53,7 @@ class TokenManager {
     // Locks every unlocked token; returns how many.
     int lock_all(const std::string& reason);
 
-    // How the agent asks for PINs (pinentry); null (the default): it never asks.
-    void set_prompter(std::shared_ptr<UserPrompt> prompter);
-    bool can_prompt() const { return prompter_ != nullptr; }
-    // Unlocks `token` with a PIN asked through the prompter (see Token::unlock_interactive).
-    Result<protocol::UnlockReply> unlock_interactive(Token& token, const std::string& requester);
-    // Before an operation with `match`'s key: a present, locked token is unlocked through the
-    // prompter when `prompt_on_use` is set, and `match.key` is replaced by the record read at
-    // unlock (the one with the private key). Otherwise nothing happens and the operation
-    // itself reports the lock.
-    Status prepare_use(KeyMatch& match, const std::string& requester);
+    const Config& config() const { return config_; }
 
   private:
     void poll_module(const p11::Module& module);
@@ -76,7 +67,6 @@ class TokenManager {
     TokenSettings settings_;
     std::vector<p11::Module> modules_;
     std::vector<bool> has_slot_events_;  // per module: C_WaitForSlotEvent(CKF_DONT_BLOCK) works
-    std::shared_ptr<UserPrompt> prompter_;
 
     mutable std::mutex mutex_;
     std::vector<std::shared_ptr<Token>> tokens_;

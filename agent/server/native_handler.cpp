@@ -27,7 +27,7 @@ bool carries_secret(const Reply& reply) {
 }  // namespace
 
 void NativeHandler::serve(int fd, const ClientFacts& client) {
-    bool hello_done = false;
+    NativeConnection connection;
     NextRequestWait next;
     DeferredAudit audit_records;  // written once each reply is sent
     for (;;) {
@@ -50,7 +50,7 @@ void NativeHandler::serve(int fd, const ClientFacts& client) {
             reply = ErrorReply{ErrorCode::bad_request, 0, 0, frame.error().message()};
         } else {
             id = frame->id;
-            reply = dispatcher_.handle(frame->request, client, hello_done);
+            reply = frontend_.handle(frame->request, client, connection);
         }
         Bytes out = encode_reply(id, reply);
         if (out.size() > kMaxMessageSize + 4) {

@@ -1,8 +1,9 @@
 #pragma once
 
-// The native protocol on a connection: frames in, dispatcher, frames out.
+// The native protocol on a connection: frames in, the native front end
+// (agent/frontend/native_frontend.h), frames out.
 
-#include "agent/core/dispatcher.h"
+#include "agent/frontend/native_frontend.h"
 #include "agent/server/connection_handler.h"
 
 namespace attache::agent {
@@ -13,11 +14,11 @@ inline constexpr int kFrameTimeoutMs = 10'000;
 
 class NativeHandler : public ConnectionHandler {
   public:
-    explicit NativeHandler(Dispatcher& dispatcher) : dispatcher_(dispatcher) {}
+    explicit NativeHandler(NativeFrontend& frontend) : frontend_(frontend) {}
     void serve(int fd, const ClientFacts& client) override;
 
   private:
-    Dispatcher& dispatcher_;
+    NativeFrontend& frontend_;
 };
 
 }  // namespace attache::agent

@@ -1,51 +1,20 @@
 #pragma once
 
-// The OpenSSH agent protocol on a connection (draft-miller-ssh-agent, OpenSSH PROTOCOL.agent):
-// the card's keys for ssh, ssh-add, ssh-keygen -Y and git, through the same tokens, policy and
-// audit as the native protocol. Keys cannot be added: Attache holds only card keys.
-//
-// ssh-add -s MODULE is where OpenSSH had remote code execution (CVE-2016-10009,
-// CVE-2023-38408): loading a library runs its code. It is refused unless the module, after
-// realpath(), is on the admin's allowlist (ssh_add_allowed_modules in /etc/attache/agent.toml).
+// The OpenSSH agent protocol on a connection: frames in, the SSH front end
+// (agent/frontend/ssh_frontend.h), frames out.
 
-#include <mutex>
-#include <set>
-#include <string>
-#include <vector>
-
-#include "agent/core/token_manager.h"
+#include "agent/frontend/ssh_frontend.h"
 #include "agent/server/connection_handler.h"
 
 namespace attache::agent {
 
-struct SshOptions {
-    bool allow_ssh_rsa_sha1 = false;
-    std::vector<std::string> allowed_modules;  // canonical paths, from the admin's config
-};
-
-// Modules whose keys `ssh-add -e MODULE` took off the SSH socket, until `ssh-add -s MODULE`
-// puts them back. Shared by every SSH connection of the agent.
-class SshModuleSwitch {
-  public:
-    bool any_hidden() const;
-    bool hidden(const std::string& canonical_path) const;
-    void set_hidden(const std::string& canonical_path, bool hidden);
-
-  private:
-    mutable std::mutex mutex_;
-    std::set<std::string> hidden_;
-};
-
 class SshHandler : public ConnectionHandler {
   public:
-    SshHandler(TokenManager& tokens, SshOptions options)
-        : tokens_(tokens), options_(std::move(options)) {}
+    SshHandler(Broker& broker, SshOptions options) : shared_{broker, std::move(options), {}, {}} {}
     void serve(int fd, const ClientFacts& client) override;
 
   private:
-    TokenManager& tokens_;
-    SshOptions options_;
-    SshModuleSwitch modules_;
+    SshShared shared_;
 };
 
 }  // namespace attache::agent

@@ -1,0 +1,46 @@
+#pragma once
+
+// Audit records of the broker: one per operation, whatever its end (done, refused by a step,
+// failed on the token), typed, and given to one injected sink. The agent's sink writes them
+// as audit lines (agent/core/log.h, and the journal); tests record them.
+
+#include <string>
+
+#include "agent/request/context.h"
+
+namespace attache::agent {
+
+struct AuditRecord {
+    OperationKind operation = OperationKind::sign;
+    Channel channel = Channel::native;
+    // What the operation was on: a key id, a token serial, or — when the lookup failed — the
+    // reference as the client sent it.
+    bool on_token = false;  // "token=" rather than "key="
+    std::string subject;
+    ClientFacts client;
+    std::string result;        // "ok", "already-unlocked", "2-locked", or an error code name
+    std::string step;          // the step that stopped the chain; empty when it ran through
+    std::string reason;        // why it stopped, as the client was told
+    std::string rule;          // the policy rule that decided
+    std::string confirmation;  // "", "confirmed", "remembered", "denied", "timed-out", ...
+    std::string ssh_destination;
+    std::string sshsig_namespace;
+    bool ssh_forwarded = false;
+};
+
+class AuditSink {
+  public:
+    virtual ~AuditSink() = default;
+    virtual void record(const AuditRecord& record) = 0;
+};
+
+// The agent's sink: audit lines through agent/core/log.h (deferred until the reply is sent on
+// a connection thread), e.g.
+//   audit: op=sign via=native key=3f2a... pid=42 uid=1000 exe=/usr/bin/foo session=local
+//          rule="built-in default rule 4 'confirm the rest'" confirm=confirmed result=ok
+class LogAuditSink : public AuditSink {
+  public:
+    void record(const AuditRecord& record) override;
+};
+
+}  // namespace attache::agent

@@ -1,0 +1,192 @@
+#include "agent/frontend/native_frontend.h"
+
+#include <unistd.h>
+
+#include "agent/core/agent_error.h"
+#include "pkcs11/mechanism.h"
+
+namespace attache::agent {
+namespace {
+
+using namespace protocol;
+
+std::optional<p11::Hash> to_hash(HashAlg hash) {
+    switch (hash) {
+        case HashAlg::none:
+            return std::nullopt;
+        case HashAlg::sha1:
+            return p11::Hash::sha1;
+        case HashAlg::sha256:
+            return p11::Hash::sha256;
+        case HashAlg::sha384:
+            return p11::Hash::sha384;
+        case HashAlg::sha512:
+            return p11::Hash::sha512;
+    }
+    return std::nullopt;
+}
+
+Operation to_operation(SignRequest& r) {
+    return SignOperation{std::move(r.key),    r.scheme,          to_hash(r.hash), r.prehashed,
+                         r.pss_salt_length, r.ecdsa_der, std::move(r.data)};
+}
+
+Operation to_operation(DecryptRequest& r) {
+    return DecryptOperation{std::move(r.key), r.scheme, to_hash(r.oaep_hash),
+                            std::move(r.oaep_label), std::move(r.data)};
+}
+
+Operation to_operation(DeriveRequest& r) {
+    return DeriveOperation{std::move(r.key), std::move(r.peer_point)};
+}
+
+Operation to_operation(UnlockRequest& r) {
+    // r.confirm_final_try is not passed on: the last try is confirmed by the user in the
+    // agent's dialog, never by a client's flag (docs/protocol.md).
+    return UnlockOperation{std::move(r.token), std::move(r.pin)};
+}
+
+Operation to_operation(LockRequest& r) {
+    return LockOperation{std::move(r.token)};
+}
+
+template <typename ReplyT>
+Reply key_reply(Performed& performed) {
+    if (!performed.result)
+        return error_reply(performed.result.error(), performed.token_flags);
+    auto& out = std::get<KeyResult>(*performed.result);
+    return ReplyT{std::move(out.bytes)};
+}
+
+Reply to_reply(Performed& performed, MessageType type) {
+    if (!performed.result)
+        return error_reply(performed.result.error(), performed.token_flags);
+    Outcome& outcome = *performed.result;
+    switch (type) {
+        case MessageType::sign:
+            return key_reply<SignReply>(performed);
+        case MessageType::decrypt:
+            return key_reply<DecryptReply>(performed);
+        case MessageType::derive:
+            return key_reply<DeriveReply>(performed);
+        case MessageType::unlock: {
+            auto& u = std::get<UnlockResult>(outcome);
+            return UnlockReply{u.token_label, u.already_unlocked};
+        }
+        case MessageType::lock:
+            return LockReply{std::get<LockResult>(outcome).locked};
+        case MessageType::list_keys: {
+            ListKeysReply reply;
+            for (const auto& k : std::get<KeyListing>(outcome).keys)
+                reply.keys.push_back(key_entry(*k.token, *k.key));
+            return reply;
+        }
+        default:
+            break;
+    }
+    return ErrorReply{ErrorCode::internal, 0, 0, "no reply for this request"};
+}
+
+TokenStatus to_status(const TokenState& t) {
+    TokenStatus s;
+    s.uri = t.uri;
+    s.label = t.label;
+    s.serial = t.serial;
+    s.manufacturer = t.manufacturer;
+    s.model = t.model;
+    s.present = t.present;
+    s.unlocked = t.unlocked;
+    s.flags = t.flags;
+    s.since = t.since;
+    s.lock_reason = t.lock_reason;
+    s.key_count = t.key_count;
+    return s;
+}
+
+}  // namespace
+
+ErrorReply error_reply(const Error& error, uint64_t token_flags) {
+    ErrorReply e;
+    e.code = error_code_of(error);
+    e.ckr = error.rv().value_or(0);
+    e.token_flags = token_flags;
+    e.message = error.message();
+    return e;
+}
+
+KeyEntry key_entry(const Token& token, const KeyRecord& key) {
+    KeyEntry e;
+    e.id = key.id;
+    e.uri = key.uri;
+    e.label = key.label;
+    e.cka_id = key.cka_id;
+    e.token_label = token.label();
+    e.token_serial = token.serial();
+    e.type = key.type;
+    e.bits = key.bits;
+    e.operations = key.operations;
+    e.served = key.served;
+    e.refusal = key.refusal;
+    e.spki = key.spki;
+    e.certificate = key.certificate;
+    return e;
+}
+
+Reply NativeFrontend::hello(const HelloRequest& r, NativeConnection& connection) {
+    if (r.min_version > kProtocolVersion || r.max_version < kProtocolVersion) {
+        return ErrorReply{ErrorCode::unsupported_version, 0, 0,
+                          "this agent speaks protocol version " + std::to_string(kProtocolVersion)};
+    }
+    connection.hello_done = true;
+    if (std::string_view(r.client).starts_with(kForwardingModuleClient))
+        connection.channel = Channel::forwarding_module;
+    return HelloReply{kProtocolVersion, identity_.version};
+}
+
+Reply NativeFrontend::status() {
+    StatusReply s;
+    s.agent = identity_.version;
+    s.pid = static_cast<uint32_t>(getpid());
+    s.socket = identity_.socket;
+    s.ssh_socket = identity_.ssh_socket;
+    for (const auto& t : broker_.token_states())
+        s.tokens.push_back(to_status(t));
+    return s;
+}
+
+Reply NativeFrontend::random(const RandomRequest& r) {
+    auto data = broker_.random(r.length);
+    if (!data)
+        return error_reply(data.error());
+    return RandomReply{std::move(*data)};
+}
+
+Reply NativeFrontend::handle(Request& request, const ClientFacts& client,
+                             NativeConnection& connection) {
+    if (auto* h = std::get_if<HelloRequest>(&request))
+        return hello(*h, connection);
+    if (!connection.hello_done)
+        return ErrorReply{ErrorCode::bad_request, 0, 0, "the first request must be hello"};
+    const MessageType type = type_of(request);
+    Context context{client, connection.channel, {}};
+    return std::visit(
+        [&](auto& r) -> Reply {
+            using T = std::decay_t<decltype(r)>;
+            if constexpr (std::is_same_v<T, StatusRequest>) {
+                return status();
+            } else if constexpr (std::is_same_v<T, RandomRequest>) {
+                return random(r);
+            } else if constexpr (std::is_same_v<T, HelloRequest>) {
+                return ErrorReply{};
+            } else if constexpr (std::is_same_v<T, ListKeysRequest>) {
+                Performed p = broker_.perform(ListOperation{}, context);
+                return to_reply(p, type);
+            } else {
+                Performed p = broker_.perform(to_operation(r), context);
+                return to_reply(p, type);
+            }
+        },
+        request);
+}
+
+}  // namespace attache::agent

@@ -1,0 +1,314 @@
+#include "agent/frontend/ssh_frontend.h"
+
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+
+#include <climits>
+
+#include "agent/core/agent_error.h"
+#include "agent/core/log.h"
+#include "agent/ssh/wire.h"
+
+namespace attache::agent {
+namespace {
+
+std::string canonical(const std::string& path) {
+    char resolved[PATH_MAX];
+    return realpath(path.c_str(), resolved) ? std::string(resolved) : std::string();
+}
+
+// "label (token 'alice')", or the certificate's common name when there is one.
+std::string comment_for(const Token& token, const KeyRecord& key) {
+    std::string holder;
+    if (!key.certificate.empty()) {
+        const unsigned char* p = key.certificate.data();
+        if (X509* cert = d2i_X509(nullptr, &p, static_cast<long>(key.certificate.size()))) {
+            char cn[256] = {0};
+            if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
+                                          sizeof cn) > 0) {
+                holder = cn;
+            }
+            X509_free(cert);
+        }
+    }
+    std::string comment = key.label.empty() ? key.id : key.label;
+    comment += " (" + (holder.empty() ? "token '" + token.label() + "'" : holder) + ")";
+    for (char& c : comment) {
+        if (static_cast<unsigned char>(c) < 0x20)
+            c = ' ';
+    }
+    return comment;
+}
+
+std::optional<p11::Hash> to_hash(ssh::Hash h) {
+    switch (h) {
+        case ssh::Hash::kNone:
+            return std::nullopt;
+        case ssh::Hash::kSha1:
+            return p11::Hash::sha1;
+        case ssh::Hash::kSha256:
+            return p11::Hash::sha256;
+        case ssh::Hash::kSha384:
+            return p11::Hash::sha384;
+        case ssh::Hash::kSha512:
+            return p11::Hash::sha512;
+    }
+    return std::nullopt;
+}
+
+// "unknown SSH key SHA256:<hex of the first 8 bytes>": the reference the broker gets (and
+// audits) for a key blob the agent does not hold.
+std::string unknown_key_reference(const Bytes& blob) {
+    uint8_t digest[SHA256_DIGEST_LENGTH];
+    SHA256(blob.data(), blob.size(), digest);
+    return "unknown SSH key SHA256:" + hex(digest, 8);
+}
+
+// What the bytes to sign are (an SSH login, an SSHSIG blob, or something else). A first
+// look only; agent/ssh's parsers decide in full.
+void classify_payload(ssh::ByteView data, SshFacts& facts) {
+    facts.payload = SshFacts::Payload::other;
+    facts.sshsig_namespace.clear();
+    static constexpr std::string_view kMagic = "SSHSIG";
+    if (data.size() > kMagic.size() && ssh::as_chars(data.first(kMagic.size())) == kMagic) {
+        ssh::Reader r(data.subspan(kMagic.size()));
+        auto ns = r.string();
+        if (ns) {
+            facts.payload = SshFacts::Payload::sshsig;
+            facts.sshsig_namespace = std::string(ssh::as_chars(*ns));
+        }
+        return;
+    }
+    ssh::Reader r(data);
+    auto session_id = r.string();
+    auto type = session_id ? r.u8() : Result<uint8_t>(session_id.error());
+    if (type && *type == 50)  // SSH_MSG_USERAUTH_REQUEST
+        facts.payload = SshFacts::Payload::userauth;
+}
+
+}  // namespace
+
+bool SshModuleSwitch::any_hidden() const {
+    std::lock_guard lock(mutex_);
+    return !hidden_.empty();
+}
+
+bool SshModuleSwitch::hidden(const std::string& canonical_path) const {
+    std::lock_guard lock(mutex_);
+    return hidden_.count(canonical_path) != 0;
+}
+
+void SshModuleSwitch::set_hidden(const std::string& canonical_path, bool hidden) {
+    std::lock_guard lock(mutex_);
+    if (hidden) {
+        hidden_.insert(canonical_path);
+    } else {
+        hidden_.erase(canonical_path);
+    }
+}
+
+std::optional<SshKey> SshKeyCache::of(const KeyRecord& key) {
+    std::lock_guard lock(mutex_);
+    if (auto it = keys_.find(key.id); it != keys_.end())
+        return it->second;
+    std::optional<SshKey> ssh;
+    if (key.pkey) {
+        auto type = ssh::key_type_of(key.pkey.get());
+        auto blob = type ? ssh::public_key_blob(key.pkey.get()) : Result<Bytes>(type.error());
+        if (type && blob)
+            ssh = SshKey{*type, std::move(*blob)};
+    }
+    if (keys_.size() >= kMaxEntries)
+        keys_.clear();
+    keys_.emplace(key.id, ssh);
+    return ssh;
+}
+
+Context SshSession::context() const {
+    return Context{client_, Channel::ssh, facts_};
+}
+
+std::vector<SshSession::Usable> SshSession::usable_keys(const Context& context) {
+    std::vector<Usable> out;
+    Performed listed = shared_.broker.perform(ListOperation{}, context);
+    if (!listed.result) {
+        log_warning("ssh: " + listed.result.error().message());
+        return out;
+    }
+    const bool check_modules = shared_.modules.any_hidden();
+    for (auto& k : std::get<KeyListing>(*listed.result).keys) {
+        const KeyRecord& key = *k.key;
+        // Served signing keys of a type SSH knows (RSA >= 2048, ECDSA P-256/384/521, Ed25519).
+        // Keys of a locked token are listed too, so ssh offers them.
+        if (!key.served || !(key.operations & protocol::kOpSign))
+            continue;
+        if (key.type == protocol::KeyType::rsa && key.bits < 2048)
+            continue;
+        if (check_modules && shared_.modules.hidden(canonical(k.token->module().path())))
+            continue;
+        auto ssh = shared_.keys.of(key);
+        if (ssh)
+            out.push_back({std::move(k), std::move(*ssh)});
+    }
+    return out;
+}
+
+Bytes SshSession::handle(ssh::Request& request) {
+    return std::visit([&](auto& r) { return on(r); }, request);
+}
+
+Bytes SshSession::on(ssh::RequestIdentities&) {
+    std::vector<ssh::Identity> ids;
+    for (auto& k : usable_keys(context()))
+        ids.push_back({std::move(k.ssh.blob), comment_for(*k.listed.token, *k.listed.key)});
+    return ssh::encode_identities(ids);
+}
+
+Bytes SshSession::on(ssh::SignRequest& r) {
+    Context ctx = context();
+    classify_payload(r.data, ctx.ssh);
+    std::optional<Usable> found;
+    for (auto& k : usable_keys(ctx)) {
+        if (k.ssh.blob == r.key_blob) {
+            found = std::move(k);
+            break;
+        }
+    }
+    SignOperation sign;
+    sign.data = std::move(r.data);
+    std::optional<ssh::SignPlan> plan;
+    if (!found) {
+        sign.key = unknown_key_reference(r.key_blob);  // the broker refuses and audits it
+    } else {
+        auto planned = ssh::plan_signature(found->ssh.type, r.flags,
+                                           shared_.options.allow_ssh_rsa_sha1);
+        if (!planned) {
+            log_warning("ssh sign refused: " + planned.error().message());
+            return ssh::encode_failure();
+        }
+        plan = *planned;
+        sign.key = found->listed.key->id;
+        sign.hash = to_hash(plan->hash);
+        sign.scheme = found->ssh.type == ssh::KeyType::kRsa       ? protocol::SignScheme::rsa_pkcs1
+                      : found->ssh.type == ssh::KeyType::kEd25519 ? protocol::SignScheme::eddsa
+                                                                  : protocol::SignScheme::ecdsa;
+    }
+    Performed performed = shared_.broker.perform(std::move(sign), ctx);
+    if (!performed.result) {
+        // ssh only says "agent refused operation": the log says why and what to do.
+        log_warning("ssh sign" + (found ? " with key " + found->listed.key->id : std::string()) +
+                    ": " + performed.result.error().message());
+        return ssh::encode_failure();
+    }
+    auto blob = ssh::encode_signature(*plan, std::get<KeyResult>(*performed.result).bytes);
+    if (!blob)
+        return ssh::encode_failure();
+    return ssh::encode_sign_response(*blob);
+}
+
+// Card keys cannot be added or removed through ssh-add.
+Bytes SshSession::on(ssh::AddIdentity&) {
+    return refuse("ssh-add of a key file");
+}
+Bytes SshSession::on(ssh::RemoveIdentity&) {
+    return refuse("ssh-add -d");
+}
+Bytes SshSession::on(ssh::RemoveAllIdentities&) {
+    return refuse("ssh-add -D");
+}
+
+// `ssh-add -s MODULE` / `-e MODULE` switch the SSH keys of one of the agent's own modules on
+// and off. Nothing is ever loaded on a client's request: MODULE must, after realpath(), be on
+// the admin's ssh_add_allowed_modules list AND be a module the agent loaded at start from its
+// configuration. (Its C_GetFunctionList was checked then, by Library::load.)
+Bytes SshSession::on(ssh::AddSmartcardKey& r) {
+    if (r.constraints) {
+        // A constraint the agent cannot honour is refused, never dropped with a success.
+        log_warning("ssh-add -s with constraints (-c, -t, -h) refused: confirmation and "
+                    "destination rules for card keys come from the policy (docs/policy.md)");
+        return ssh::encode_failure();
+    }
+    return switch_module("add-module", r.reader_id, false);
+}
+Bytes SshSession::on(ssh::RemoveSmartcardKey& r) {
+    return switch_module("remove-module", r.reader_id, true);
+}
+
+Bytes SshSession::switch_module(const char* op, const std::string& requested, bool hide) {
+    const std::string path = canonical(requested);
+    bool allowed = false;
+    for (const auto& m : shared_.options.allowed_modules)
+        allowed |= !path.empty() && canonical(m) == path;
+    bool loaded = false;
+    for (const auto& m : shared_.broker.tokens().module_paths())
+        loaded |= !path.empty() && m == path;
+    if (!allowed || !loaded) {
+        log_warning(std::string(hide ? "ssh-add -e " : "ssh-add -s ") + requested + " refused: " +
+                    (!allowed ? "it is not on the admin's ssh_add_allowed_modules list"
+                              : "it is not one of the agent's configured modules") +
+                    "; PKCS#11 modules are never loaded on a client's request");
+        return ssh::encode_failure();
+    }
+    shared_.modules.set_hidden(path, hide);
+    log_info(std::string(op) + " " + path + " by pid " + std::to_string(client_.pid));
+    return ssh::encode_success();
+}
+
+Bytes SshSession::on(ssh::Lock&) {
+    Performed p = shared_.broker.perform(LockOperation{}, context());
+    return p.result ? ssh::encode_success() : ssh::encode_failure();
+}
+
+Bytes SshSession::on(ssh::Unlock& r) {
+    // The passphrase is the token PIN. With several locked tokens one passphrase could burn a
+    // try on a card whose PIN differs: refuse and say how to unlock each.
+    std::vector<std::shared_ptr<Token>> locked;
+    for (const auto& t : shared_.broker.tokens().tokens()) {
+        if (t->present() && !t->unlocked())
+            locked.push_back(t);
+    }
+    if (locked.size() != 1) {
+        r.passphrase.clear();
+        log_warning(locked.empty() ? "ssh-add -X: no locked token"
+                                   : "ssh-add -X: several tokens are locked; unlock each with "
+                                     "`attache unlock --token URI`");
+        return ssh::encode_failure();
+    }
+    UnlockOperation unlock{locked.front()->uri(), std::move(r.passphrase)};
+    Performed p = shared_.broker.perform(std::move(unlock), context());
+    if (!p.result) {
+        log_warning("ssh-add -X: " + p.result.error().message());
+        return ssh::encode_failure();
+    }
+    return ssh::encode_success();
+}
+
+Bytes SshSession::on(ssh::ExtensionQuery&) {
+    return ssh::encode_query_response(
+        {std::string(ssh::kExtensionQuery), std::string(ssh::kExtensionSessionBind)});
+}
+
+Bytes SshSession::on(ssh::SessionBind& r) {
+    // Not verified yet: an unverified binding is never trusted as a destination, but a
+    // forwarding flag is kept (it can only make the policy stricter).
+    facts_.forwarded = facts_.forwarded || r.is_forwarding;
+    bound_session_id_ = r.session_id;
+    log(LogLevel::debug, "ssh session-bind from pid " + std::to_string(client_.pid) +
+                             (r.is_forwarding ? " (forwarded)" : ""));
+    return ssh::encode_success();
+}
+
+Bytes SshSession::on(ssh::Extension&) {
+    return ssh::encode_failure();
+}
+Bytes SshSession::on(ssh::Unknown&) {
+    return ssh::encode_failure();
+}
+
+Bytes SshSession::refuse(const char* what) {
+    log_info(std::string(what) + " refused: Attache serves only keys on tokens");
+    return ssh::encode_failure();
+}
+
+}  // namespace attache::agent

@@ -1,0 +1,168 @@
+// The broker's chain in-process, on a SoftHSM2 token: what each step stops, what reaches the
+// audit sink and what the user is asked.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "agent/core/agent_error.h"
+#include "tests/core/broker_fixture.h"
+
+namespace attache::testing {
+namespace {
+
+using agent::Channel;
+using agent::ErrorCode;
+using agent::SshFacts;
+
+const std::vector<FixtureKey> kKeys = {
+    {p11::KeyAlgorithm::ec_p256, "sign", {.sign = true}},
+    {p11::KeyAlgorithm::rsa2048, "decrypt", {.decrypt = true}},
+};
+
+ErrorCode code_of(const agent::Performed& p) {
+    return agent::error_code_of(p.result.error());
+}
+
+TEST(Broker, SignsThroughTheChainAndAuditsWhoAsked) {
+    BrokerFixture f;
+    f.start(kKeys);
+    ASSERT_TRUE(f.unlock(SoftHsm::kUserPin).result);
+    auto p = f.sign(f.key_id("sign"), f.context());
+    ASSERT_TRUE(p.result) << p.result.error().message();
+    EXPECT_EQ(std::get<agent::KeyResult>(*p.result).bytes.size(), 64u);
+    const auto r = f.audit().last();
+    EXPECT_EQ(r.operation, agent::OperationKind::sign);
+    EXPECT_EQ(r.subject, f.key_id("sign"));
+    EXPECT_EQ(r.result, "ok");
+    EXPECT_EQ(r.client.exe, "/usr/bin/test-client");
+    EXPECT_TRUE(r.step.empty());
+}
+
+TEST(Broker, AnUnknownKeyStopsAtResolveAndIsAuditedAsTheClientNamedIt) {
+    BrokerFixture f;
+    f.start(kKeys);
+    auto p = f.sign("no-such-key", f.context());
+    ASSERT_FALSE(p.result);
+    EXPECT_EQ(code_of(p), ErrorCode::unknown_key);
+    const auto r = f.audit().last();
+    EXPECT_EQ(r.subject, "no-such-key");
+    EXPECT_EQ(r.step, "resolve-key");
+    EXPECT_EQ(r.result, "unknown-key");
+}
+
+TEST(Broker, AKeysOwnUsageStopsAnOperationItDoesNotAllow) {
+    BrokerFixture f;
+    f.start(kKeys);
+    ASSERT_TRUE(f.unlock(SoftHsm::kUserPin).result);
+    agent::DecryptOperation op;
+    op.key = f.key_id("sign");
+    op.data = Bytes(32, 1);
+    auto p = f.broker().perform(std::move(op), f.context());
+    ASSERT_FALSE(p.result);
+    EXPECT_EQ(code_of(p), ErrorCode::refused_by_policy);
+    EXPECT_EQ(f.audit().last().step, "key-policy");
+}
+
+TEST(Broker, ALockedTokenIsUnlockedThroughThePinDialogNamingTheCheckedRequester) {
+    BrokerFixture f;
+    f.start(kKeys);
+    f.prompt().answer_pin(SoftHsm::kUserPin);
+    auto ctx = f.context();
+    ctx.client.parents = {{4200, "/usr/bin/bash"}};
+    ctx.client.session = agent::SessionKind::remote;
+    auto p = f.sign(f.key_id("sign"), ctx);
+    ASSERT_TRUE(p.result) << p.result.error().message();
+    ASSERT_EQ(f.prompt().pin_requests.size(), 1u);
+    const auto& asked = f.prompt().pin_requests[0];
+    EXPECT_NE(asked.requester.find("/usr/bin/test-client (pid "), std::string::npos)
+        << asked.requester;
+    EXPECT_NE(asked.requester.find("started by /usr/bin/bash (pid 4200)"), std::string::npos)
+        << asked.requester;
+    EXPECT_TRUE(asked.remote_session);
+    EXPECT_EQ(asked.token_label, "alice");
+}
+
+TEST(Broker, WithoutADialogALockedTokenRefusesAndNoPinIsTried) {
+    BrokerFixture f;
+    f.start(kKeys, nullptr, /*with_prompt=*/false);
+    auto p = f.sign(f.key_id("sign"), f.context());
+    ASSERT_FALSE(p.result);
+    EXPECT_EQ(code_of(p), ErrorCode::token_locked);
+    EXPECT_EQ(f.audit().last().step, "token");
+}
+
+TEST(Broker, SshSocketSignsOnlySshPayloads) {
+    BrokerFixture f;
+    f.start(kKeys);
+    ASSERT_TRUE(f.unlock(SoftHsm::kUserPin).result);
+    const std::string key = f.key_id("sign");
+    auto ctx = f.context(Channel::ssh);
+
+    ctx.ssh.payload = SshFacts::Payload::other;  // an X.509 TBS, a document ...
+    auto other = f.sign(key, ctx);
+    ASSERT_FALSE(other.result);
+    EXPECT_EQ(code_of(other), ErrorCode::refused_by_policy);
+    EXPECT_EQ(f.audit().last().step, "channel");
+    EXPECT_EQ(f.audit().last().channel, Channel::ssh);
+
+    ctx.ssh.payload = SshFacts::Payload::userauth;
+    EXPECT_TRUE(f.sign(key, ctx).result);
+
+    ctx.ssh.payload = SshFacts::Payload::sshsig;
+    ctx.ssh.sshsig_namespace = "git";
+    EXPECT_TRUE(f.sign(key, ctx).result);
+    ctx.ssh.sshsig_namespace = "evil";
+    auto evil = f.sign(key, ctx);
+    ASSERT_FALSE(evil.result);
+    EXPECT_EQ(f.audit().last().sshsig_namespace, "evil");
+
+    ctx.ssh.payload = SshFacts::Payload::userauth;
+    ctx.ssh.bound = true;
+    ctx.ssh.session_id_matches = false;
+    EXPECT_FALSE(f.sign(key, ctx).result);
+    ctx.ssh.session_id_matches = true;
+    EXPECT_TRUE(f.sign(key, ctx).result);
+    ctx.ssh.bind_failed = true;
+    EXPECT_FALSE(f.sign(key, ctx).result);
+}
+
+TEST(Broker, WrongPinsBackOffOneThenTwoSeconds) {
+    BrokerFixture f;
+    f.start(kKeys);
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 3; ++i) {
+        auto p = f.unlock("000000");
+        ASSERT_FALSE(p.result);
+        EXPECT_EQ(code_of(p), ErrorCode::pin_incorrect) << p.result.error().message();
+    }
+    const auto elapsed = std::chrono::steady_clock::now() - start;
+    // The second attempt waits 1 s after the first, the third 2 s after the second.
+    EXPECT_GE(elapsed, std::chrono::milliseconds(3000));
+    // A right PIN (after the 4 s the third earned) ends the series.
+    ASSERT_TRUE(f.unlock(SoftHsm::kUserPin).result);
+    auto locked = f.broker().perform(agent::LockOperation{}, f.context());
+    ASSERT_TRUE(locked.result);
+    const auto before = std::chrono::steady_clock::now();
+    EXPECT_FALSE(f.unlock("000000").result);
+    EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::milliseconds(900));
+}
+
+TEST(Broker, UnlockAndLockAreAuditedOnTheToken) {
+    BrokerFixture f;
+    f.start(kKeys);
+    ASSERT_TRUE(f.unlock(SoftHsm::kUserPin).result);
+    auto r = f.audit().last();
+    EXPECT_EQ(r.operation, agent::OperationKind::unlock);
+    EXPECT_TRUE(r.on_token);
+    EXPECT_EQ(r.result, "ok");
+    ASSERT_TRUE(f.unlock(SoftHsm::kUserPin).result);
+    EXPECT_EQ(f.audit().last().result, "already-unlocked");
+    auto locked = f.broker().perform(agent::LockOperation{}, f.context());
+    ASSERT_TRUE(locked.result);
+    EXPECT_EQ(std::get<agent::LockResult>(*locked.result).locked, 1u);
+    EXPECT_EQ(f.audit().last().operation, agent::OperationKind::lock);
+}
+
+}  // namespace
+}  // namespace attache::testing
