@@ -45,7 +45,7 @@ TEST(LogEscape, ForgedLinesInAKeyReferenceStayInsideOneEscapedRecord) {
     for (std::string line; std::getline(in, line);)
         EXPECT_NE(line.rfind(forged, 0), 0u) << "forged line in the log:\n" << log;
     // The lookup itself is audited, the reference quoted with its newline escaped.
-    auto audits = lines_with(log, "audit: op=sign key=\"nosuchkey\\x0a");
+    auto audits = lines_with(log, "audit: op=sign via=native key=\"nosuchkey\\x0a");
     ASSERT_EQ(audits.size(), 1u) << log;
     EXPECT_NE(audits[0].find("result=unknown-key"), std::string::npos) << audits[0];
 }

@@ -165,8 +165,14 @@ Result<UnlockResult> Broker::unlock_token(Chain& chain, UnlockOperation& op) {
     }
     PromptCancel cancel;
     auto answer = parts_.prompt->confirm(final_try_confirmation(chain.context, token), cancel);
-    if (!answer)
-        return std::move(answer).error().context("confirming the last PIN try");
+    if (!answer) {
+        chain.confirmation = "unavailable";
+        return agent_error(ErrorCode::final_try,
+                           "the card " + token.display_name() +
+                               " has one PIN try left, and the agent could not ask you to "
+                               "confirm spending it (" +
+                               answer.error().message() + ")");
+    }
     if (*answer != ConfirmAnswer::allowed) {
         chain.confirmation = *answer == ConfirmAnswer::denied ? "denied" : "timed-out";
         return agent_error(ErrorCode::final_try, "the last PIN try of the card " +
