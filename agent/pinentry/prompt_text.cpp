@@ -33,6 +33,13 @@ PromptTexts prompt_texts(const PinPromptRequest& r) {
             who = "..." + who.substr(who.size() - kMaxRequester);
         t.description += "\nRequested by " + who + ".";
     }
+    if (r.remote_session) {
+        t.description +=
+            "\nWARNING: the request comes from a REMOTE session (someone logged in over the "
+            "network), not from this screen. Enter the PIN only if you started it.";
+    }
+    if (r.context_specific && !r.operation.empty())
+        t.description += "\nThis PIN is for one operation only: " + printable(r.operation) + ".";
     t.prompt = "PIN:";
     t.ok_label = "Unlock";
 

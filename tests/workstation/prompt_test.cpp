@@ -30,6 +30,14 @@ TEST(PromptText, NamesTheCardAndWhoAsks) {
     EXPECT_EQ(t.description.find("attempt"), std::string::npos);
 }
 
+TEST(PromptText, SaysWhenTheRequestComesFromARemoteSession) {
+    auto local = prompt_texts(request(0));
+    EXPECT_EQ(local.description.find("REMOTE"), std::string::npos);
+    auto r = request(0);
+    r.remote_session = true;
+    EXPECT_NE(prompt_texts(r).description.find("from a REMOTE session"), std::string::npos);
+}
+
 TEST(PromptText, WarnsFromTheTokenFlags) {
     auto low = prompt_texts(request(CKF_USER_PIN_COUNT_LOW));
     EXPECT_NE(low.description.find("few attempts left"), std::string::npos);
