@@ -1,7 +1,8 @@
 // attache unlock / attache lock.
 //
 // unlock checks the token's PIN state before asking for a PIN: a blocked PIN is reported
-// without a prompt, and the last try needs --confirm-final-try. The agent enforces both again.
+// without a prompt, and the last try needs --confirm-final-try. The agent enforces both again,
+// and spends a last try only when the user also confirms it in the agent's own dialog.
 // With --pin-source pinentry the agent itself asks, through pinentry on the desktop: the PIN
 // then never passes through this process or the terminal, and the dialog asks to confirm
 // the last try.
@@ -95,7 +96,8 @@ Report run_unlock(const UnlockOptions& o) {
     if ((token.flags & CKF_USER_PIN_FINAL_TRY) && !o.confirm_final_try && !agent_asks) {
         fail(kFinalTry, name +
                             " has ONE PIN try left: a wrong PIN blocks the card. If you are "
-                            "sure of the PIN, run again with --confirm-final-try");
+                            "sure of the PIN, run again with --confirm-final-try (the agent then asks you "
+                            "to confirm in its dialog)");
     }
     protocol::UnlockRequest request;
     request.token = token.uri;
@@ -134,7 +136,8 @@ void add_unlock_command(CLI::App& app, int& exit_code) {
                        : "expected " + std::string(kSecretSourceHelp) + " or pinentry";
         });
     cmd->add_flag("--confirm-final-try", o->confirm_final_try,
-                  "Allow the attempt when only one PIN try is left (a wrong PIN blocks the card)");
+                  "Ask to spend the last PIN try: the agent then asks you to confirm it in its own "
+                  "dialog (a wrong PIN blocks the card)");
     add_output_flags(*cmd, o->json);
     cmd->callback(
         [o, &exit_code] { run_command(o->json, exit_code, [o] { return run_unlock(*o); }); });
