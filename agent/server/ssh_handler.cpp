@@ -3,21 +3,33 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
+#include <cerrno>
+#include <chrono>
 #include <climits>
 
 #include "agent/core/agent_error.h"
 #include "agent/core/log.h"
 #include "agent/server/native_handler.h"
 #include "agent/server/next_request_wait.h"
+#include "agent/ssh/connection_binding.h"
+#include "agent/ssh/constraints.h"
 #include "agent/ssh/framing.h"
 #include "agent/ssh/keys.h"
 #include "agent/ssh/messages.h"
+#include "agent/ssh/sign_gate.h"
+#include "agent/ssh/sign_payload.h"
 #include "pkcs11/agent_protocol/stream_io.h"
 
 namespace attache::agent {
 namespace {
+
+// TEMPORARY: what the SSH socket signs (SSHSIG namespaces "git" and "file", nothing over a
+// forwarded connection) until the policy decides on the SshFacts instead.
+const ssh::SignRules kSignRules{};
 
 std::string canonical(const std::string& path) {
     char resolved[PATH_MAX];
@@ -95,14 +107,17 @@ std::string blob_fingerprint(const Bytes& blob) {
 }
 
 void audit_ssh(const char* op, const std::string& key, const ClientFacts& client,
-               const std::string& result) {
-    audit({{"op", op},
-           {"via", "ssh"},
-           {"key", key},
-           {"pid", std::to_string(client.pid)},
-           {"uid", std::to_string(client.uid)},
-           {"exe", client.exe},
-           {"result", result}});
+               const std::string& result, const std::string& reason = {}) {
+    AuditFields fields{{"op", op},
+                       {"via", "ssh"},
+                       {"key", key},
+                       {"pid", std::to_string(client.pid)},
+                       {"uid", std::to_string(client.uid)},
+                       {"exe", client.exe},
+                       {"result", result}};
+    if (!reason.empty())
+        fields.emplace_back("reason", reason);
+    audit(fields);
 }
 
 class SshSession {
@@ -118,6 +133,12 @@ class SshSession {
   private:
     Bytes on(ssh::RequestIdentities&) {
         std::vector<ssh::Identity> ids;
+        if (binding_.forwarded() && !kSignRules.allow_forwarded) {
+            // Nothing would be signed over this connection: the far side sees no keys.
+            log_info("ssh key list over a forwarded connection (ssh -A) via " +
+                     binding_.destination() + ": no keys listed, signing there is refused");
+            return ssh::encode_identities(ids);
+        }
         for_each_ssh_key(tokens_, modules_, [&](const KeyMatch& m) {
             ids.push_back({m.key->ssh_blob, comment_for(*m.token, *m.key)});
             return false;
@@ -136,6 +157,13 @@ class SshSession {
         if (!found) {
             audit_ssh("sign", "unknown key " + blob_fingerprint(r.key_blob), client_,
                       "unknown-key");
+            return ssh::encode_failure();
+        }
+        const SshFacts facts = ssh::sign_facts(
+            binding_, ssh::classify_sign_data(r.data, r.key_blob), /*confirm_constraint=*/false);
+        if (auto why = ssh::sign_refusal(facts, kSignRules)) {
+            log_warning("ssh sign with key " + found->key->id + " refused: " + *why);
+            audit_ssh("sign", found->key->id, client_, "refused-by-policy", *why);
             return ssh::encode_failure();
         }
         return sign(*found, r);
@@ -190,7 +218,37 @@ class SshSession {
     // and off. Nothing is ever loaded on a client's request: MODULE must, after realpath(), be
     // on the admin's ssh_add_allowed_modules list AND be a module the agent loaded at start
     // from its configuration. (Its C_GetFunctionList was checked then, by Library::load.)
-    Bytes on(ssh::AddSmartcardKey& r) { return switch_module("add-module", r.reader_id, false); }
+    Bytes on(ssh::AddSmartcardKey& r) {
+        if (r.constraints) {
+            if (auto why = refuse_constraints(*r.constraints)) {
+                log_warning("ssh-add -s " + r.reader_id + " refused: " + *why);
+                audit_ssh("add-module", r.reader_id, client_, "refused-by-policy", *why);
+                return ssh::encode_failure();
+            }
+        }
+        return switch_module("add-module", r.reader_id, false);
+    }
+
+    // Every constraint is honoured or the request is refused: one dropped with a success reply
+    // would be a vulnerability (CVE-2023-28531). None is honoured yet.
+    static std::optional<std::string> refuse_constraints(const Bytes& bytes) {
+        auto c = ssh::decode_constraints(bytes);
+        if (!c)
+            return "malformed key constraints: " + c.error().message();
+        if (c->confirm)
+            return std::string("ssh-add -c: confirmation constraints come with the policy");
+        if (c->destinations)
+            return std::string(
+                "ssh-add -h: destination constraints are not honoured for card keys; "
+                "restrict where keys are used with the agent's policy instead");
+        if (c->certificates)
+            return std::string("certificates cannot be associated with card keys");
+        if (c->lifetime_seconds)
+            return std::string(
+                "ssh-add -t: a lifetime for a module's keys is not supported; "
+                "use ssh-add -e MODULE to take them off");
+        return std::nullopt;
+    }
     Bytes on(ssh::RemoveSmartcardKey& r) {
         return switch_module("remove-module", r.reader_id, true);
     }
@@ -254,10 +312,14 @@ class SshSession {
     }
 
     Bytes on(ssh::SessionBind& r) {
-        // Recorded for the per-client policy to come (refuse forwarded use, per-host keys).
-        bound_host_ = r.hostkey;
-        forwarded_ = forwarded_ || r.is_forwarding;
+        if (Status bound = binding_.bind(r); !bound) {
+            log_warning("ssh " + bound.error().message() + " (pid " +
+                        std::to_string(client_.pid) +
+                        "); nothing will be signed on this connection");
+            return ssh::encode_extension_failure();
+        }
         log(LogLevel::debug, "ssh session-bind from pid " + std::to_string(client_.pid) +
+                                 " to " + binding_.destination() +
                                  (r.is_forwarding ? " (forwarded)" : ""));
         return ssh::encode_success();
     }
@@ -274,8 +336,7 @@ class SshSession {
     const SshOptions& options_;
     SshModuleSwitch& modules_;
     const ClientFacts& client_;
-    Bytes bound_host_;
-    bool forwarded_ = false;
+    ssh::ConnectionBinding binding_;
 };
 
 }  // namespace
@@ -299,22 +360,65 @@ void SshModuleSwitch::set_hidden(const std::string& canonical_path, bool hidden)
     }
 }
 
+namespace {
+
+// Feeds the splitter from the socket until it holds a complete frame; false on a close, an
+// error, a bad frame length or a timeout. The wait for a frame's first byte is unbounded; once
+// part of a frame has arrived, the rest must within kFrameTimeoutMs (as stream::read_frame).
+// At most one buffer is read ahead of the frames not yet answered (backpressure).
+bool receive_frame(int fd, ssh::FrameSplitter& splitter) {
+    using Clock = std::chrono::steady_clock;
+    std::optional<Clock::time_point> deadline;
+    std::uint8_t buffer[4096];
+    while (splitter.frames_ready() == 0) {
+        if (splitter.failed())
+            return false;
+        if (splitter.partial() && !deadline)
+            deadline = Clock::now() + std::chrono::milliseconds(kFrameTimeoutMs);
+        // Try first: after NextRequestWait the bytes are usually there already.
+        const ssize_t n = recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+        if (n > 0) {
+            (void)splitter.feed(ssh::ByteView(buffer, static_cast<size_t>(n)));
+            OPENSSL_cleanse(buffer, static_cast<size_t>(n));  // may hold a PIN or passphrase
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            return false;
+        int timeout_ms = -1;
+        if (deadline) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                *deadline - Clock::now());
+            if (left.count() <= 0)
+                return false;
+            timeout_ms = static_cast<int>(left.count());
+        }
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, timeout_ms) == 0)
+            return false;
+    }
+    return true;
+}
+
+}  // namespace
+
 void SshHandler::serve(int fd, const ClientFacts& client) {
     SshSession session(tokens_, options_, modules_, client);
     NextRequestWait next;
     DeferredAudit audit_records;  // written once each reply is sent
+    ssh::FrameSplitter splitter;  // wipes what it still holds
     for (;;) {
-        auto body = stream::read_frame(fd, -1, kFrameTimeoutMs);
-        if (!body)
+        if (!receive_frame(fd, splitter))
             return;  // closed, oversize or zero-length frame, timeout
         next.after_read();
+        auto body = splitter.next();
         auto request = ssh::decode_request(*body);
         OPENSSL_cleanse(body->data(), body->size());  // may hold a PIN or passphrase
         Bytes reply = request ? session.handle(*request) : ssh::encode_failure();
         if (!stream::write_all(fd, reply))
             return;
         audit_records.flush();
-        next.before_read(fd);
+        if (splitter.frames_ready() == 0)
+            next.before_read(fd);
     }
 }
 
