@@ -106,8 +106,10 @@ std::string blob_fingerprint(const Bytes& blob) {
     return "SHA256:" + hex(digest, 8);
 }
 
+// `reason`: why a request was refused; `destination`: the host a bound connection logs in to.
 void audit_ssh(const char* op, const std::string& key, const ClientFacts& client,
-               const std::string& result, const std::string& reason = {}) {
+               const std::string& result, const std::string& reason = {},
+               const std::string& destination = {}) {
     AuditFields fields{{"op", op},
                        {"via", "ssh"},
                        {"key", key},
@@ -117,6 +119,8 @@ void audit_ssh(const char* op, const std::string& key, const ClientFacts& client
                        {"result", result}};
     if (!reason.empty())
         fields.emplace_back("reason", reason);
+    if (!destination.empty())
+        fields.emplace_back("destination", destination);
     audit(fields);
 }
 
@@ -163,19 +167,20 @@ class SshSession {
             binding_, ssh::classify_sign_data(r.data, r.key_blob), /*confirm_constraint=*/false);
         if (auto why = ssh::sign_refusal(facts, kSignRules)) {
             log_warning("ssh sign with key " + found->key->id + " refused: " + *why);
-            audit_ssh("sign", found->key->id, client_, "refused-by-policy", *why);
+            audit_ssh("sign", found->key->id, client_, "refused-by-policy", *why,
+                      facts.destination);
             return ssh::encode_failure();
         }
-        return sign(*found, r);
+        return sign(*found, r, facts);
     }
 
-    Bytes sign(KeyMatch& match, ssh::SignRequest& r) {
+    Bytes sign(KeyMatch& match, ssh::SignRequest& r, const SshFacts& facts) {
         const ssh::KeyType type = *match.key->ssh_type;
         const std::string key_id = match.key->id;
         auto plan = ssh::plan_signature(type, r.flags, options_.allow_ssh_rsa_sha1);
         if (!plan) {
             log_warning("ssh sign refused: " + plan.error().message());
-            audit_ssh("sign", key_id, client_, "refused-by-policy");
+            audit_ssh("sign", key_id, client_, "refused-by-policy", plan.error().message());
             return ssh::encode_failure();
         }
         // A locked token asks for its PIN through pinentry (when the agent prompts on use); ssh
@@ -197,7 +202,8 @@ class SshSession {
         sign.data = std::move(r.data);
         auto sig = match.token->sign(*match.key, sign);
         audit_ssh("sign", key.id, client_,
-                  sig ? "ok" : protocol::name_of(error_code_of(sig.error())));
+                  sig ? "ok" : protocol::name_of(error_code_of(sig.error())), {},
+                  facts.destination);
         if (!sig) {
             // ssh only says "agent refused operation": the log says why and what to do.
             log_warning("ssh sign with key " + key.id + ": " + sig.error().message());

@@ -1,7 +1,6 @@
 #include "agent/ssh/sign_payload.h"
 
 #include <gtest/gtest.h>
-#include <openssl/x509.h>
 
 #include "agent/ssh/keys.h"
 #include "tests/ssh/test_keys.h"
@@ -37,29 +36,6 @@ Bytes sshsig(std::string_view ns, std::string_view hash_alg, size_t hash_size) {
     w.raw(as_bytes(kSshsigMagic)).string(ns).string("").string(hash_alg);
     w.string(Bytes(hash_size, 0x42));
     return w.take();
-}
-
-// The to-be-signed part of an X.509 certificate, as a CA would ask a signer for.
-Bytes x509_tbs() {
-    X509* cert = X509_new();
-    X509_set_version(cert, 2);
-    ASN1_INTEGER_set(X509_get_serialNumber(cert), 7);
-    X509_NAME* name = X509_get_subject_name(cert);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("Evil CA"), -1, -1, 0);
-    X509_set_issuer_name(cert, name);
-    X509_gmtime_adj(X509_getm_notBefore(cert), 0);
-    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-    X509_set_pubkey(cert, testing::key_for(KeyType::kEcdsaP256));
-    // Signed once so that the signature algorithm fields are set; the TBS part is what counts.
-    EXPECT_GT(X509_sign(cert, testing::key_for(KeyType::kEcdsaP256), EVP_sha256()), 0);
-    unsigned char* der = nullptr;
-    const int n = i2d_re_X509_tbs(cert, &der);
-    EXPECT_GT(n, 0);
-    Bytes out(der, der + n);
-    OPENSSL_free(der);
-    X509_free(cert);
-    return out;
 }
 
 TEST(ClassifySignData, PublickeyUserauth) {
@@ -168,7 +144,7 @@ TEST(ClassifySignData, Sshsig) {
 
 TEST(ClassifySignData, CertificatesAndRandomBytesAreOther) {
     const Bytes key = blob_for(KeyType::kEcdsaP256);
-    auto payload = classify_sign_data(x509_tbs(), key);
+    auto payload = classify_sign_data(testing::x509_tbs(testing::key_for(KeyType::kEcdsaP256)), key);
     auto* other = std::get_if<OtherPayload>(&payload);
     ASSERT_NE(other, nullptr);
     EXPECT_NE(other->why.find("userauth"), std::string::npos) << other->why;

@@ -1,6 +1,7 @@
 #include "tests/ssh/test_keys.h"
 
 #include <gtest/gtest.h>
+#include <openssl/x509.h>
 
 #include <utility>
 #include <vector>
@@ -105,6 +106,29 @@ Bytes ssh_signature(EVP_PKEY* key, std::uint32_t flags, ByteView data) {
     auto blob = encode_signature(*plan, token_sign(key, *plan, data));
     EXPECT_TRUE(blob) << blob.error().message();
     return blob ? *blob : Bytes{};
+}
+
+Bytes x509_tbs(EVP_PKEY* key) {
+    X509* cert = X509_new();
+    X509_set_version(cert, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert), 7);
+    X509_NAME* name = X509_get_subject_name(cert);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("Evil CA"), -1, -1, 0);
+    X509_set_issuer_name(cert, name);
+    X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+    X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+    X509_set_pubkey(cert, key);
+    // Signed once with a throwaway key so that the algorithm fields are set; the TBS part is
+    // what an attacker would ask the agent to sign.
+    EXPECT_GT(X509_sign(cert, key_for(KeyType::kEcdsaP256), EVP_sha256()), 0);
+    unsigned char* der = nullptr;
+    const int n = i2d_re_X509_tbs(cert, &der);
+    EXPECT_GT(n, 0);
+    Bytes out(der, der + (n > 0 ? n : 0));
+    OPENSSL_free(der);
+    X509_free(cert);
+    return out;
 }
 
 }  // namespace attache::ssh::testing

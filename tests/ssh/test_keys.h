@@ -26,4 +26,8 @@ Bytes token_sign(EVP_PKEY* key, const SignPlan& plan, ByteView data);
 // `flags` picks rsa-sha2-256 or rsa-sha2-512 (SSH_AGENT_RSA_SHA2_*), 0 the SHA-1 ssh-rsa.
 Bytes ssh_signature(EVP_PKEY* key, std::uint32_t flags, ByteView data);
 
+// The to-be-signed part (TBSCertificate DER) of an X.509 CA certificate for `key`: what a
+// signing oracle would turn into a valid certificate.
+Bytes x509_tbs(EVP_PKEY* key);
+
 }  // namespace attache::ssh::testing
