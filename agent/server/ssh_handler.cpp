@@ -319,14 +319,12 @@ class SshSession {
 
     Bytes on(ssh::SessionBind& r) {
         if (Status bound = binding_.bind(r); !bound) {
-            log_warning("ssh " + bound.error().message() + " (pid " +
-                        std::to_string(client_.pid) +
+            log_warning("ssh " + bound.error().message() + " (pid " + std::to_string(client_.pid) +
                         "); nothing will be signed on this connection");
             return ssh::encode_extension_failure();
         }
-        log(LogLevel::debug, "ssh session-bind from pid " + std::to_string(client_.pid) +
-                                 " to " + binding_.destination() +
-                                 (r.is_forwarding ? " (forwarded)" : ""));
+        log(LogLevel::debug, "ssh session-bind from pid " + std::to_string(client_.pid) + " to " +
+                                 binding_.destination() + (r.is_forwarding ? " (forwarded)" : ""));
         return ssh::encode_success();
     }
 
@@ -392,8 +390,8 @@ bool receive_frame(int fd, ssh::FrameSplitter& splitter) {
             return false;
         int timeout_ms = -1;
         if (deadline) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                *deadline - Clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
             if (left.count() <= 0)
                 return false;
             timeout_ms = static_cast<int>(left.count());

@@ -18,9 +18,8 @@ Status ConnectionBinding::record(const SessionBind& request) {
     ATTACHE_CHECK(verify_session_bind(request));
     for (const Binding& b : bindings_) {
         if (!b.forwarding) {
-            return Error(
-                "session-bind: the connection was already bound for authentication to " +
-                fingerprint_sha256(b.hostkey));
+            return Error("session-bind: the connection was already bound for authentication to " +
+                         fingerprint_sha256(b.hostkey));
         }
         if (b.session_id == request.session_id) {
             if (b.hostkey == request.hostkey)

@@ -60,9 +60,7 @@ struct KeyConstraints {
     std::optional<std::vector<DestinationConstraint>> destinations;
     std::optional<AssociatedCerts> certificates;
 
-    bool empty() const {
-        return !lifetime_seconds && !confirm && !destinations && !certificates;
-    }
+    bool empty() const { return !lifetime_seconds && !confirm && !destinations && !certificates; }
 };
 
 // Decodes the constraint bytes that follow the PIN of ADD_SMARTCARD_KEY_CONSTRAINED. Fails on

@@ -109,7 +109,8 @@ Result<p11::Pkey> rsa_key(Reader& r) {
 Result<p11::Pkey> ec_key(Reader& r, const Curve& curve) {
     ATTACHE_TRY(ByteView name, r.string());
     if (as_chars(name) != curve.ssh_curve)
-        return Error("EC curve \"" + std::string(as_chars(name)) + "\" does not match the key type");
+        return Error("EC curve \"" + std::string(as_chars(name)) +
+                     "\" does not match the key type");
     ATTACHE_TRY(ByteView point, r.string());
     if (point.size() != 1 + 2 * curve.field_bytes || point[0] != 0x04)
         return Error("EC point is not an uncompressed point of the curve");
@@ -142,14 +143,13 @@ Status digest_verify(const PublicKey& key, const EVP_MD* md, ByteView signature,
     std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
     if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key.key.get()) != 1)
         return Error("cannot set up the signature check");
-    if (EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), data.data(),
-                         data.size()) != 1)
+    if (EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), data.data(), data.size()) !=
+        1)
         return Error("the signature does not verify");
     return ok();
 }
 
-Status verify_rsa(const PublicKey& key, std::string_view algorithm, ByteView sig,
-                  ByteView data) {
+Status verify_rsa(const PublicKey& key, std::string_view algorithm, ByteView sig, ByteView data) {
     const EVP_MD* md = algorithm == "rsa-sha2-256"   ? EVP_sha256()
                        : algorithm == "rsa-sha2-512" ? EVP_sha512()
                                                      : nullptr;

@@ -26,8 +26,7 @@ bool algorithm_fits(std::string_view algorithm, ByteView key_blob) {
     if (!type)
         return false;
     if (*type == KeyType::kRsa)
-        return algorithm == "ssh-rsa" || algorithm == "rsa-sha2-256" ||
-               algorithm == "rsa-sha2-512";
+        return algorithm == "ssh-rsa" || algorithm == "rsa-sha2-256" || algorithm == "rsa-sha2-512";
     return algorithm == key_type_name(*type);
 }
 
@@ -85,8 +84,7 @@ Result<SshsigPayload> parse_sshsig(ByteView data) {
         return Error("hash algorithm \"" + out.hash_algorithm + "\"");
     ATTACHE_TRY(ByteView hash, r.string());
     if (hash.size() != want)
-        return Error("hash of " + std::to_string(hash.size()) + " bytes for " +
-                     out.hash_algorithm);
+        return Error("hash of " + std::to_string(hash.size()) + " bytes for " + out.hash_algorithm);
     ATTACHE_CHECK(r.expect_end());
     return out;
 }

@@ -79,15 +79,14 @@ bool LoopbackSshd::start(const std::filesystem::path& dir, const std::string& au
     write_file(dir / "sshd_config",
                "Port " + std::to_string(port_) + "\nListenAddress 127.0.0.1\nHostKey " +
                    (dir / "host_key").string() + "\nAuthorizedKeysFile " +
-                   (dir / "authorized_keys").string() + "\nPidFile " +
-                   (dir / "sshd.pid").string() +
+                   (dir / "authorized_keys").string() + "\nPidFile " + (dir / "sshd.pid").string() +
                    "\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
                    "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
                    "PermitRootLogin prohibit-password\nAllowAgentForwarding yes\n");
     pid_ = fork();
     if (pid_ == 0) {
-        execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f",
-              (dir / "sshd_config").c_str(), static_cast<char*>(nullptr));
+        execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", (dir / "sshd_config").c_str(),
+              static_cast<char*>(nullptr));
         _exit(127);
     }
     for (int i = 0; i < 250; ++i) {

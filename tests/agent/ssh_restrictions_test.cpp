@@ -109,8 +109,8 @@ class SshRestrictionsTest : public ::testing::Test {
         agent_.add_token("alice", {{p11::KeyAlgorithm::ec_p256, "ec-ssh", {.sign = true}},
                                    {p11::KeyAlgorithm::ed25519, "ed-ssh", {.sign = true}}});
         // The token's module may be switched with ssh-add -s / -e (for the constraint tests).
-        agent_.start({.admin_config = "ssh_add_allowed_modules = [\"" + SoftHsm::module_path() +
-                                      "\"]"});
+        agent_.start(
+            {.admin_config = "ssh_add_allowed_modules = [\"" + SoftHsm::module_path() + "\"]"});
         agent_.unlock();
     }
 
@@ -219,10 +219,9 @@ TEST_F(SshRestrictionsTest, SshKeygenSignsForGitAndFileButNotOtherNamespaces) {
     for (const char* ns : {"git", "file"}) {
         auto signed_ok = sign(ns);
         ASSERT_EQ(signed_ok.exit_code, 0) << ns << describe(signed_ok) << agent_.log();
-        auto verify =
-            run_command({"ssh-keygen", "-Y", "verify", "-f", allowed.string(), "-I",
-                         "alice@example.org", "-n", ns, "-s", data.string() + ".sig"},
-                        read_file(data));
+        auto verify = run_command({"ssh-keygen", "-Y", "verify", "-f", allowed.string(), "-I",
+                                   "alice@example.org", "-n", ns, "-s", data.string() + ".sig"},
+                                  read_file(data));
         EXPECT_EQ(verify.exit_code, 0) << ns << describe(verify);
     }
     auto evil = sign("evil");
@@ -247,8 +246,7 @@ TEST_F(SshRestrictionsTest, SshAddConstraintsAnswerFailureNotSuccess) {
 
     auto confirm = ssh_add({"-c", "-s", module});
     EXPECT_NE(confirm.exit_code, 0) << describe(confirm);
-    EXPECT_NE(agent_.log().find("confirmation constraints come with the policy"),
-              std::string::npos)
+    EXPECT_NE(agent_.log().find("confirmation constraints come with the policy"), std::string::npos)
         << agent_.log();
 
     auto lifetime = ssh_add({"-t", "30", "-s", module});
@@ -258,8 +256,7 @@ TEST_F(SshRestrictionsTest, SshAddConstraintsAnswerFailureNotSuccess) {
     // -h needs the destination's host key from a known_hosts file.
     const auto known_hosts = agent_.dir() / "known_hosts";
     const auto host_key = agent_.dir() / "some_host_key";
-    ASSERT_EQ(run_command({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
-                           host_key.string()})
+    ASSERT_EQ(run_command({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", host_key.string()})
                   .exit_code,
               0);
     write_file(known_hosts, "localhost " + read_file(host_key.string() + ".pub"));
@@ -271,9 +268,8 @@ TEST_F(SshRestrictionsTest, SshAddConstraintsAnswerFailureNotSuccess) {
 
     const std::string log = log_with("reason=\"ssh-add -h:");
     static const std::regex re("audit: op=add-module [^\n]*result=refused-by-policy [^\n]*reason=");
-    EXPECT_EQ(std::distance(std::sregex_iterator(log.begin(), log.end(), re),
-                            std::sregex_iterator()),
-              3)
+    EXPECT_EQ(
+        std::distance(std::sregex_iterator(log.begin(), log.end(), re), std::sregex_iterator()), 3)
         << log;
 }
 
@@ -285,8 +281,8 @@ class SshRestrictionsLoginTest : public SshRestrictionsTest {
         if (!LoopbackSshd::available())
             GTEST_SKIP() << "the test sshd needs root";
         SshRestrictionsTest::SetUp();
-        ASSERT_TRUE(sshd_.start(agent_.dir().path(),
-                                read_file(ssh_public_key_file(agent_, "ec-ssh"))));
+        ASSERT_TRUE(
+            sshd_.start(agent_.dir().path(), read_file(ssh_public_key_file(agent_, "ec-ssh"))));
     }
 
     // "SHA256:..." of the sshd's host key, as ssh-keygen -l prints it.
@@ -316,10 +312,10 @@ TEST_F(SshRestrictionsLoginTest, TheFarSideOfSshDashAGetsNothing) {
     write_file(data, "signed over there\n");
     // On the far side: list the forwarded agent's keys, log in onward with it (back to the
     // same sshd), sign with it.
-    const std::string far_side =
-        "ssh-add -l; echo list=$?; timeout 60 " + sshd_.ssh_command_line({}, "true") +
-        "; echo onward=$?; ssh-keygen -Y sign -n git -f " + pub + " " + data.string() +
-        "; echo sign=$?";
+    const std::string far_side = "ssh-add -l; echo list=$?; timeout 60 " +
+                                 sshd_.ssh_command_line({}, "true") +
+                                 "; echo onward=$?; ssh-keygen -Y sign -n git -f " + pub + " " +
+                                 data.string() + "; echo sign=$?";
     auto r = sshd_.ssh(sock(), {"-A"}, far_side);
     ASSERT_EQ(r.exit_code, 0) << describe(r) << agent_.log();
     EXPECT_NE(r.out.find("The agent has no identities."), std::string::npos) << describe(r);

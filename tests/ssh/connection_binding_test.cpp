@@ -55,8 +55,7 @@ TEST(ConnectionBinding, NoBindAfterOneForAuthentication) {
     ASSERT_TRUE(b.bind(bind_of(KeyType::kEd25519, Bytes(32, 1), false)));
     auto again = b.bind(bind_of(KeyType::kEcdsaP256, Bytes(32, 2), true));
     ASSERT_FALSE(again);
-    EXPECT_NE(again.error().message().find("already bound for authentication"),
-              std::string::npos)
+    EXPECT_NE(again.error().message().find("already bound for authentication"), std::string::npos)
         << again.error().message();
     EXPECT_TRUE(b.failed());
     // Even the same binding again: OpenSSH checks the authentication bind first.

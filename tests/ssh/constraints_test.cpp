@@ -63,10 +63,10 @@ TEST(Constraints, DestinationsRoundTrip) {
 }
 
 TEST(Constraints, MalformedOrUnknownIsAnError) {
-    EXPECT_FALSE(decode_constraints(Bytes{1, 0, 0}));           // short lifetime
+    EXPECT_FALSE(decode_constraints(Bytes{1, 0, 0}));                       // short lifetime
     EXPECT_FALSE(decode_constraints(Bytes{1, 0, 0, 0, 1, 1, 0, 0, 0, 2}));  // lifetime twice
-    EXPECT_FALSE(decode_constraints(Bytes{2, 2}));              // confirm twice
-    EXPECT_FALSE(decode_constraints(Bytes{3, 0, 0, 0, 1}));     // maxsign: not for card keys
+    EXPECT_FALSE(decode_constraints(Bytes{2, 2}));                          // confirm twice
+    EXPECT_FALSE(decode_constraints(Bytes{3, 0, 0, 0, 1}));  // maxsign: not for card keys
     EXPECT_FALSE(decode_constraints(Bytes{0x42}));
     Writer sk;
     sk.u8(SSH_AGENT_CONSTRAIN_EXTENSION).string("sk-provider@openssh.com").string("internal");

@@ -12,9 +12,9 @@
 #include "agent/ssh/messages.h"
 #include "pkcs11/operations.h"
 #include "pkcs11/public_key.h"
+#include "tests/ssh/test_keys.h"
 #include "tests/support/command.h"
 #include "tests/support/temp_dir.h"
-#include "tests/ssh/test_keys.h"
 
 namespace attache::ssh {
 namespace {

@@ -145,25 +145,25 @@ std::vector<Seed> payload_seed_corpus() {
 
     // Mode 0: sign data for a key.
     add("01-userauth-publickey", mode(0, {key(p256_blob()), userauth_data()}));
-    add("02-userauth-hostbound", mode(0, {key(ed25519_blob()), hostbound_userauth_data(ed25519_blob())}));
+    add("02-userauth-hostbound",
+        mode(0, {key(ed25519_blob()), hostbound_userauth_data(ed25519_blob())}));
     add("03-sshsig-git", mode(0, {key(ed25519_blob()), sshsig_data("git")}));
     add("04-sshsig-evil", mode(0, {key(ed25519_blob()), sshsig_data("evil")}));
     add("05-other-bytes", mode(0, {key(rsa_blob()), to_bytes("not a userauth request")}));
     // Mode 1: binds, then sign data on the bound connection.
-    add("06-bind-then-userauth",
-        mode(1, {bind_record(host, sid, seed_host_signature(sid), false),
-                 hostbound_userauth_data(host)}));
+    add("06-bind-then-userauth", mode(1, {bind_record(host, sid, seed_host_signature(sid), false),
+                                          hostbound_userauth_data(host)}));
     add("07-forwarded-chain",
         mode(1, {bind_record(host, Bytes(32, 1), seed_host_signature(Bytes(32, 1)), true),
                  bind_record(host, sid, seed_host_signature(sid), false), sshsig_data("git")}));
     {
         Bytes bad = seed_host_signature(sid);
         bad.back() ^= 1;
-        add("08-bad-signature-bind", mode(1, {bind_record(host, sid, bad, false), userauth_data()}));
+        add("08-bad-signature-bind",
+            mode(1, {bind_record(host, sid, bad, false), userauth_data()}));
     }
-    add("09-bind-other-key-types",
-        mode(1, {bind_record(p256_blob(), sid, Bytes(20, 1), false),
-                 bind_record(rsa_blob(), sid, Bytes(20, 2), true)}));
+    add("09-bind-other-key-types", mode(1, {bind_record(p256_blob(), sid, Bytes(20, 1), false),
+                                            bind_record(rsa_blob(), sid, Bytes(20, 2), true)}));
     // Mode 2: constraints.
     add("10-constraints-lifetime-confirm", mode(2, {Bytes{1, 0, 0, 0, 60, 2}}));
     add("11-constraints-ssh-add-h", mode(2, {ssh_add_destination_constraints()}));
@@ -231,12 +231,13 @@ std::vector<Seed> seed_corpus() {
     {
         const Bytes sid(32, 0x9d);
         add("26-session-bind-verifies",
-            encode_request(SessionBind{seed_host_key_blob(), sid, seed_host_signature(sid), false}));
+            encode_request(
+                SessionBind{seed_host_key_blob(), sid, seed_host_signature(sid), false}));
     }
     add("27-sign-sshsig", encode_request(SignRequest{ed25519_blob(), sshsig_data("git"), 0}));
     add("28-add-smartcard-key-destination",
-        encode_request(AddSmartcardKey{"/usr/lib/p11.so", secret(""),
-                                       ssh_add_destination_constraints()}));
+        encode_request(
+            AddSmartcardKey{"/usr/lib/p11.so", secret(""), ssh_add_destination_constraints()}));
     return seeds;
 }
 

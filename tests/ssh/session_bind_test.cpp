@@ -105,8 +105,7 @@ TEST(VerifySignatureBlob, AcceptsEachKeyTypesOwnSignature) {
         EXPECT_FALSE(verify_signature_blob(blob_for(type), sig, other)) << key_type_name(type);
         Bytes trailing = sig;
         trailing.push_back(0);
-        EXPECT_FALSE(verify_signature_blob(blob_for(type), trailing, data))
-            << key_type_name(type);
+        EXPECT_FALSE(verify_signature_blob(blob_for(type), trailing, data)) << key_type_name(type);
     }
     const Bytes sig512 = ssh_signature(key_for(KeyType::kRsa), SSH_AGENT_RSA_SHA2_512, data);
     EXPECT_TRUE(verify_signature_blob(blob_for(KeyType::kRsa), sig512, data));
@@ -128,10 +127,9 @@ TEST(VerifySignatureBlob, TheAlgorithmMustBeTheKeys) {
     EXPECT_FALSE(verify_signature_blob(blob_for(KeyType::kEcdsaP384), p256, data));
     const Bytes ed = ssh_signature(key_for(KeyType::kEd25519), 0, data);
     EXPECT_FALSE(verify_signature_blob(blob_for(KeyType::kEd25519), renamed(ed, "ssh-rsa"), data));
-    EXPECT_FALSE(verify_signature_blob(blob_for(KeyType::kEd25519),
-                                       ssh_signature(testing::generate(KeyType::kEd25519).get(), 0,
-                                                     data),
-                                       data));
+    EXPECT_FALSE(verify_signature_blob(
+        blob_for(KeyType::kEd25519),
+        ssh_signature(testing::generate(KeyType::kEd25519).get(), 0, data), data));
 }
 
 TEST(VerifySignatureBlob, AShortRsaSignatureIsPaddedAsOpenSshDoes) {
@@ -166,8 +164,7 @@ TEST(VerifySessionBind, ChecksTheHostKeysSignatureOfTheSessionId) {
     other_sid.session_id[0] ^= 1;
     auto bad = verify_session_bind(other_sid);
     ASSERT_FALSE(bad);
-    EXPECT_NE(bad.error().message().find(fingerprint_sha256(other_sid.hostkey)),
-              std::string::npos)
+    EXPECT_NE(bad.error().message().find(fingerprint_sha256(other_sid.hostkey)), std::string::npos)
         << bad.error().message();
 
     SessionBind other_key = bind_by(KeyType::kEd25519);

@@ -144,7 +144,8 @@ TEST(ClassifySignData, Sshsig) {
 
 TEST(ClassifySignData, CertificatesAndRandomBytesAreOther) {
     const Bytes key = blob_for(KeyType::kEcdsaP256);
-    auto payload = classify_sign_data(testing::x509_tbs(testing::key_for(KeyType::kEcdsaP256)), key);
+    auto payload =
+        classify_sign_data(testing::x509_tbs(testing::key_for(KeyType::kEcdsaP256)), key);
     auto* other = std::get_if<OtherPayload>(&payload);
     ASSERT_NE(other, nullptr);
     EXPECT_NE(other->why.find("userauth"), std::string::npos) << other->why;
