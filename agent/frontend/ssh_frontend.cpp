@@ -8,6 +8,9 @@
 
 #include "agent/core/agent_error.h"
 #include "agent/core/log.h"
+#include "agent/ssh/constraints.h"
+#include "agent/ssh/sign_facts.h"
+#include "agent/ssh/sign_payload.h"
 #include "agent/ssh/wire.h"
 
 namespace attache::agent {
@@ -65,28 +68,6 @@ std::string unknown_key_reference(const Bytes& blob) {
     return "unknown SSH key SHA256:" + hex(digest, 8);
 }
 
-// What the bytes to sign are (an SSH login, an SSHSIG blob, or something else). A first
-// look only; agent/ssh's parsers decide in full.
-void classify_payload(ssh::ByteView data, SshFacts& facts) {
-    facts.payload = SshFacts::Payload::other;
-    facts.sshsig_namespace.clear();
-    static constexpr std::string_view kMagic = "SSHSIG";
-    if (data.size() > kMagic.size() && ssh::as_chars(data.first(kMagic.size())) == kMagic) {
-        ssh::Reader r(data.subspan(kMagic.size()));
-        auto ns = r.string();
-        if (ns) {
-            facts.payload = SshFacts::Payload::sshsig;
-            facts.sshsig_namespace = std::string(ssh::as_chars(*ns));
-        }
-        return;
-    }
-    ssh::Reader r(data);
-    auto session_id = r.string();
-    auto type = session_id ? r.u8() : Result<uint8_t>(session_id.error());
-    if (type && *type == 50)  // SSH_MSG_USERAUTH_REQUEST
-        facts.payload = SshFacts::Payload::userauth;
-}
-
 }  // namespace
 
 bool SshModuleSwitch::any_hidden() const {
@@ -103,9 +84,20 @@ void SshModuleSwitch::set_hidden(const std::string& canonical_path, bool hidden)
     std::lock_guard lock(mutex_);
     if (hidden) {
         hidden_.insert(canonical_path);
+        confirm_.erase(canonical_path);
     } else {
         hidden_.erase(canonical_path);
     }
+}
+
+bool SshModuleSwitch::confirm_each_use(const std::string& canonical_path) const {
+    std::lock_guard lock(mutex_);
+    return confirm_.count(canonical_path) != 0;
+}
+
+void SshModuleSwitch::set_confirm_each_use(const std::string& canonical_path) {
+    std::lock_guard lock(mutex_);
+    confirm_.insert(canonical_path);
 }
 
 std::optional<SshKey> SshKeyCache::of(const KeyRecord& key) {
@@ -126,7 +118,12 @@ std::optional<SshKey> SshKeyCache::of(const KeyRecord& key) {
 }
 
 Context SshSession::context() const {
-    return Context{client_, Channel::ssh, facts_};
+    Context c{client_, Channel::ssh, {}};
+    c.ssh.bound = binding_.bound();
+    c.ssh.bind_failed = binding_.failed();
+    c.ssh.forwarded = binding_.forwarded();
+    c.ssh.destination = binding_.destination();
+    return c;
 }
 
 std::vector<SshSession::Usable> SshSession::usable_keys(const Context& context) {
@@ -167,7 +164,6 @@ Bytes SshSession::on(ssh::RequestIdentities&) {
 
 Bytes SshSession::on(ssh::SignRequest& r) {
     Context ctx = context();
-    classify_payload(r.data, ctx.ssh);
     std::optional<Usable> found;
     for (auto& k : usable_keys(ctx)) {
         if (k.ssh.blob == r.key_blob) {
@@ -175,14 +171,19 @@ Bytes SshSession::on(ssh::SignRequest& r) {
             break;
         }
     }
+    // What the bytes are, on this connection (agent/ssh/sign_payload.h); the broker's
+    // check_channel step refuses what ssh.sock must not sign.
+    const bool confirm =
+        found && shared_.modules.confirm_each_use(canonical(found->listed.token->module().path()));
+    ctx.ssh = ssh::sign_facts(binding_, ssh::classify_sign_data(r.data, r.key_blob), confirm);
     SignOperation sign;
     sign.data = std::move(r.data);
     std::optional<ssh::SignPlan> plan;
     if (!found) {
         sign.key = unknown_key_reference(r.key_blob);  // the broker refuses and audits it
     } else {
-        auto planned = ssh::plan_signature(found->ssh.type, r.flags,
-                                           shared_.options.allow_ssh_rsa_sha1);
+        auto planned =
+            ssh::plan_signature(found->ssh.type, r.flags, shared_.options.allow_ssh_rsa_sha1);
         if (!planned) {
             log_warning("ssh sign refused: " + planned.error().message());
             return ssh::encode_failure();
@@ -223,13 +224,36 @@ Bytes SshSession::on(ssh::RemoveAllIdentities&) {
 // the admin's ssh_add_allowed_modules list AND be a module the agent loaded at start from its
 // configuration. (Its C_GetFunctionList was checked then, by Library::load.)
 Bytes SshSession::on(ssh::AddSmartcardKey& r) {
+    bool confirm = false;
     if (r.constraints) {
-        // A constraint the agent cannot honour is refused, never dropped with a success.
-        log_warning("ssh-add -s with constraints (-c, -t, -h) refused: confirmation and "
-                    "destination rules for card keys come from the policy (docs/policy.md)");
-        return ssh::encode_failure();
+        // Every constraint is honoured or the request is refused: one dropped with a success
+        // reply would be a vulnerability (CVE-2023-28531).
+        auto c = ssh::decode_constraints(*r.constraints);
+        std::string why;
+        if (!c)
+            why = "malformed key constraints: " + c.error().message();
+        else if (c->destinations)
+            why =
+                "ssh-add -h: destination constraints are not honoured for card keys; "
+                "restrict where keys are used with the agent's policy instead (docs/policy.md)";
+        else if (c->certificates)
+            why = "certificates cannot be associated with card keys";
+        else if (c->lifetime_seconds)
+            why =
+                "ssh-add -t: a lifetime for a module's keys is not supported; use ssh-add -e "
+                "MODULE to take them off";
+        if (!why.empty()) {
+            log_warning("ssh-add -s " + r.reader_id + " refused: " + why);
+            return ssh::encode_failure();
+        }
+        confirm = c->confirm;
     }
-    return switch_module("add-module", r.reader_id, false);
+    Bytes reply = switch_module("add-module", r.reader_id, false);
+    // `ssh-add -c -s MODULE`: each signature with the module's keys is confirmed in the
+    // agent's dialog (the broker's confirm step), until `ssh-add -e MODULE`.
+    if (confirm && reply == ssh::encode_success())
+        shared_.modules.set_confirm_each_use(canonical(r.reader_id));
+    return reply;
 }
 Bytes SshSession::on(ssh::RemoveSmartcardKey& r) {
     return switch_module("remove-module", r.reader_id, true);
@@ -290,12 +314,15 @@ Bytes SshSession::on(ssh::ExtensionQuery&) {
 }
 
 Bytes SshSession::on(ssh::SessionBind& r) {
-    // Not verified yet: an unverified binding is never trusted as a destination, but a
-    // forwarding flag is kept (it can only make the policy stricter).
-    facts_.forwarded = facts_.forwarded || r.is_forwarding;
-    bound_session_id_ = r.session_id;
-    log(LogLevel::debug, "ssh session-bind from pid " + std::to_string(client_.pid) +
-                             (r.is_forwarding ? " (forwarded)" : ""));
+    // Verified (the host key's signature over the session id) and kept per connection, as
+    // OpenSSH's ssh-agent does; a bind that fails marks the connection for good.
+    if (Status bound = binding_.bind(r); !bound) {
+        log_warning("ssh " + bound.error().message() + " (pid " + std::to_string(client_.pid) +
+                    "); nothing will be signed on this connection");
+        return ssh::encode_extension_failure();
+    }
+    log(LogLevel::debug, "ssh session-bind from pid " + std::to_string(client_.pid) + " to " +
+                             binding_.destination() + (r.is_forwarding ? " (forwarded)" : ""));
     return ssh::encode_success();
 }
 

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "agent/core/broker/broker.h"
+#include "agent/ssh/connection_binding.h"
 #include "agent/ssh/keys.h"
 #include "agent/ssh/messages.h"
 
@@ -36,10 +37,15 @@ class SshModuleSwitch {
     bool any_hidden() const;
     bool hidden(const std::string& canonical_path) const;
     void set_hidden(const std::string& canonical_path, bool hidden);
+    // `ssh-add -c -s MODULE`: every signature with the module's keys is confirmed by the user;
+    // `ssh-add -e MODULE` ends it.
+    bool confirm_each_use(const std::string& canonical_path) const;
+    void set_confirm_each_use(const std::string& canonical_path);
 
   private:
     mutable std::mutex mutex_;
     std::set<std::string> hidden_;
+    std::set<std::string> confirm_;
 };
 
 // A key as SSH names it.
@@ -104,8 +110,7 @@ class SshSession {
 
     SshShared& shared_;
     const ClientFacts& client_;
-    SshFacts facts_;  // of the connection: session-bind, forwarding
-    Bytes bound_session_id_;
+    ssh::ConnectionBinding binding_;  // the connection's verified session-binds
 };
 
 }  // namespace attache::agent

@@ -2,11 +2,8 @@
 // sshd on loopback, git commit signing.
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <dlfcn.h>
@@ -23,6 +20,7 @@
 #include "pkcs11/agent_protocol/stream_io.h"
 #include "pkcs11/agent_protocol/unique_fd.h"
 #include "tests/agent/agent_fixture.h"
+#include "tests/agent/ssh_fixture.h"
 
 namespace attache::testing {
 namespace {
@@ -44,7 +42,7 @@ class SshTest : public ::testing::Test {
     }
     void TearDown() override { unsetenv("ATTACHE_TEST_MARKER"); }
 
-    std::string ssh_sock() const { return (agent_.dir() / "run/ssh.sock").string(); }
+    std::string ssh_sock() const { return ssh_socket(agent_); }
     std::map<std::string, std::string> env() const { return {{"SSH_AUTH_SOCK", ssh_sock()}}; }
 
     CommandResult ssh_add(const std::vector<std::string>& args, const std::string& input = {}) {
@@ -53,13 +51,8 @@ class SshTest : public ::testing::Test {
         return run_command(argv, input, env());
     }
 
-    // The key's OpenSSH public key line, from `attache pubkey --format ssh`.
     std::string public_key_file(const std::string& label) {
-        auto r = agent_.cli({"pubkey", "--key", agent_.key(label).id, "--format", "ssh"});
-        EXPECT_EQ(r.exit_code, 0) << describe(r);
-        const auto path = agent_.dir() / (label + ".pub");
-        write_file(path, r.out);
-        return path.string();
+        return ssh_public_key_file(agent_, label);
     }
 
     AgentFixture agent_;
@@ -261,88 +254,15 @@ TEST_F(SshTest, GitCommitSignedWithTheCardKeyVerifies) {
 class SshLoginTest : public SshTest {
   protected:
     void SetUp() override {
-        if (getuid() != 0)
+        if (!LoopbackSshd::available())
             GTEST_SKIP() << "the test sshd needs root";
         SshTest::SetUp();
-        std::filesystem::create_directories("/run/sshd");
-        const auto d = agent_.dir().path();
-        ASSERT_EQ(run_command({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
-                               (d / "host_key").string()})
-                      .exit_code,
-                  0);
-        write_file(d / "authorized_keys", read_file(public_key_file("ec-ssh")));
-        port_ = free_port();
-        write_file(d / "sshd_config",
-                   "Port " + std::to_string(port_) + "\nListenAddress 127.0.0.1\nHostKey " +
-                       (d / "host_key").string() + "\nAuthorizedKeysFile " +
-                       (d / "authorized_keys").string() + "\nPidFile " + (d / "sshd.pid").string() +
-                       "\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
-                       "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
-                       "PermitRootLogin prohibit-password\n");
-        sshd_ = fork();
-        if (sshd_ == 0) {
-            execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", (d / "sshd_config").c_str(),
-                  static_cast<char*>(nullptr));
-            _exit(127);
-        }
-        // Wait for the port to accept.
-        for (int i = 0; i < 250; ++i) {
-            UniqueFd s(socket(AF_INET, SOCK_STREAM, 0));
-            sockaddr_in a{};
-            a.sin_family = AF_INET;
-            a.sin_port = htons(static_cast<uint16_t>(port_));
-            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            if (connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0)
-                return;
-            usleep(20'000);
-        }
-        FAIL() << "sshd did not start";
-    }
-    void TearDown() override {
-        if (sshd_ > 0) {
-            kill(sshd_, SIGTERM);
-            waitpid(sshd_, nullptr, 0);
-        }
-        SshTest::TearDown();
+        ASSERT_TRUE(sshd_.start(agent_.dir().path(), read_file(public_key_file("ec-ssh"))));
     }
 
-    static int free_port() {
-        UniqueFd s(socket(AF_INET, SOCK_STREAM, 0));
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
-        socklen_t len = sizeof a;
-        getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len);
-        return ntohs(a.sin_port);
-    }
+    CommandResult ssh_true() { return sshd_.ssh(ssh_sock(), {}, "true"); }
 
-    CommandResult ssh_true() {
-        return run_command({"timeout",
-                            "60",
-                            "ssh",
-                            "-F",
-                            "/dev/null",
-                            "-o",
-                            "IdentityAgent=" + ssh_sock(),
-                            "-o",
-                            "IdentitiesOnly=no",
-                            "-o",
-                            "BatchMode=yes",
-                            "-o",
-                            "StrictHostKeyChecking=no",
-                            "-o",
-                            "UserKnownHostsFile=/dev/null",
-                            "-o",
-                            "ConnectTimeout=20",
-                            "-p",
-                            std::to_string(port_),
-                            "root@127.0.0.1",
-                            "true"});
-    }
-
-    int port_ = 0;
-    pid_t sshd_ = -1;
+    LoopbackSshd sshd_;
 };
 
 TEST_F(SshLoginTest, LogsInWhileUnlockedAndFailsWhileLockedOrAbsent) {

@@ -13,6 +13,7 @@
 
 #include "agent/ssh/keys.h"
 #include "agent/ssh/messages.h"
+#include "agent/ssh/sign_payload.h"
 #include "pkcs11/agent_protocol/client.h"
 #include "pkcs11/agent_protocol/stream_io.h"
 #include "pkcs11/agent_protocol/unique_fd.h"
@@ -364,6 +365,17 @@ Status check_result(const ClientSpec& spec, const Bytes& result) {
         return verify_signature(spec, der);
     }
     return verify_signature(spec, result);
+}
+
+Bytes sshsig_of(const Bytes& message) {
+    Bytes hash(EVP_MAX_MD_SIZE);
+    unsigned int length = 0;
+    EVP_Digest(message.data(), message.size(), hash.data(), &length, EVP_sha512(), nullptr);
+    hash.resize(length);
+    ssh::Writer w;
+    w.raw(ssh::as_bytes(ssh::kSshsigMagic)).string("file").string("").string("sha512");
+    w.string(hash);
+    return w.take();
 }
 
 Result<std::unique_ptr<Client>> open_client(const ClientSpec& spec) {

@@ -44,4 +44,9 @@ Status warm_up(const ClientSpec& spec);
 // Checks one result of `spec`'s operation against its public key (or expected plaintext).
 Status check_result(const ClientSpec& spec, const Bytes& result);
 
+// What the SSH paths sign instead of `message`: an SSHSIG blob (namespace "file", SHA-512 of
+// the message) as `ssh-keygen -Y sign` sends it, since Attache's SSH socket refuses data that
+// is neither an SSH login nor SSHSIG. ssh-agent gets the same bytes, so the paths compare.
+Bytes sshsig_of(const Bytes& message);
+
 }  // namespace attache::bench

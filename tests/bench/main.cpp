@@ -309,6 +309,8 @@ ClientSpec spec_for(PathId p, Mech m, const Environment& env) {
             s.token = env.bench_token();
             break;
     }
+    if (s.kind == Kind::ssh)
+        s.message = sshsig_of(s.message);
     return s;
 }
 
@@ -325,7 +327,7 @@ IsolationSample isolation_sample(Environment& env, Kind kind, const RunLimits& l
     b.key_id = env.iso_key_b().agent_id;
     b.spki = env.iso_key_b().spki;
     b.label = env.iso_key_b().label;
-    b.message = env.message();
+    b.message = kind == Kind::ssh ? sshsig_of(env.message()) : env.message();
 
     CellResult base = run_threads(b, clients, limits);
     if (!base.ok) {

@@ -12,6 +12,7 @@
 #include "agent/ssh/messages.h"
 #include "pkcs11/operations.h"
 #include "pkcs11/public_key.h"
+#include "tests/ssh/test_keys.h"
 #include "tests/support/command.h"
 #include "tests/support/temp_dir.h"
 
@@ -23,6 +24,9 @@ using attache::testing::describe;
 using attache::testing::run_command;
 using attache::testing::TempDir;
 using attache::testing::write_file;
+using testing::generate;
+using testing::key_for;
+using testing::token_sign;
 
 struct KeyCase {
     const char* label;
@@ -35,88 +39,6 @@ const KeyCase kCases[] = {
     {"p384", KeyType::kEcdsaP384, 384},  {"p521", KeyType::kEcdsaP521, 521},
     {"ed25519", KeyType::kEd25519, 256},
 };
-
-Pkey generate(KeyType type) {
-    EVP_PKEY* key = nullptr;
-    switch (type) {
-        case KeyType::kRsa:
-            key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048});
-            break;
-        case KeyType::kEcdsaP256:
-            key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-            break;
-        case KeyType::kEcdsaP384:
-            key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
-            break;
-        case KeyType::kEcdsaP521:
-            key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-521");
-            break;
-        case KeyType::kEd25519:
-            key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
-            break;
-    }
-    EXPECT_NE(key, nullptr);
-    return Pkey(key);
-}
-
-// RSA key generation is slow: each key is made once per test binary.
-EVP_PKEY* key_for(KeyType type) {
-    static std::vector<std::pair<KeyType, Pkey>> cache;
-    for (auto& [t, k] : cache) {
-        if (t == type)
-            return k.get();
-    }
-    cache.emplace_back(type, generate(type));
-    return cache.back().second.get();
-}
-
-const EVP_MD* md_of(Hash hash) {
-    switch (hash) {
-        case Hash::kSha1:
-            return EVP_sha1();
-        case Hash::kSha256:
-            return EVP_sha256();
-        case Hash::kSha384:
-            return EVP_sha384();
-        case Hash::kSha512:
-            return EVP_sha512();
-        case Hash::kNone:
-            return nullptr;
-    }
-    return nullptr;
-}
-
-size_t field_bytes(KeyType type) {
-    switch (type) {
-        case KeyType::kEcdsaP256:
-            return 32;
-        case KeyType::kEcdsaP384:
-            return 48;
-        case KeyType::kEcdsaP521:
-            return 66;
-        default:
-            return 0;
-    }
-}
-
-// What a PKCS#11 token returns for the plan: RSA PKCS#1 v1.5 bytes, ECDSA raw r||s, Ed25519
-// 64 bytes. Made with OpenSSL and the private key.
-Bytes token_sign(EVP_PKEY* key, const SignPlan& plan, ByteView data) {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    EXPECT_EQ(EVP_DigestSignInit(ctx, nullptr, md_of(plan.hash), nullptr, key), 1);
-    size_t length = 0;
-    EXPECT_EQ(EVP_DigestSign(ctx, nullptr, &length, data.data(), data.size()), 1);
-    Bytes sig(length);
-    EXPECT_EQ(EVP_DigestSign(ctx, sig.data(), &length, data.data(), data.size()), 1);
-    sig.resize(length);
-    EVP_MD_CTX_free(ctx);
-    if (field_bytes(plan.key_type) != 0) {
-        auto raw = p11::ecdsa_der_to_raw(sig, field_bytes(plan.key_type));
-        EXPECT_TRUE(raw) << raw.error().message();
-        return raw ? *raw : Bytes{};
-    }
-    return sig;
-}
 
 std::string base64_wrapped(ByteView data, size_t width) {
     std::string b64(4 * ((data.size() + 2) / 3) + 1, '\0');

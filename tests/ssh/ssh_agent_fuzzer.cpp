@@ -2,7 +2,8 @@
 // send it. It is split into frames twice (all at once, and in small uneven pieces) and both
 // splits must agree; every frame goes through decode_request and decode_response; a decoded
 // request must re-encode to a frame that decodes again and re-encodes to the same bytes; and
-// the response encoders and key helpers run on the decoded fields.
+// the response encoders, key helpers and the decisions on sign data, session-binds and
+// constraints (ssh_payload_fuzzer.cpp goes deeper into those) run on the decoded fields.
 //
 // Built as a libFuzzer binary (ATTACHE_FUZZ=ON, clang) and as the plain replay test
 // ssh_agent_fuzz_replay (fuzz_replay_main.cpp).
@@ -14,9 +15,12 @@
 #include <variant>
 #include <vector>
 
+#include "agent/ssh/connection_binding.h"
+#include "agent/ssh/constraints.h"
 #include "agent/ssh/framing.h"
 #include "agent/ssh/keys.h"
 #include "agent/ssh/messages.h"
+#include "agent/ssh/sign_payload.h"
 
 namespace {
 
@@ -98,6 +102,7 @@ void check_response_round_trips(const Request& request) {
 
                 (void)fingerprint_sha256(m.key_blob);
                 (void)authorized_keys_line(m.key_blob, "comment");
+                (void)classify_sign_data(m.data, m.key_blob);
                 if (auto type = key_type_of_blob(m.key_blob)) {
                     if (auto plan = plan_signature(*type, m.flags, (m.flags & 1) != 0)) {
                         (void)encode_signature(*plan, m.data);
@@ -129,6 +134,15 @@ void check_response_round_trips(const Request& request) {
             [](const SessionBind& m) {
                 (void)key_type_of_blob(m.hostkey);
                 (void)fingerprint_sha256(m.hostkey);
+                ConnectionBinding binding;
+                const bool bound = static_cast<bool>(binding.bind(m));
+                FUZZ_CHECK(bound == binding.bound() && bound != binding.failed());
+            },
+            [](const AddSmartcardKey& m) {
+                if (!m.constraints)
+                    return;
+                if (auto c = decode_constraints(*m.constraints))
+                    FUZZ_CHECK(decode_constraints(encode_constraints(*c)));
             },
             [](const auto&) {},
         },
