@@ -13,6 +13,7 @@
 
 #include "agent/config/config.h"
 #include "agent/core/broker/broker.h"
+#include "agent/policy/policy_loader.h"
 #include "agent/core/log.h"
 #include "agent/core/token_manager.h"
 #include "agent/pinentry/pinentry.h"
@@ -22,6 +23,7 @@
 #include "agent/server/ssh_handler.h"
 #include "agent/workstation/daemon.h"
 #include "agent/workstation/journal.h"
+#include "agent/workstation/login_sessions.h"
 #include "agent/workstation/logind.h"
 #include "agent/workstation/session_environment.h"
 #include "agent/workstation/shell_env.h"
@@ -152,6 +154,13 @@ int run(const Options& opts) {
         std::fprintf(stderr, "attache-agent: %s\n", config.error().message().c_str());
         return 1;
     }
+    // The admin's policy, with the user's layered on top (stricter only); a file that does not
+    // parse stops the agent rather than leaving it without rules.
+    auto policy = load_policy(*config, default_user_policy_file());
+    if (!policy) {
+        std::fprintf(stderr, "attache-agent: %s\n", policy.error().message().c_str());
+        return 1;
+    }
     if (!opts.config.empty() && !std::filesystem::exists(opts.config)) {
         std::fprintf(stderr, "attache-agent: %s: no such configuration file\n",
                      opts.config.c_str());
@@ -261,11 +270,13 @@ int run(const Options& opts) {
 
     AgentIdentity identity{kVersion, config->socket, serve_ssh ? config->ssh_socket : ""};
     LogAuditSink audit_sink;
-    Broker broker(BrokerParts{tokens, std::make_shared<const Policy>(Policy::builtin_default()),
+    Broker broker(BrokerParts{tokens, std::make_shared<const Policy>(std::move(*policy)),
                               audit_sink, prompt, config->prompt_on_use, proc_start_time});
     NativeFrontend native_frontend(broker, identity);
     NativeHandler native_handler(native_frontend);
+    LogindSessions sessions;  // each client's login session, local or remote
     ServerOptions server_options;
+    server_options.sessions = &sessions;
     server_options.allow_root = config->allow_root;
     server_options.on_lock_signal = [&tokens] { tokens.lock_all("SIGUSR1"); };
     Server server(server_options);

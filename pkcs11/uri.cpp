@@ -100,6 +100,38 @@ bool Uri::names_token() const {
            token_field_set(t->manufacturerID, sizeof t->manufacturerID);
 }
 
+bool Uri::matches_uri(const Uri& other) const {
+    P11KitUri* mine = uri_.get();
+    P11KitUri* theirs = other.uri_.get();
+    // p11-kit compares only the fields set in `mine`; a field unset in `theirs` is all zero
+    // and so differs from any value `mine` names.
+    if (p11_kit_uri_match_module_info(mine, p11_kit_uri_get_module_info(theirs)) != 1 ||
+        p11_kit_uri_match_slot_info(mine, p11_kit_uri_get_slot_info(theirs)) != 1 ||
+        p11_kit_uri_match_token_info(mine, p11_kit_uri_get_token_info(theirs)) != 1) {
+        return false;
+    }
+    auto same_query = [](const char* want, const char* have) {
+        return want == nullptr || (have != nullptr && std::strcmp(want, have) == 0);
+    };
+    if (!same_query(p11_kit_uri_get_module_name(mine), p11_kit_uri_get_module_name(theirs)) ||
+        !same_query(p11_kit_uri_get_module_path(mine), p11_kit_uri_get_module_path(theirs))) {
+        return false;
+    }
+    const CK_SLOT_ID slot = p11_kit_uri_get_slot_id(mine);
+    if (slot != static_cast<CK_SLOT_ID>(-1) && slot != p11_kit_uri_get_slot_id(theirs))
+        return false;
+    CK_ULONG n = 0;
+    CK_ATTRIBUTE* attrs = p11_kit_uri_get_attributes(mine, &n);
+    for (CK_ULONG i = 0; i < n; ++i) {
+        const CK_ATTRIBUTE* a = p11_kit_uri_get_attribute(theirs, attrs[i].type);
+        if (a == nullptr || a->ulValueLen != attrs[i].ulValueLen ||
+            (a->ulValueLen > 0 && std::memcmp(a->pValue, attrs[i].pValue, a->ulValueLen) != 0)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 AttributeTemplate Uri::object_template() const {
     AttributeTemplate t;
     CK_ULONG n = 0;

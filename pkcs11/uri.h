@@ -31,6 +31,11 @@ class Uri {
     bool matches_token(const TokenInfo& info) const;
     // True when the URI names any token attribute (token, serial, model, manufacturer).
     bool names_token() const;
+    // True when every module, slot, token and object attribute this URI names has the same
+    // value in `other` (a key's own URI): "pkcs11:object=sign" matches
+    // "pkcs11:token=alice;object=sign;type=private", not "pkcs11:token=alice". An attribute
+    // `other` lacks is a mismatch, so a pattern never matches more than it names.
+    bool matches_uri(const Uri& other) const;
 
     // Object attributes named by the URI (id, object label, type) as a search template.
     AttributeTemplate object_template() const;

@@ -59,7 +59,39 @@ show "$attache" verify-card --module "$softhsm" --token pkcs11:token=attache-dem
 step "User: the agent starts (at login, on a workstation) and serves the card"
 # No desktop here for pinentry to prompt on: a locked token simply refuses.
 printf 'modules = ["%s"]\nprompt_on_use = false\n' "$softhsm" >agent.toml
-"$agent" --foreground --config agent.toml --socket "$state/run/agent.sock" 2>agent.log &
+# The admin's policy (docs/policy.md): this demo's attache CLI may use the card; any other
+# program must be confirmed in a dialog (there is none here, so it is refused); forwarded SSH
+# agents never. (The shipped default also refuses clients in remote sessions: left out here,
+# since this demo may well run over ssh.)
+cat >policy.toml <<EOF_POLICY
+[[rule]]
+name = "forwarded ssh agents"
+channel = ["ssh"]
+forwarded = true
+action = "deny"
+
+[[rule]]
+name = "token state"
+operation = ["unlock", "lock", "list"]
+action = "allow"
+
+[[rule]]
+name = "ssh logins and signatures"
+channel = ["ssh"]
+action = "allow"
+
+[[rule]]
+name = "the demo's attache CLI"
+exe = ["$(realpath "$attache")"]
+action = "allow"
+
+[[rule]]
+name = "everything else"
+action = "confirm"
+EOF_POLICY
+printf 'policy = "%s/policy.toml"\n' "$state" >admin.toml
+"$agent" --foreground --config agent.toml --admin-config admin.toml \
+  --socket "$state/run/agent.sock" 2>agent.log &
 agent_pid=$!
 trap 'kill $agent_pid 2>/dev/null || true' EXIT
 export ATTACHE_SOCK=$state/run/agent.sock
@@ -87,6 +119,10 @@ show "$attache" decrypt --key "$enc" --in secret.enc
 
 step "The encryption key may not sign: its certificate says keyEncipherment only"
 show "$attache" sign --key "$enc" --in cable.txt --out refused.sig || echo "(refused, exit $?)"
+
+step "Another program, even a copy of the CLI, is not on the policy's list: refused"
+cp "$attache" other-program
+show ./other-program sign --key "$auth" --in cable.txt --out refused.sig || echo "(refused, exit $?)"
 
 step "ssh sees the card's key through Attache's SSH socket"
 eval "$("$attache" ssh-env)"

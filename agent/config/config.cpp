@@ -110,6 +110,13 @@ Status apply_key(Config& c, const std::string& origin, const std::string& key,
                          ": 'ssh_add_allowed_modules' may only be set in the admin's file");
         }
         ATTACHE_TRY(c.ssh_add_allowed_modules, get_strings(origin, key, node));
+    } else if (key == "policy") {
+        if (user_file) {
+            return Error(where(origin, node) +
+                         ": 'policy' may only be set in the admin's file (your own rules go in "
+                         "~/.config/attache/policy.toml)");
+        }
+        ATTACHE_TRY(c.policy, get<std::string>(origin, key, node, "a path string"));
     } else if (key == "locked") {
         if (user_file) {
             return Error(where(origin, node) + ": 'locked' may only be set in the admin's file");

@@ -49,6 +49,9 @@ struct Config {
     // Lock every token when logind says the session locks its screen, or the machine suspends.
     bool lock_on_screen_lock = true;
     bool lock_on_suspend = true;
+    // The admin's policy file (docs/policy.md); missing: the built-in default. Admin's file
+    // only: the user's own ~/.config/attache/policy.toml can only add to it, never replace it.
+    std::string policy = "/etc/attache/policy.toml";
     // Keys of the user's file the admin's file forbids overriding.
     std::vector<std::string> locked;
 };

@@ -126,29 +126,49 @@ Context SshSession::context() const {
     return c;
 }
 
+bool SshSession::ssh_usable(const ListedKey& k) {
+    const KeyRecord& key = *k.key;
+    // Served signing keys of a type SSH knows (RSA >= 2048, ECDSA P-256/384/521, Ed25519). Keys
+    // of a locked token are listed too, so ssh offers them.
+    if (!key.served || !(key.operations & protocol::kOpSign))
+        return false;
+    if (key.type == protocol::KeyType::rsa && key.bits < 2048)
+        return false;
+    return !shared_.modules.any_hidden() ||
+           !shared_.modules.hidden(canonical(k.token->module().path()));
+}
+
 std::vector<SshSession::Usable> SshSession::usable_keys(const Context& context) {
     std::vector<Usable> out;
     Performed listed = shared_.broker.perform(ListOperation{}, context);
     if (!listed.result) {
-        log_warning("ssh: " + listed.result.error().message());
+        log_warning("ssh: no keys listed for pid " + std::to_string(client_.pid) + ": " +
+                    listed.result.error().message());
         return out;
     }
-    const bool check_modules = shared_.modules.any_hidden();
     for (auto& k : std::get<KeyListing>(*listed.result).keys) {
-        const KeyRecord& key = *k.key;
-        // Served signing keys of a type SSH knows (RSA >= 2048, ECDSA P-256/384/521, Ed25519).
-        // Keys of a locked token are listed too, so ssh offers them.
-        if (!key.served || !(key.operations & protocol::kOpSign))
+        if (!ssh_usable(k))
             continue;
-        if (key.type == protocol::KeyType::rsa && key.bits < 2048)
-            continue;
-        if (check_modules && shared_.modules.hidden(canonical(k.token->module().path())))
-            continue;
-        auto ssh = shared_.keys.of(key);
-        if (ssh)
+        if (auto ssh = shared_.keys.of(*k.key))
             out.push_back({std::move(k), std::move(*ssh)});
     }
     return out;
+}
+
+std::optional<SshSession::Usable> SshSession::key_with_blob(const Bytes& blob) {
+    for (const auto& t : shared_.broker.tokens().tokens()) {
+        if (!t->present())
+            continue;
+        for (const auto& k : t->keys()) {
+            ListedKey listed{t, k};
+            if (!ssh_usable(listed))
+                continue;
+            auto ssh = shared_.keys.of(*k);
+            if (ssh && ssh->blob == blob)
+                return Usable{std::move(listed), std::move(*ssh)};
+        }
+    }
+    return std::nullopt;
 }
 
 Bytes SshSession::handle(ssh::Request& request) {
@@ -164,13 +184,7 @@ Bytes SshSession::on(ssh::RequestIdentities&) {
 
 Bytes SshSession::on(ssh::SignRequest& r) {
     Context ctx = context();
-    std::optional<Usable> found;
-    for (auto& k : usable_keys(ctx)) {
-        if (k.ssh.blob == r.key_blob) {
-            found = std::move(k);
-            break;
-        }
-    }
+    std::optional<Usable> found = key_with_blob(r.key_blob);
     // What the bytes are, on this connection (agent/ssh/sign_payload.h); the broker's
     // check_channel step refuses what ssh.sock must not sign.
     const bool confirm =

@@ -102,8 +102,13 @@ class SshSession {
         ListedKey listed;
         SshKey ssh;
     };
-    // The keys ssh may use (served signing keys SSH has a form for), in token order.
+    // The keys ssh may use (served signing keys SSH has a form for), in token order, as the
+    // broker lists them to this client (none when the policy refuses it).
     std::vector<Usable> usable_keys(const Context& context);
+    // The key a SIGN_REQUEST names, found by its blob among the present tokens' keys (public
+    // facts only: whether it may be used is the broker's to decide).
+    std::optional<Usable> key_with_blob(const Bytes& blob);
+    bool ssh_usable(const ListedKey& k);
     Context context() const;
     Bytes switch_module(const char* op, const std::string& requested, bool hide);
     Bytes refuse(const char* what);

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "agent/core/agent_error.h"
@@ -121,6 +122,14 @@ Error cannot_prompt(const std::string& program, const std::string& why) {
                                                     why + "); unlock with `attache unlock`");
 }
 
+// A use that needs confirming is refused when no dialog can be shown.
+Error cannot_confirm(const std::string& program, const std::string& why) {
+    return agent_error(ErrorCode::refused_by_policy,
+                       "this use of the key needs your confirmation, but no dialog could be shown "
+                       "with " +
+                           program + " (" + why + "); it is refused");
+}
+
 gpg_error_t collect_pin(void* opaque, const void* data, size_t size) {
     auto* pin = static_cast<Secret*>(opaque);
     const auto* bytes = static_cast<const unsigned char*>(data);
@@ -137,9 +146,16 @@ class Watchdog {
     Watchdog(std::chrono::seconds limit, PromptCancel& cancel)
         : thread_([this, limit, &cancel] {
               std::unique_lock lock(mutex_);
-              if (!done_cv_.wait_for(lock, limit, [&] { return done_; }))
+              if (!done_cv_.wait_for(lock, limit, [&] { return done_; })) {
+                  fired_ = true;
                   cancel.cancel();
+              }
           }) {}
+    // The limit passed and the watchdog ended the prompt.
+    bool fired() {
+        std::lock_guard lock(mutex_);
+        return fired_;
+    }
     ~Watchdog() {
         {
             std::lock_guard lock(mutex_);
@@ -153,7 +169,77 @@ class Watchdog {
     std::mutex mutex_;
     std::condition_variable done_cv_;
     bool done_ = false;
+    bool fired_ = false;
     std::thread thread_;
+};
+
+// One pinentry dialog, started: the child runs, `cancel` can end it (it signals the child),
+// and a watchdog ends it when neither the user nor pinentry's own timeout did. Destroyed in
+// the right order: the watchdog stops, the canceller is cleared, then libassuan reaps the child.
+class Dialog {
+  public:
+    explicit Dialog(PromptCancel& cancel) : cancel_(cancel) {}
+    ~Dialog() {
+        watchdog_.reset();
+        cancel_.clear_canceller();
+    }
+    Dialog(const Dialog&) = delete;
+    Dialog& operator=(const Dialog&) = delete;
+
+    struct Failure {
+        bool cancelled = false;  // `cancel` had ended the prompt before it opened
+        std::string why;         // otherwise: why pinentry could not be started
+    };
+    // Starts options.program (found with find_program) in the session's environment.
+    std::optional<Failure> start(const PinentryOptions& options) {
+        if (cancel_.cancelled())
+            return Failure{true, {}};
+        auto found = find_program(options.program);
+        if (!found)
+            return Failure{false, found.error().message()};
+        program_ = *found;
+        // Everything the child needs is prepared before the fork.
+        std::vector<std::string> env = pinentry_environment(
+            environ, options.session_environment ? options.session_environment()
+                                                 : std::vector<std::string>{});
+        std::vector<char*> envp;
+        for (auto& e : env)
+            envp.push_back(e.data());
+        envp.push_back(nullptr);
+        ChildSetup setup{envp.data()};
+        const char* argv[] = {program_.c_str(), nullptr};
+        assuan_fd_t keep[] = {ASSUAN_INVALID_FD};  // pinentry's stderr goes to /dev/null
+        if (gpg_error_t rc = conn_.open())
+            return Failure{false, gpg_strerror(rc)};
+        if (gpg_error_t rc = assuan_pipe_connect(conn_.get(), program_.c_str(), argv, keep,
+                                                 setup_child, &setup, 0)) {
+            return Failure{false, gpg_strerror(rc)};
+        }
+        const pid_t child = assuan_get_pid(conn_.get());
+        if (child > 0 && !cancel_.set_canceller([child] { kill(child, SIGTERM); }))
+            return Failure{true, {}};
+        watchdog_.emplace(options.timeout + options.grace, cancel_);
+        return std::nullopt;
+    }
+
+    const std::string& program() const { return program_; }
+    assuan_context_t get() const { return conn_.get(); }
+    gpg_error_t command(const std::string& line) { return conn_.command(line); }
+    // The first of `lines` that fails, and its error; 0 when all succeeded.
+    gpg_error_t commands(const std::vector<std::string>& lines) {
+        for (const auto& line : lines) {
+            if (gpg_error_t rc = conn_.command(line))
+                return rc;
+        }
+        return 0;
+    }
+    bool timed_out() { return watchdog_ && watchdog_->fired(); }
+
+  private:
+    PromptCancel& cancel_;
+    Connection conn_;  // declared first among the handles: destroyed last, reaping the child
+    std::optional<Watchdog> watchdog_;
+    std::string program_;
 };
 
 }  // namespace
@@ -213,42 +299,13 @@ std::vector<std::string> pinentry_environment(char** base,
 Result<PinPromptAnswer> PinentryPrompter::ask_pin(const PinPromptRequest& request,
                                                   PromptCancel& cancel) {
     std::lock_guard one_dialog(dialog_mutex_);
-    if (cancel.cancelled())
-        return cancelled("the PIN prompt was ended before it opened");
-    auto program = find_program(options_.program);
-    if (!program)
-        return cannot_prompt(options_.program, program.error().message());
     const PromptTexts texts = prompt_texts(request);
-
-    // Everything the child needs is prepared before the fork.
-    std::vector<std::string> env =
-        pinentry_environment(environ, options_.session_environment ? options_.session_environment()
-                                                                   : std::vector<std::string>{});
-    std::vector<char*> envp;
-    for (auto& e : env)
-        envp.push_back(e.data());
-    envp.push_back(nullptr);
-    ChildSetup setup{envp.data()};
-    const char* argv[] = {program->c_str(), nullptr};
-    assuan_fd_t keep[] = {ASSUAN_INVALID_FD};  // pinentry's stderr goes to /dev/null
-
-    Connection conn;
-    if (gpg_error_t rc = conn.open())
-        return cannot_prompt(*program, gpg_strerror(rc));
-    if (gpg_error_t rc =
-            assuan_pipe_connect(conn.get(), program->c_str(), argv, keep, setup_child, &setup, 0)) {
-        return cannot_prompt(*program, gpg_strerror(rc));
+    Dialog dialog(cancel);
+    if (auto failure = dialog.start(options_)) {
+        if (failure->cancelled)
+            return cancelled("the PIN prompt was ended before it opened");
+        return cannot_prompt(options_.program, failure->why);
     }
-    const pid_t child = assuan_get_pid(conn.get());
-    // Cleared before `conn` reaps the child (declared after it, so destroyed first).
-    struct ClearCanceller {
-        PromptCancel& c;
-        ~ClearCanceller() { c.clear_canceller(); }
-    } clear{cancel};
-    if (child > 0 && !cancel.set_canceller([child] { kill(child, SIGTERM); }))
-        return cancelled("the PIN prompt was ended before it opened");
-    Watchdog watchdog(options_.timeout + std::chrono::seconds(10), cancel);
-
     auto failed = [&](gpg_error_t rc, const char* what) -> Error {
         if (cancel.cancelled())
             return cancelled("the PIN prompt was closed (token locked or removed, or no answer)");
@@ -256,45 +313,43 @@ Result<PinPromptAnswer> PinentryPrompter::ask_pin(const PinPromptRequest& reques
             return cancelled(gpg_err_code(rc) == GPG_ERR_TIMEOUT ? "no PIN was entered in time"
                                                                  : "the PIN entry was cancelled");
         }
-        return cannot_prompt(*program, std::string(what) + ": " + gpg_strerror(rc));
+        return cannot_prompt(dialog.program(), std::string(what) + ": " + gpg_strerror(rc));
     };
 
-    const std::vector<std::string> setup_commands = {
-        "SETTIMEOUT " + std::to_string(options_.timeout.count()),
-        "SETTITLE " + assuan_escape(texts.title),
-        "SETPROMPT " + assuan_escape(texts.prompt),
-        "SETCANCEL Cancel",
-    };
-    for (const auto& line : setup_commands) {
-        if (gpg_error_t rc = conn.command(line))
-            return failed(rc, "setting up the dialog");
+    if (gpg_error_t rc = dialog.commands({
+            "SETTIMEOUT " + std::to_string(options_.timeout.count()),
+            "SETTITLE " + assuan_escape(texts.title),
+            "SETPROMPT " + assuan_escape(texts.prompt),
+            "SETCANCEL Cancel",
+        })) {
+        return failed(rc, "setting up the dialog");
     }
 
     PinPromptAnswer answer;
     if (texts.confirm_final_try) {
-        if (gpg_error_t rc = conn.command("SETDESC " + assuan_escape(texts.confirm_description)))
+        if (gpg_error_t rc = dialog.command("SETDESC " + assuan_escape(texts.confirm_description)))
             return failed(rc, "setting up the dialog");
-        if (gpg_error_t rc = conn.command("SETOK Enter the PIN"))
+        if (gpg_error_t rc = dialog.command("SETOK Enter the PIN"))
             return failed(rc, "setting up the dialog");
-        if (gpg_error_t rc = conn.command("CONFIRM")) {
+        if (gpg_error_t rc = dialog.command("CONFIRM")) {
             if (is_cancel(rc) && !cancel.cancelled())
                 return cancelled("the last PIN attempt was not confirmed; the card is untouched");
             return failed(rc, "CONFIRM");
         }
         answer.final_try_confirmed = true;
     }
-    if (gpg_error_t rc = conn.command("SETDESC " + assuan_escape(texts.description)))
+    if (gpg_error_t rc = dialog.command("SETDESC " + assuan_escape(texts.description)))
         return failed(rc, "setting up the dialog");
-    if (gpg_error_t rc = conn.command("SETOK " + assuan_escape(texts.ok_label)))
+    if (gpg_error_t rc = dialog.command("SETOK " + assuan_escape(texts.ok_label)))
         return failed(rc, "setting up the dialog");
     if (!texts.error.empty()) {
-        if (gpg_error_t rc = conn.command("SETERROR " + assuan_escape(texts.error)))
+        if (gpg_error_t rc = dialog.command("SETERROR " + assuan_escape(texts.error)))
             return failed(rc, "setting up the dialog");
     }
-    assuan_begin_confidential(conn.get());
-    gpg_error_t rc = assuan_transact(conn.get(), "GETPIN", collect_pin, &answer.pin, nullptr,
+    assuan_begin_confidential(dialog.get());
+    gpg_error_t rc = assuan_transact(dialog.get(), "GETPIN", collect_pin, &answer.pin, nullptr,
                                      nullptr, nullptr, nullptr);
-    assuan_end_confidential(conn.get());
+    assuan_end_confidential(dialog.get());
     if (rc) {
         answer.pin.clear();
         return failed(rc, "GETPIN");
@@ -308,13 +363,52 @@ Result<PinPromptAnswer> PinentryPrompter::ask_pin(const PinPromptRequest& reques
     return answer;
 }
 
-}  // namespace attache::agent
-
-namespace attache::agent {
-
-// Not shown yet: a use that needs confirming is refused (the policy's confirm verdict).
-Result<ConfirmAnswer> PinentryPrompter::confirm(const ConfirmRequest&, PromptCancel&) {
-    return agent_error(ErrorCode::refused_by_policy, "confirmation dialogs are not available");
+// pinentry's CONFIRM answers: OK (allowed), the user's "no" (GPG_ERR_CANCELED when the
+// dialog was closed or cancelled, GPG_ERR_NOT_CONFIRMED from the cancel button of some
+// variants), or its own SETTIMEOUT passing (GPG_ERR_TIMEOUT).
+Result<ConfirmAnswer> PinentryPrompter::confirm(const ConfirmRequest& request,
+                                                PromptCancel& cancel) {
+    std::lock_guard one_dialog(dialog_mutex_);
+    Dialog dialog(cancel);
+    if (auto failure = dialog.start(options_)) {
+        if (failure->cancelled)
+            return cancelled("the confirmation was ended before it opened");
+        return cannot_confirm(options_.program, failure->why);
+    }
+    // After a failed command or CONFIRM: the agent's deadline, a cancel, or a broken dialog.
+    auto ended = [&](gpg_error_t rc, const std::string& what) -> Result<ConfirmAnswer> {
+        if (dialog.timed_out())
+            return ConfirmAnswer::timed_out;
+        if (cancel.cancelled())
+            return cancelled("the confirmation dialog was closed (token locked or removed)");
+        return cannot_confirm(dialog.program(), what + ": " + gpg_strerror(rc));
+    };
+    if (gpg_error_t rc = dialog.commands({
+            "SETTIMEOUT " + std::to_string(options_.timeout.count()),
+            "SETTITLE " + assuan_escape(request.title),
+            "SETDESC " + assuan_escape(request.description),
+            "SETOK " + assuan_escape(request.ok),
+            "SETCANCEL " + assuan_escape(request.cancel),
+        })) {
+        return ended(rc, "setting up the dialog");
+    }
+    const gpg_error_t rc = dialog.command("CONFIRM");
+    if (rc == 0 && !dialog.timed_out() && !cancel.cancelled())
+        return ConfirmAnswer::allowed;
+    switch (gpg_err_code(rc)) {
+        case GPG_ERR_TIMEOUT:
+            return ConfirmAnswer::timed_out;
+        case GPG_ERR_CANCELED:
+        case GPG_ERR_FULLY_CANCELED:
+        case GPG_ERR_ASS_CANCELED:
+        case GPG_ERR_NOT_CONFIRMED:
+            if (!dialog.timed_out() && !cancel.cancelled())
+                return ConfirmAnswer::denied;
+            break;
+        default:
+            break;
+    }
+    return ended(rc, "CONFIRM");
 }
 
 }  // namespace attache::agent

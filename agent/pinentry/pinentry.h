@@ -22,9 +22,10 @@ struct PinentryOptions {
     // The program: a path, or a name looked up in PATH ("pinentry": Debian's alternative,
     // which points at the desktop's variant).
     std::string program = "pinentry";
-    // pinentry closes its dialog after this long (SETTIMEOUT); the agent ends it a little
-    // later if it has not.
+    // pinentry closes its dialog after this long (SETTIMEOUT); the agent ends it `grace`
+    // later if it has not (a pinentry that ignores SETTIMEOUT, or hangs).
     std::chrono::seconds timeout{120};
+    std::chrono::seconds grace{10};
     // Variables to set in pinentry's environment on top of the agent's own (DISPLAY,
     // WAYLAND_DISPLAY, ... of the current graphical session); called before each prompt.
     std::function<std::vector<std::string>()> session_environment;

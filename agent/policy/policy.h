@@ -50,6 +50,9 @@ class Policy {
   public:
     // The documented default (docs/policy.md), used when there is no policy file.
     static Policy builtin_default();
+    // The text builtin_default() is parsed from: agent/policy/default-policy.toml, embedded at
+    // build time (the same file is installed as /etc/attache/policy.toml).
+    static std::string_view builtin_default_text();
     // Parses a policy document; `origin` names it in errors and in Decision::rule. Errors
     // name the line and the key. Unknown keys and values are errors (a typo must not allow).
     static Result<Policy> parse(std::string_view text, std::string origin);

@@ -37,6 +37,10 @@ inline constexpr size_t kMaxParentChain = 16;
 struct ProcessLink {
     pid_t pid = 0;
     std::string exe;  // canonical path of /proc/PID/exe, "?" when unreadable
+    // /proc/PID/comm, readable even where exe is not (a non-dumpable process such as sshd's
+    // session process). The process sets it itself, so it may only ever make a decision
+    // stricter (an sshd ancestor means a remote session), never weaker.
+    std::string comm;
 };
 
 struct ClientFacts {

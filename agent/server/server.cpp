@@ -239,8 +239,9 @@ void Server::forget_locked(uint64_t id) {
 void Server::start_thread(UniqueFd fd, ClientFacts client, ConnectionHandler& handler) {
     const int raw = fd.get();
     try {
-        std::thread([this, raw, client, &handler] {
+        std::thread([this, raw, client, &handler]() mutable {
             UniqueFd conn(raw);
+            add_session_facts(client, options_.sessions);
             handler.serve(conn.get(), client);
             // OpenSSL's per-thread state (the modules' C_Login may have made a random generator
             // for this thread) is freed now: the thread is detached, and the process may exit

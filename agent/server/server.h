@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/request/session_directory.h"
 #include "agent/server/connection_handler.h"
 #include "pkcs11/agent_protocol/unique_fd.h"
 #include "pkcs11/result.h"
@@ -48,6 +49,9 @@ inline constexpr int kAcceptBackoffMs = 100;
 struct ServerOptions {
     bool allow_root = false;
     std::function<void()> on_lock_signal;  // SIGUSR1
+    // Where a client's login session is looked up (logind); null: only the sshd-ancestor
+    // fallback. Asked in the connection's thread, so a slow bus never holds the accept loop.
+    SessionDirectory* sessions = nullptr;
 };
 
 class Server {

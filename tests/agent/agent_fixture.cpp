@@ -98,7 +98,12 @@ void AgentFixture::start(const AgentOptions& options) {
                            "\"]\npoll_interval_ms = " + std::to_string(options.poll_interval_ms) +
                            workers_line(options.workers_per_token) + "\npinentry = \"" +
                            options.pinentry + "\"\n" + options.extra_config + "\n");
-    write_file(dir_ / "admin.toml", options.admin_config + "\n");
+    const std::string policy_text = options.policy.value_or(kTestPolicy);
+    if (!policy_text.empty())
+        write_file(dir_ / "policy.toml", policy_text);
+    // Without a policy text the file does not exist, and the built-in default applies.
+    write_file(dir_ / "admin.toml", "policy = \"" + (dir_ / "policy.toml").string() + "\"\n" +
+                                        options.admin_config + "\n");
     if (options.run_as) {
         // The agent's files must belong to the user it runs as.
         for (const auto& root : {dir_.path(), hsm_.dir().path()}) {

@@ -38,6 +38,9 @@ struct AgentOptions {
     bool fault_token = false;     // load the fault-injecting module instead of SoftHSM2
     std::string extra_config;     // appended to the agent's TOML file
     std::string admin_config;     // the administrator's file (--admin-config); empty: none
+    // The admin's policy.toml. nullopt: kTestPolicy (the test's own process is allowed
+    // everything but forwarded SSH); empty: none, so the built-in default applies.
+    std::optional<std::string> policy;
     std::optional<uid_t> run_as;  // start the agent as this uid (test runs as root)
     // The agent binary; empty: the build's. (Another uid may not reach the build tree.)
     std::string agent_path;
@@ -49,6 +52,20 @@ struct AgentOptions {
     // Runs after the fault token's control file exists, before the agent starts.
     std::function<void(faulttoken::FaultControl&)> before_start;
 };
+
+// What a test's agent allows unless the test gives its own policy: every client of the test
+// (its processes run in no login session, or under sshd in CI) but not forwarded SSH agents.
+inline constexpr const char* kTestPolicy = R"(
+[[rule]]
+name = "forwarded ssh agents"
+channel = ["ssh"]
+forwarded = true
+action = "deny"
+
+[[rule]]
+name = "the test's clients"
+action = "allow"
+)";
 
 // A raw connection to a socket (no handshake), with a 20 s receive timeout so that a broken
 // agent fails the test instead of hanging it; invalid when the connection failed.

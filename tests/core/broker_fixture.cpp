@@ -84,6 +84,13 @@ void BrokerFixture::start(const std::vector<FixtureKey>& keys,
     config.modules = {SoftHsm::module_path()};
     tokens_ = std::make_unique<agent::TokenManager>(config, [](const std::string&) {});
     ASSERT_TRUE(tokens_->start());
+    if (!policy) {
+        // Everything allowed unless a test gives its own rules.
+        auto allow = agent::Policy::parse("[[rule]]\nname = \"all\"\naction = \"allow\"\n",
+                                          "test policy");
+        ASSERT_TRUE(allow) << allow.error().message();
+        policy = std::make_shared<const agent::Policy>(std::move(*allow));
+    }
     broker_ = std::make_unique<agent::Broker>(agent::BrokerParts{
         *tokens_, std::move(policy), audit_,
         with_prompt ? std::shared_ptr<agent::UserPrompt>(prompt_) : nullptr, true,

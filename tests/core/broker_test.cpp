@@ -164,5 +164,132 @@ TEST(Broker, UnlockAndLockAreAuditedOnTheToken) {
     EXPECT_EQ(f.audit().last().operation, agent::OperationKind::lock);
 }
 
+std::shared_ptr<const agent::Policy> policy_of(const std::string& text) {
+    auto p = agent::Policy::parse(text, "test policy");
+    EXPECT_TRUE(p) << p.error().message();
+    return std::make_shared<const agent::Policy>(p ? std::move(*p) : agent::Policy::builtin_default());
+}
+
+const char* kConfirmSigns = R"(
+[[rule]]
+name = "token state"
+operation = ["unlock", "lock", "list"]
+action = "allow"
+[[rule]]
+name = "confirm signatures"
+operation = ["sign"]
+action = "confirm"
+remember = 60
+[[rule]]
+name = "no decryption for this client"
+exe = ["/usr/bin/test-client"]
+operation = ["decrypt"]
+action = "deny"
+)";
+
+TEST(BrokerPolicy, AConfirmRuleAsksWithTheCheckedFactsAndTheUserDecides) {
+    BrokerFixture f;
+    f.start(kKeys, policy_of(kConfirmSigns));
+    ASSERT_TRUE(f.unlock(SoftHsm::kUserPin).result);
+    f.prompt().answer_confirm(agent::ConfirmAnswer::denied);
+    auto denied = f.sign(f.key_id("sign"), f.context());
+    ASSERT_FALSE(denied.result);
+    EXPECT_EQ(code_of(denied), ErrorCode::cancelled);
+    EXPECT_EQ(f.audit().last().confirmation, "denied");
+    EXPECT_EQ(f.audit().last().step, "confirm");
+    EXPECT_EQ(f.audit().last().rule, "test policy rule 2 'confirm signatures'");
+    ASSERT_EQ(f.prompt().confirm_requests.size(), 1u);
+    const auto& shown = f.prompt().confirm_requests[0].description;
+    EXPECT_NE(shown.find("Program: /usr/bin/test-client (pid "), std::string::npos) << shown;
+    EXPECT_NE(shown.find("Key: 'sign' on the card 'alice'"), std::string::npos) << shown;
+    EXPECT_NE(shown.find("Session: your local session (3)"), std::string::npos) << shown;
+
+    f.prompt().answer_confirm(agent::ConfirmAnswer::timed_out);
+    auto late = f.sign(f.key_id("sign"), f.context());
+    ASSERT_FALSE(late.result);
+    EXPECT_EQ(f.audit().last().confirmation, "timed-out");
+
+    f.prompt().answer_confirm(agent::ConfirmAnswer::allowed);
+    ASSERT_TRUE(f.sign(f.key_id("sign"), f.context()).result);
+    EXPECT_EQ(f.audit().last().confirmation, "confirmed");
+    // Remembered for 60 s for this executable, session and key: no second dialog ...
+    ASSERT_TRUE(f.sign(f.key_id("sign"), f.context()).result);
+    EXPECT_EQ(f.audit().last().confirmation, "remembered");
+    EXPECT_EQ(f.prompt().confirm_requests.size(), 3u);
+    // ... but another program asks again,
+    auto other = f.context();
+    other.client.exe = "/usr/bin/other";
+    EXPECT_FALSE(f.sign(f.key_id("sign"), other).result);  // the script has no answer: denied
+    EXPECT_EQ(f.prompt().confirm_requests.size(), 4u);
+    // and after a lock everything asks again.
+    ASSERT_TRUE(f.broker().perform(agent::LockOperation{}, f.context()).result);
+    ASSERT_TRUE(f.unlock(SoftHsm::kUserPin).result);
+    f.prompt().answer_confirm(agent::ConfirmAnswer::allowed);
+    ASSERT_TRUE(f.sign(f.key_id("sign"), f.context()).result);
+    EXPECT_EQ(f.prompt().confirm_requests.size(), 5u);
+}
+
+TEST(BrokerPolicy, ADenyRuleStopsAtTheClientPolicyWithoutAsking) {
+    BrokerFixture f;
+    f.start(kKeys, policy_of(kConfirmSigns));
+    ASSERT_TRUE(f.unlock(SoftHsm::kUserPin).result);
+    agent::DecryptOperation op;
+    op.key = f.key_id("decrypt");
+    op.data = Bytes(256, 1);
+    auto p = f.broker().perform(std::move(op), f.context());
+    ASSERT_FALSE(p.result);
+    EXPECT_EQ(code_of(p), ErrorCode::refused_by_policy);
+    EXPECT_NE(p.result.error().message().find("'no decryption for this client'"),
+              std::string::npos);
+    EXPECT_EQ(f.audit().last().step, "client-policy");
+    EXPECT_TRUE(f.prompt().confirm_requests.empty());
+}
+
+TEST(BrokerPolicy, NoDialogMeansAConfirmRuleRefuses) {
+    BrokerFixture f;
+    f.start(kKeys, policy_of(kConfirmSigns), /*with_prompt=*/false);
+    ASSERT_TRUE(f.unlock(SoftHsm::kUserPin).result);
+    auto p = f.sign(f.key_id("sign"), f.context());
+    ASSERT_FALSE(p.result);
+    EXPECT_EQ(code_of(p), ErrorCode::refused_by_policy);
+    EXPECT_EQ(f.audit().last().confirmation, "unavailable");
+}
+
+TEST(BrokerPolicy, AProcessThatExitedIsNotAskedFor) {
+    BrokerFixture f;
+    f.start(kKeys, policy_of(kConfirmSigns));
+    ASSERT_TRUE(f.unlock(SoftHsm::kUserPin).result);
+    auto gone = f.context();
+    gone.client.start_time += 1;  // the pid now names another process
+    f.prompt().answer_confirm(agent::ConfirmAnswer::allowed);
+    auto p = f.sign(f.key_id("sign"), gone);
+    ASSERT_FALSE(p.result);
+    EXPECT_EQ(f.audit().last().step, "session");
+    EXPECT_TRUE(f.prompt().confirm_requests.empty());
+}
+
+TEST(BrokerPolicy, TheDefaultPolicyRefusesRemoteSessionsAndConfirmsUnknownPrograms) {
+    BrokerFixture f;
+    f.start(kKeys, std::make_shared<const agent::Policy>(agent::Policy::builtin_default()));
+    auto remote = f.context();
+    remote.client.session = agent::SessionKind::remote;
+    auto unlock = f.broker().perform(agent::UnlockOperation{"", secret_of(SoftHsm::kUserPin)},
+                                     remote);
+    ASSERT_FALSE(unlock.result);
+    EXPECT_NE(unlock.result.error().message().find("remote login session"), std::string::npos);
+    ASSERT_TRUE(f.unlock(SoftHsm::kUserPin).result);
+    EXPECT_FALSE(f.sign(f.key_id("sign"), remote).result);
+    EXPECT_TRUE(f.prompt().confirm_requests.empty());
+    // A local program not on the list: confirmed in the dialog.
+    f.prompt().answer_confirm(agent::ConfirmAnswer::allowed);
+    ASSERT_TRUE(f.sign(f.key_id("sign"), f.context()).result);
+    EXPECT_EQ(f.prompt().confirm_requests.size(), 1u);
+    // Thunderbird is on it.
+    auto mail = f.context();
+    mail.client.exe = "/usr/lib/thunderbird/thunderbird";
+    ASSERT_TRUE(f.sign(f.key_id("sign"), mail).result);
+    EXPECT_EQ(f.prompt().confirm_requests.size(), 1u);
+}
+
 }  // namespace
 }  // namespace attache::testing

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "tests/workstation/private_bus.h"
 #include "tests/workstation/workstation_support.h"
 
 namespace attache::testing {
@@ -19,80 +20,6 @@ namespace {
 constexpr const char* kLoginPath = "/org/freedesktop/login1";
 constexpr const char* kManager = "org.freedesktop.login1.Manager";
 constexpr const char* kSession = "org.freedesktop.login1.Session";
-
-// A dbus-daemon of our own, open to everyone on it.
-class PrivateBus {
-  public:
-    PrivateBus() {
-        const auto socket = dir_ / "bus";
-        write_file(dir_ / "bus.conf",
-                   "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration "
-                   "1.0//EN\" \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-                   "<busconfig><type>attache-test</type><listen>unix:path=" +
-                       socket.string() +
-                       "</listen><auth>EXTERNAL</auth><policy context=\"default\">"
-                       "<allow user=\"*\"/><allow own=\"*\"/><allow send_destination=\"*\"/>"
-                       "<allow receive_sender=\"*\"/></policy></busconfig>\n");
-        address_ = "unix:path=" + socket.string();
-        pid_ = fork();
-        if (pid_ == 0) {
-            execlp("dbus-daemon", "dbus-daemon", "--nofork", "--nopidfile",
-                   ("--config-file=" + (dir_ / "bus.conf").string()).c_str(),
-                   static_cast<char*>(nullptr));
-            _exit(127);
-        }
-        eventually([&] { return std::filesystem::exists(socket); });
-    }
-    ~PrivateBus() {
-        if (bus_ != nullptr)
-            sd_bus_flush_close_unref(bus_);
-        if (impostor_ != nullptr)
-            sd_bus_flush_close_unref(impostor_);
-        if (pid_ > 0) {
-            kill(pid_, SIGTERM);
-            waitpid(pid_, nullptr, 0);
-        }
-    }
-    const std::string& address() const { return address_; }
-    bool running() const { return std::filesystem::exists(dir_ / "bus"); }
-
-    // A connection that owns org.freedesktop.login1, as logind does.
-    sd_bus* logind() {
-        if (bus_ == nullptr) {
-            bus_ = connect();
-            if (bus_ != nullptr) {
-                EXPECT_GE(sd_bus_request_name(bus_, "org.freedesktop.login1", 0), 0);
-            }
-        }
-        return bus_;
-    }
-    // A connection that does not.
-    sd_bus* impostor() {
-        if (impostor_ == nullptr)
-            impostor_ = connect();
-        return impostor_;
-    }
-
-  private:
-    sd_bus* connect() {
-        sd_bus* bus = nullptr;
-        if (sd_bus_new(&bus) < 0)
-            return nullptr;
-        sd_bus_set_address(bus, address_.c_str());
-        sd_bus_set_bus_client(bus, 1);
-        if (sd_bus_start(bus) < 0) {
-            sd_bus_unref(bus);
-            return nullptr;
-        }
-        return bus;
-    }
-
-    TempDir dir_{"attache-dbus"};
-    std::string address_;
-    pid_t pid_ = -1;
-    sd_bus* bus_ = nullptr;
-    sd_bus* impostor_ = nullptr;
-};
 
 // Sends a signal and waits until it has left.
 template <typename... Args>

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "agent/pinentry/pinentry.h"
 #include "cli/exit_codes.h"
 #include "tests/workstation/workstation_support.h"
 
@@ -299,6 +301,139 @@ TEST(PinentryExit, AgentExitsCleanlyAfterPrompts) {
     EXPECT_TRUE(std::holds_alternative<protocol::SignReply>(sign_with(agent, key)));
     EXPECT_EQ(pinentry.prompts(), 2);
     EXPECT_EQ(agent.stop(), 0) << agent.log();
+}
+
+}  // namespace
+}  // namespace attache::testing
+
+namespace attache::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using protocol::ErrorCode;
+
+// The confirmation dialog (PinentryPrompter::confirm), asked in-process with the test pinentry.
+class ConfirmTest : public ::testing::Test {
+  protected:
+    agent::PinentryPrompter prompter(std::string program = TestPinentry::program(),
+                                     std::chrono::seconds timeout = 120s,
+                                     std::chrono::seconds grace = 10s) {
+        return agent::PinentryPrompter({.program = std::move(program),
+                                        .timeout = timeout,
+                                        .grace = grace,
+                                        .session_environment = {}});
+    }
+    Result<agent::ConfirmAnswer> confirm(agent::PinentryPrompter& p) {
+        return p.confirm(request_, cancel_);
+    }
+    static int code_of(const Error& e) { return e.code().value_or(-1); }
+
+    TestPinentry pinentry_;
+    agent::PromptCancel cancel_;
+    agent::ConfirmRequest request_{
+        .title = "Allow a signature with your card?",
+        .description = "Program: /usr/bin/example (pid 42)\nKey: 'Signature key' 100%\r\nend",
+        .ok = "Allow",
+        .cancel = "Deny",
+    };
+};
+
+TEST_F(ConfirmTest, OkAllowsAndTheDialogShowsTheFactsEscaped) {
+    auto p = prompter();
+    pinentry_.answer({"allow"});
+    auto r = confirm(p);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(*r, agent::ConfirmAnswer::allowed);
+    const std::string shown = pinentry_.shown();
+    EXPECT_NE(shown.find("SETTITLE Allow a signature with your card?\n"), std::string::npos)
+        << shown;
+    EXPECT_NE(shown.find("SETDESC Program: /usr/bin/example (pid 42)%0AKey: 'Signature key' "
+                         "100%25%0D%0Aend\n"),
+              std::string::npos)
+        << shown;
+    EXPECT_NE(shown.find("SETOK Allow\n"), std::string::npos) << shown;
+    EXPECT_NE(shown.find("SETCANCEL Deny\n"), std::string::npos) << shown;
+    EXPECT_NE(shown.find("SETTIMEOUT 120\n"), std::string::npos) << shown;
+    EXPECT_LT(shown.find("SETDESC"), shown.find("CONFIRM")) << shown;
+    EXPECT_EQ(shown.find("GETPIN"), std::string::npos) << shown;
+    EXPECT_EQ(pinentry_.prompts(), 1);
+}
+
+TEST_F(ConfirmTest, CancelDenies) {
+    auto p = prompter();
+    pinentry_.answer({"deny", "not-confirmed"});
+    auto cancelled = confirm(p);
+    ASSERT_TRUE(cancelled) << cancelled.error().message();
+    EXPECT_EQ(*cancelled, agent::ConfirmAnswer::denied);
+    auto not_confirmed = confirm(p);
+    ASSERT_TRUE(not_confirmed) << not_confirmed.error().message();
+    EXPECT_EQ(*not_confirmed, agent::ConfirmAnswer::denied);
+    EXPECT_EQ(pinentry_.prompts(), 2);
+}
+
+TEST_F(ConfirmTest, PinentrysOwnTimeoutIsTimedOut) {
+    auto p = prompter();
+    pinentry_.answer({"timeout"});
+    auto r = confirm(p);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(*r, agent::ConfirmAnswer::timed_out);
+}
+
+TEST_F(ConfirmTest, TheAgentsDeadlineEndsAHungDialogAsTimedOut) {
+    auto p = prompter(TestPinentry::program(), 1s, 0s);
+    pinentry_.answer({"hang"});
+    auto r = confirm(p);
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(*r, agent::ConfirmAnswer::timed_out);
+    EXPECT_NE(pinentry_.shown().find("SETTIMEOUT 1\n"), std::string::npos);
+}
+
+TEST_F(ConfirmTest, PromptCancelEndsTheDialog) {
+    auto p = prompter();
+    pinentry_.answer({"hang"});
+    std::optional<Result<agent::ConfirmAnswer>> r;
+    std::thread asking([&] { r = confirm(p); });
+    ASSERT_TRUE(eventually([&] { return pinentry_.shown().find("CONFIRM") != std::string::npos; }));
+    cancel_.cancel();
+    asking.join();
+    ASSERT_TRUE(r);
+    ASSERT_FALSE(*r);
+    EXPECT_EQ(code_of(r->error()), static_cast<int>(ErrorCode::cancelled)) << r->error().message();
+
+    // Cancelled before it opens: no dialog at all.
+    auto before = confirm(p);
+    ASSERT_FALSE(before);
+    EXPECT_EQ(code_of(before.error()), static_cast<int>(ErrorCode::cancelled));
+    EXPECT_EQ(pinentry_.prompts(), 1);
+}
+
+TEST_F(ConfirmTest, NoPinentryRefusesTheUse) {
+    for (const std::string program : {"/nonexistent/pinentry", "", "/bin/false"}) {
+        auto p = prompter(program);
+        auto r = confirm(p);
+        ASSERT_FALSE(r) << program;
+        EXPECT_EQ(code_of(r.error()), static_cast<int>(ErrorCode::refused_by_policy))
+            << program << ": " << r.error().message();
+        EXPECT_NE(r.error().message().find("needs your confirmation"), std::string::npos)
+            << r.error().message();
+    }
+}
+
+TEST_F(ConfirmTest, OneDialogAtATime) {
+    auto p = prompter();
+    pinentry_.answer({"delay=1 allow", "deny"});
+    std::optional<Result<agent::ConfirmAnswer>> first, second;
+    std::thread a([&] { first = confirm(p); });
+    ASSERT_TRUE(eventually([&] { return pinentry_.prompts() == 1; }));
+    std::thread b([&] { second = confirm(p); });
+    a.join();
+    b.join();
+    ASSERT_TRUE(first && *first && second && *second);
+    EXPECT_EQ(**first, agent::ConfirmAnswer::allowed);
+    EXPECT_EQ(**second, agent::ConfirmAnswer::denied);
+    const std::string shown = pinentry_.shown();
+    ASSERT_NE(shown.find("=== end 1"), std::string::npos) << shown;
+    EXPECT_LT(shown.find("=== end 1"), shown.find("=== prompt 2")) << shown;
 }
 
 }  // namespace

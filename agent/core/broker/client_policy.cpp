@@ -16,7 +16,15 @@ Status apply_client_policy(Chain& chain, const Policy& policy) {
         key.token_serial = chain.token->serial();
     chain.decision = policy.decide(PolicyQuery{chain.context, chain.kind, std::move(key)});
     if (chain.decision.verdict == Verdict::deny) {
-        return agent_error(ErrorCode::refused_by_policy, "refused by " + chain.decision.rule);
+        std::string why = "refused by " + chain.decision.rule;
+        const Context& c = chain.context;
+        if (c.channel == Channel::ssh && c.ssh.forwarded) {
+            why += ": a use over a forwarded connection (ssh -A) via " + c.ssh.destination +
+                   " (run ssh, git or ssh-keygen on this machine)";
+        } else if (c.client.session == SessionKind::remote) {
+            why += ": the request comes from a remote login session";
+        }
+        return agent_error(ErrorCode::refused_by_policy, why);
     }
     return ok();
 }

@@ -1,0 +1,111 @@
+#include "agent/workstation/login_sessions.h"
+
+#include <cstring>
+#include <string>
+
+#include "agent/core/log.h"
+
+namespace attache::agent {
+namespace {
+
+constexpr const char* kLogind = "org.freedesktop.login1";
+constexpr const char* kManagerPath = "/org/freedesktop/login1";
+constexpr const char* kManager = "org.freedesktop.login1.Manager";
+constexpr const char* kSession = "org.freedesktop.login1.Session";
+
+// Frees what sd-bus handed out.
+struct BusCall {
+    sd_bus_error error = SD_BUS_ERROR_NULL;
+    sd_bus_message* reply = nullptr;
+    ~BusCall() {
+        sd_bus_error_free(&error);
+        sd_bus_message_unref(reply);
+    }
+    std::string why() const { return error.message ? error.message : "no reply"; }
+};
+
+std::string string_property(sd_bus* bus, const char* path, const char* name) {
+    BusCall call;
+    char* value = nullptr;
+    if (sd_bus_get_property_string(bus, kLogind, path, kSession, name, &call.error, &value) < 0)
+        return {};
+    std::string out = value ? value : "";
+    std::free(value);
+    return out;
+}
+
+bool has_seat(sd_bus* bus, const char* path) {
+    BusCall call;
+    if (sd_bus_get_property(bus, kLogind, path, kSession, "Seat", &call.error, &call.reply,
+                            "(so)") < 0) {
+        return false;
+    }
+    const char* id = nullptr;
+    const char* seat_path = nullptr;
+    if (sd_bus_message_read(call.reply, "(so)", &id, &seat_path) < 0)
+        return false;
+    return id != nullptr && *id != '\0';
+}
+
+}  // namespace
+
+LogindSessions::~LogindSessions() {
+    sd_bus_flush_close_unref(bus_);
+}
+
+sd_bus* LogindSessions::bus_locked() {
+    if (bus_ != nullptr && sd_bus_is_open(bus_) <= 0) {
+        sd_bus_flush_close_unref(bus_);
+        bus_ = nullptr;
+    }
+    if (bus_ == nullptr) {
+        if (int r = sd_bus_open_system(&bus_); r < 0) {
+            bus_ = nullptr;
+            log(LogLevel::debug,
+                std::string("no system bus for login sessions: ") + std::strerror(-r));
+            return nullptr;
+        }
+        sd_bus_set_method_call_timeout(bus_, static_cast<uint64_t>(call_timeout_.count()) * 1000);
+    }
+    return bus_;
+}
+
+LoginSession LogindSessions::session_of(pid_t pid) {
+    std::lock_guard lock(mutex_);
+    sd_bus* bus = bus_locked();
+    if (bus == nullptr)
+        return {};
+    BusCall call;
+    if (sd_bus_call_method(bus, kLogind, kManagerPath, kManager, "GetSessionByPID", &call.error,
+                           &call.reply, "u", static_cast<uint32_t>(pid)) < 0) {
+        // NoSessionForPID is the usual answer for services; anything else is worth a line.
+        if (!sd_bus_error_has_name(&call.error, "org.freedesktop.login1.NoSessionForPID"))
+            log(LogLevel::debug,
+                "logind: no session for pid " + std::to_string(pid) + ": " + call.why());
+        return {};
+    }
+    const char* path = nullptr;
+    if (sd_bus_message_read(call.reply, "o", &path) < 0 || path == nullptr)
+        return {};
+    const std::string session_path = path;  // the reply owns `path`
+
+    LoginSession session;
+    session.id = string_property(bus, session_path.c_str(), "Id");
+    int remote = 0;
+    BusCall remote_call;
+    if (sd_bus_get_property_trivial(bus, kLogind, session_path.c_str(), kSession, "Remote",
+                                    &remote_call.error, 'b', &remote) < 0) {
+        return {};  // cannot tell: none (the fallback may still say remote)
+    }
+    if (remote) {
+        session.kind = SessionKind::remote;
+    } else if (has_seat(bus, session_path.c_str()) ||
+               string_property(bus, session_path.c_str(), "Class") == "user") {
+        session.kind = SessionKind::local;
+    } else {
+        session.kind = SessionKind::none;
+    }
+    return session;
+}
+
+}  // namespace attache::agent
