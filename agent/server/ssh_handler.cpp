@@ -225,41 +225,42 @@ class SshSession {
     // on the admin's ssh_add_allowed_modules list AND be a module the agent loaded at start
     // from its configuration. (Its C_GetFunctionList was checked then, by Library::load.)
     Bytes on(ssh::AddSmartcardKey& r) {
+        std::optional<std::uint32_t> lifetime;
         if (r.constraints) {
-            if (auto why = refuse_constraints(*r.constraints)) {
+            auto c = ssh::decode_constraints(*r.constraints);
+            const auto why =
+                c ? refuse_constraints(*c) : "malformed key constraints: " + c.error().message();
+            if (why) {
                 log_warning("ssh-add -s " + r.reader_id + " refused: " + *why);
                 audit_ssh("add-module", r.reader_id, client_, "refused-by-policy", *why);
                 return ssh::encode_failure();
             }
+            lifetime = c->lifetime_seconds;
         }
-        return switch_module("add-module", r.reader_id, false);
+        return switch_module("add-module", r.reader_id, false, lifetime);
     }
 
     // Every constraint is honoured or the request is refused: one dropped with a success reply
-    // would be a vulnerability (CVE-2023-28531). None is honoured yet.
-    static std::optional<std::string> refuse_constraints(const Bytes& bytes) {
-        auto c = ssh::decode_constraints(bytes);
-        if (!c)
-            return "malformed key constraints: " + c.error().message();
-        if (c->confirm)
+    // would be a vulnerability (CVE-2023-28531). Only the lifetime is honoured (the module's
+    // keys are hidden again when it ends).
+    static std::optional<std::string> refuse_constraints(const ssh::KeyConstraints& c) {
+        if (c.confirm)
             return std::string("ssh-add -c: confirmation constraints come with the policy");
-        if (c->destinations)
+        if (c.destinations)
             return std::string(
                 "ssh-add -h: destination constraints are not honoured for card keys; "
                 "restrict where keys are used with the agent's policy instead");
-        if (c->certificates)
+        if (c.certificates)
             return std::string("certificates cannot be associated with card keys");
-        if (c->lifetime_seconds)
-            return std::string(
-                "ssh-add -t: a lifetime for a module's keys is not supported; "
-                "use ssh-add -e MODULE to take them off");
         return std::nullopt;
     }
     Bytes on(ssh::RemoveSmartcardKey& r) {
         return switch_module("remove-module", r.reader_id, true);
     }
 
-    Bytes switch_module(const char* op, const std::string& requested, bool hide) {
+    // `lifetime`: the keys shown are hidden again after that many seconds (ssh-add -t).
+    Bytes switch_module(const char* op, const std::string& requested, bool hide,
+                        std::optional<std::uint32_t> lifetime = std::nullopt) {
         const std::string path = canonical(requested);
         bool allowed = false;
         for (const auto& m : options_.allowed_modules)
@@ -276,7 +277,14 @@ class SshSession {
             audit_ssh(op, requested, client_, "refused-by-policy");
             return ssh::encode_failure();
         }
-        modules_.set_hidden(path, hide);
+        if (lifetime) {
+            modules_.show_for(path, std::chrono::seconds(*lifetime));
+            log_info("ssh-add -t " + std::to_string(*lifetime) + " -s " + requested +
+                     ": the module's keys are hidden again after " + std::to_string(*lifetime) +
+                     " s");
+        } else {
+            modules_.set_hidden(path, hide);
+        }
         audit_ssh(op, requested, client_, "ok");
         return ssh::encode_success();
     }
@@ -347,16 +355,26 @@ class SshSession {
 
 bool SshModuleSwitch::any_hidden() const {
     std::lock_guard lock(mutex_);
-    return !hidden_.empty();
+    return !hidden_.empty() || !hide_at_.empty();
 }
 
 bool SshModuleSwitch::hidden(const std::string& canonical_path) const {
     std::lock_guard lock(mutex_);
-    return hidden_.count(canonical_path) != 0;
+    if (hidden_.count(canonical_path) != 0)
+        return true;
+    const auto expiry = hide_at_.find(canonical_path);
+    return expiry != hide_at_.end() && Clock::now() >= expiry->second;
+}
+
+void SshModuleSwitch::show_for(const std::string& canonical_path, Clock::duration lifetime) {
+    std::lock_guard lock(mutex_);
+    hidden_.erase(canonical_path);
+    hide_at_[canonical_path] = Clock::now() + lifetime;
 }
 
 void SshModuleSwitch::set_hidden(const std::string& canonical_path, bool hidden) {
     std::lock_guard lock(mutex_);
+    hide_at_.erase(canonical_path);
     if (hidden) {
         hidden_.insert(canonical_path);
     } else {

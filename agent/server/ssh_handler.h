@@ -8,6 +8,8 @@
 // CVE-2023-38408): loading a library runs its code. It is refused unless the module, after
 // realpath(), is on the admin's allowlist (ssh_add_allowed_modules in /etc/attache/agent.toml).
 
+#include <chrono>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -24,16 +26,23 @@ struct SshOptions {
 };
 
 // Modules whose keys `ssh-add -e MODULE` took off the SSH socket, until `ssh-add -s MODULE`
-// puts them back. Shared by every SSH connection of the agent.
+// puts them back, and those `ssh-add -t LIFE -s MODULE` put back for LIFE only. Shared by
+// every SSH connection of the agent.
 class SshModuleSwitch {
   public:
+    using Clock = std::chrono::steady_clock;
+
     bool any_hidden() const;
     bool hidden(const std::string& canonical_path) const;
+    // Clears a lifetime given before.
     void set_hidden(const std::string& canonical_path, bool hidden);
+    // Shows the module's keys now and hides them again after `lifetime`.
+    void show_for(const std::string& canonical_path, Clock::duration lifetime);
 
   private:
     mutable std::mutex mutex_;
     std::set<std::string> hidden_;
+    std::map<std::string, Clock::time_point> hide_at_;
 };
 
 class SshHandler : public ConnectionHandler {
