@@ -292,6 +292,33 @@ TEST_F(SshRestrictionsTest, SshAddLifetimeHidesTheModulesKeysWhenItEnds) {
     EXPECT_NE(agent_.log().find("hidden again after 1 s"), std::string::npos) << agent_.log();
 }
 
+// The socket is read with the SSH framer: several requests in one write (and a frame split
+// over writes) are each answered, in order.
+TEST_F(SshRestrictionsTest, PipelinedAndSplitRequestsAreAnsweredInOrder) {
+    RawSshClient lister(sock());
+    const Bytes ed = lister.key_blob("ed-ssh");
+    UniqueFd fd = raw_connect(sock());
+    ASSERT_TRUE(fd.valid());
+    Bytes burst = ssh::encode_request(ssh::ExtensionQuery{});
+    for (const Bytes& more : {ssh::encode_request(ssh::RequestIdentities{}),
+                              ssh::encode_request(ssh::SignRequest{ed, sshsig_data("git"), 0}),
+                              ssh::encode_request(ssh::SignRequest{ed, to_bytes("x"), 0})})
+        burst.insert(burst.end(), more.begin(), more.end());
+    // The last frame arrives in two writes.
+    const size_t split = burst.size() - 3;
+    ASSERT_TRUE(stream::write_all(fd.get(), burst.data(), split));
+    ASSERT_TRUE(stream::write_all(fd.get(), burst.data() + split, burst.size() - split));
+    std::vector<std::uint8_t> types;
+    for (int i = 0; i < 4; ++i) {
+        auto body = stream::read_frame(fd.get(), 20'000, 20'000);
+        ASSERT_TRUE(body) << i << ": " << body.error().message();
+        types.push_back((*body)[0]);
+    }
+    EXPECT_EQ(types, (std::vector<std::uint8_t>{
+                         ssh::SSH_AGENT_EXTENSION_RESPONSE, ssh::SSH_AGENT_IDENTITIES_ANSWER,
+                         ssh::SSH_AGENT_SIGN_RESPONSE, ssh::SSH_AGENT_FAILURE}));
+}
+
 // With a real sshd on loopback: ssh binds its agent connection to the session, and the login
 // signature is for that session.
 class SshRestrictionsLoginTest : public SshRestrictionsTest {
