@@ -352,6 +352,23 @@ TEST_F(SshRestrictionsLoginTest, ALoginThroughABoundConnectionWorks) {
     EXPECT_TRUE(refused_audits(log).empty()) << log;
 }
 
+// ssh binds to the host certificate when the host has one: the agent verifies the certified
+// key's signature (it trusts no CA; the destination names the certificate blob).
+TEST_F(SshRestrictionsTest, ALoginToAHostWithACertificateWorks) {
+    if (!LoopbackSshd::available())
+        GTEST_SKIP() << "the test sshd needs root";
+    LoopbackSshd sshd;
+    ASSERT_TRUE(sshd.start(agent_.dir().path(), read_file(ssh_public_key_file(agent_, "ec-ssh")),
+                           /*host_certificate=*/true));
+    auto in = sshd.ssh(sock(), {"-v"}, "true");
+    ASSERT_EQ(in.exit_code, 0) << describe(in) << agent_.log();
+    EXPECT_NE(in.err.find("ssh-ed25519-cert-v01@openssh.com"), std::string::npos)
+        << "ssh did not use the certificate: " << describe(in);
+    const std::string log = log_with("result=ok destination=");
+    EXPECT_NE(log.find("result=ok destination=SHA256:"), std::string::npos) << log;
+    EXPECT_EQ(log.find("session-bind:"), std::string::npos) << log;
+}
+
 TEST_F(SshRestrictionsLoginTest, TheFarSideOfSshDashAGetsNothing) {
     const std::string pub = ssh_public_key_file(agent_, "ed-ssh");
     const auto data = agent_.dir() / "far.txt";
