@@ -72,16 +72,26 @@ std::string unknown_key_reference(const Bytes& blob) {
 
 bool SshModuleSwitch::any_hidden() const {
     std::lock_guard lock(mutex_);
-    return !hidden_.empty();
+    return !hidden_.empty() || !hide_at_.empty();
 }
 
 bool SshModuleSwitch::hidden(const std::string& canonical_path) const {
     std::lock_guard lock(mutex_);
-    return hidden_.count(canonical_path) != 0;
+    if (hidden_.count(canonical_path) != 0)
+        return true;
+    const auto expiry = hide_at_.find(canonical_path);
+    return expiry != hide_at_.end() && Clock::now() >= expiry->second;
+}
+
+void SshModuleSwitch::show_for(const std::string& canonical_path, Clock::duration lifetime) {
+    std::lock_guard lock(mutex_);
+    hidden_.erase(canonical_path);
+    hide_at_[canonical_path] = Clock::now() + lifetime;
 }
 
 void SshModuleSwitch::set_hidden(const std::string& canonical_path, bool hidden) {
     std::lock_guard lock(mutex_);
+    hide_at_.erase(canonical_path);
     if (hidden) {
         hidden_.insert(canonical_path);
         confirm_.erase(canonical_path);
@@ -239,6 +249,7 @@ Bytes SshSession::on(ssh::RemoveAllIdentities&) {
 // configuration. (Its C_GetFunctionList was checked then, by Library::load.)
 Bytes SshSession::on(ssh::AddSmartcardKey& r) {
     bool confirm = false;
+    std::optional<std::uint32_t> lifetime;
     if (r.constraints) {
         // Every constraint is honoured or the request is refused: one dropped with a success
         // reply would be a vulnerability (CVE-2023-28531).
@@ -252,17 +263,14 @@ Bytes SshSession::on(ssh::AddSmartcardKey& r) {
                 "restrict where keys are used with the agent's policy instead (docs/policy.md)";
         else if (c->certificates)
             why = "certificates cannot be associated with card keys";
-        else if (c->lifetime_seconds)
-            why =
-                "ssh-add -t: a lifetime for a module's keys is not supported; use ssh-add -e "
-                "MODULE to take them off";
         if (!why.empty()) {
             log_warning("ssh-add -s " + r.reader_id + " refused: " + why);
             return ssh::encode_failure();
         }
         confirm = c->confirm;
+        lifetime = c->lifetime_seconds;
     }
-    Bytes reply = switch_module("add-module", r.reader_id, false);
+    Bytes reply = switch_module("add-module", r.reader_id, false, lifetime);
     // `ssh-add -c -s MODULE`: each signature with the module's keys is confirmed in the
     // agent's dialog (the broker's confirm step), until `ssh-add -e MODULE`.
     if (confirm && reply == ssh::encode_success())
@@ -273,7 +281,8 @@ Bytes SshSession::on(ssh::RemoveSmartcardKey& r) {
     return switch_module("remove-module", r.reader_id, true);
 }
 
-Bytes SshSession::switch_module(const char* op, const std::string& requested, bool hide) {
+Bytes SshSession::switch_module(const char* op, const std::string& requested, bool hide,
+                                std::optional<std::uint32_t> lifetime) {
     const std::string path = canonical(requested);
     bool allowed = false;
     for (const auto& m : shared_.options.allowed_modules)
@@ -288,8 +297,14 @@ Bytes SshSession::switch_module(const char* op, const std::string& requested, bo
                     "; PKCS#11 modules are never loaded on a client's request");
         return ssh::encode_failure();
     }
-    shared_.modules.set_hidden(path, hide);
-    log_info(std::string(op) + " " + path + " by pid " + std::to_string(client_.pid));
+    if (lifetime) {
+        shared_.modules.show_for(path, std::chrono::seconds(*lifetime));
+        log_info("ssh-add -t " + std::to_string(*lifetime) + " -s " + requested +
+                 ": the module's keys are hidden again after " + std::to_string(*lifetime) + " s");
+    } else {
+        shared_.modules.set_hidden(path, hide);
+        log_info(std::string(op) + " " + path + " by pid " + std::to_string(client_.pid));
+    }
     return ssh::encode_success();
 }
 

@@ -11,6 +11,8 @@
 // realpath(), is on the admin's allowlist (ssh_add_allowed_modules in /etc/attache/agent.toml)
 // and one the agent loaded at start.
 
+#include <chrono>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -31,12 +33,19 @@ struct SshOptions {
 };
 
 // Modules whose keys `ssh-add -e MODULE` took off the SSH socket, until `ssh-add -s MODULE`
-// puts them back. Shared by every SSH connection of the agent.
+// puts them back, and those `ssh-add -t LIFE -s MODULE` put back for LIFE only. Shared by
+// every SSH connection of the agent.
 class SshModuleSwitch {
   public:
+    using Clock = std::chrono::steady_clock;
+
     bool any_hidden() const;
     bool hidden(const std::string& canonical_path) const;
+    // Clears a lifetime and a confirmation given before.
     void set_hidden(const std::string& canonical_path, bool hidden);
+    // Shows the module's keys now and hides them again after `lifetime` (checked when keys are
+    // looked up: no timer).
+    void show_for(const std::string& canonical_path, Clock::duration lifetime);
     // `ssh-add -c -s MODULE`: every signature with the module's keys is confirmed by the user;
     // `ssh-add -e MODULE` ends it.
     bool confirm_each_use(const std::string& canonical_path) const;
@@ -46,6 +55,7 @@ class SshModuleSwitch {
     mutable std::mutex mutex_;
     std::set<std::string> hidden_;
     std::set<std::string> confirm_;
+    std::map<std::string, Clock::time_point> hide_at_;
 };
 
 // A key as SSH names it.
@@ -110,7 +120,9 @@ class SshSession {
     std::optional<Usable> key_with_blob(const Bytes& blob);
     bool ssh_usable(const ListedKey& k);
     Context context() const;
-    Bytes switch_module(const char* op, const std::string& requested, bool hide);
+    // `lifetime`: the keys shown are hidden again after that many seconds (ssh-add -t).
+    Bytes switch_module(const char* op, const std::string& requested, bool hide,
+                        std::optional<std::uint32_t> lifetime = std::nullopt);
     Bytes refuse(const char* what);
 
     SshShared& shared_;

@@ -39,6 +39,12 @@ struct PublicKey {
 // Certificates and other types fail.
 Result<PublicKey> parse_public_key_blob(ByteView blob);
 
+// A server host key as ssh sends it in session-bind and hostbound userauth: a plain key as
+// above, or an OpenSSH host certificate (ssh-ed25519-cert-v01@openssh.com, ...) whose
+// certified key is returned (the certificate's fields are read over, not checked: the agent
+// trusts no CA; what it verifies is the key's signature of the session).
+Result<PublicKey> parse_host_key_blob(ByteView blob);
+
 // Verifies an SSH signature blob (string algorithm, string signature) made by the key of
 // `key_blob` over `data`, as sshkey_verify does with no expected algorithm: the algorithm must
 // be the key's own name (for RSA: rsa-sha2-256 or rsa-sha2-512; ssh-rsa with SHA-1 is refused),
@@ -47,8 +53,8 @@ Result<PublicKey> parse_public_key_blob(ByteView blob);
 Status verify_signature_blob(ByteView key_blob, ByteView signature_blob, ByteView data);
 
 // Checks one session-bind: the session id is not empty and at most kMaxSessionIdSize bytes,
-// and its signature by the host key verifies. The rules between several binds of one
-// connection are ConnectionBinding's (connection_binding.h).
+// and its signature by the host key (parse_host_key_blob) verifies. The rules between several binds
+// of one connection are ConnectionBinding's (connection_binding.h).
 Status verify_session_bind(const SessionBind& bind);
 
 }  // namespace attache::ssh

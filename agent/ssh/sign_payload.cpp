@@ -56,7 +56,7 @@ Result<UserauthPayload> parse_userauth(ByteView data, ByteView key_blob) {
         return Error("algorithm \"" + out.algorithm + "\" does not fit the key");
     if (method == kMethodHostbound) {
         ATTACHE_TRY(ByteView hostkey, r.string());
-        ATTACHE_CHECK(parse_public_key_blob(hostkey));
+        ATTACHE_CHECK(parse_host_key_blob(hostkey));
         out.hostbound = true;
         out.hostkey.assign(hostkey.begin(), hostkey.end());
     } else if (method != kMethodPublickey) {

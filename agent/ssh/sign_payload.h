@@ -46,8 +46,8 @@ using SignPayload = std::variant<UserauthPayload, SshsigPayload, OtherPayload>;
 //   string session id (not empty), byte 50, string user, string "ssh-connection",
 //   string "publickey" or "publickey-hostbound-v00@openssh.com", bool TRUE (the byte 1),
 //   string algorithm (of the key's type: for RSA ssh-rsa, rsa-sha2-256 or rsa-sha2-512),
-//   string key blob (byte-equal to `key_blob`), and for hostbound string host key (a plain
-//   key that parses);
+//   string key blob (byte-equal to `key_blob`), and for hostbound string host key (a key or
+//   host certificate that parse_host_key_blob takes);
 // sshsig when it is "SSHSIG", string namespace (not empty), string reserved, string hash
 // algorithm ("sha256" or "sha512"), string hash (32 or 64 bytes to match), nothing after;
 // other otherwise. Text fields (user, algorithm, namespace, ...) must hold no NUL byte.

@@ -65,7 +65,8 @@ LoopbackSshd::~LoopbackSshd() {
     }
 }
 
-bool LoopbackSshd::start(const std::filesystem::path& dir, const std::string& authorized_keys) {
+bool LoopbackSshd::start(const std::filesystem::path& dir, const std::string& authorized_keys,
+                         bool host_certificate) {
     dir_ = dir;
     std::filesystem::create_directories("/run/sshd");
     auto keygen = run_command(
@@ -73,6 +74,19 @@ bool LoopbackSshd::start(const std::filesystem::path& dir, const std::string& au
     if (keygen.exit_code != 0) {
         ADD_FAILURE() << describe(keygen);
         return false;
+    }
+    std::string certificate_line;
+    if (host_certificate) {
+        auto ca = run_command(
+            {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", (dir / "host_ca").string()});
+        auto sign =
+            run_command({"ssh-keygen", "-q", "-s", (dir / "host_ca").string(), "-I", "loopback",
+                         "-h", "-n", "127.0.0.1", (dir / "host_key.pub").string()});
+        if (ca.exit_code != 0 || sign.exit_code != 0) {
+            ADD_FAILURE() << describe(ca) << describe(sign);
+            return false;
+        }
+        certificate_line = "HostCertificate " + (dir / "host_key-cert.pub").string() + "\n";
     }
     write_file(dir / "authorized_keys", authorized_keys);
     port_ = free_port();
@@ -82,7 +96,8 @@ bool LoopbackSshd::start(const std::filesystem::path& dir, const std::string& au
                    (dir / "authorized_keys").string() + "\nPidFile " + (dir / "sshd.pid").string() +
                    "\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
                    "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
-                   "PermitRootLogin prohibit-password\nAllowAgentForwarding yes\n");
+                   "PermitRootLogin prohibit-password\nAllowAgentForwarding yes\n" +
+                   certificate_line);
     pid_ = fork();
     if (pid_ == 0) {
         execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", (dir / "sshd_config").c_str(),

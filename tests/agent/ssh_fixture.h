@@ -33,7 +33,10 @@ class LoopbackSshd {
 
     // Writes the host key and config into `dir` and starts sshd; false (with a test failure
     // added) when it does not accept connections.
-    bool start(const std::filesystem::path& dir, const std::string& authorized_keys);
+    // With `host_certificate`, sshd also presents an OpenSSH host certificate of its key (signed
+    // by a CA made here), which ssh then uses as the host key.
+    bool start(const std::filesystem::path& dir, const std::string& authorized_keys,
+               bool host_certificate = false);
 
     int port() const { return port_; }
     // The host key's public half (an OpenSSH .pub file).

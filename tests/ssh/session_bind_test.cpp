@@ -172,6 +172,38 @@ TEST(VerifySessionBind, ChecksTheHostKeysSignatureOfTheSessionId) {
     EXPECT_FALSE(verify_session_bind(other_key));
 }
 
+// An OpenSSH host certificate of the Ed25519 test key (PROTOCOL.certkeys), its CA signature
+// left as filler: the agent reads over it.
+Bytes host_certificate(size_t drop_tail = 0) {
+    const Bytes blob = blob_for(KeyType::kEd25519);
+    Reader plain(blob);
+    (void)plain.string();
+    const ByteView pk = *plain.string();
+    Writer w;
+    w.string("ssh-ed25519-cert-v01@openssh.com").string(Bytes(32, 7)).string(pk);
+    w.raw(Bytes(8, 0)).u32(2).string("host").string("").raw(Bytes(16, 0));
+    w.string("").string("").string("").string(blob_for(KeyType::kEcdsaP256)).string(Bytes(8, 1));
+    Bytes out = w.take();
+    out.resize(out.size() - drop_tail);
+    return out;
+}
+
+TEST(VerifySessionBind, AcceptsAHostCertificateOfTheSigningKey) {
+    SessionBind b = bind_by(KeyType::kEd25519);
+    b.hostkey = host_certificate();
+    auto verified = verify_session_bind(b);
+    EXPECT_TRUE(verified) << verified.error().message();
+    auto parsed = parse_host_key_blob(b.hostkey);
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(parsed->type, KeyType::kEd25519);
+    EXPECT_FALSE(parse_public_key_blob(b.hostkey)) << "certificates are host keys only";
+    b.hostkey = host_certificate(1);
+    EXPECT_FALSE(verify_session_bind(b));
+    SessionBind other = bind_by(KeyType::kEcdsaP256);
+    other.hostkey = host_certificate();
+    EXPECT_FALSE(verify_session_bind(other));
+}
+
 TEST(VerifySessionBind, SessionIdLengthIsBounded) {
     SessionBind empty{blob_for(KeyType::kEd25519), {}, {}, false};
     empty.signature = ssh_signature(key_for(KeyType::kEd25519), 0, empty.session_id);
