@@ -55,10 +55,15 @@ CK_RV Module::key_for_operation(Session& s, CK_OBJECT_HANDLE handle, CK_OBJECT_C
     if (it == objects_.end() || it->second->slot != s.slot || !it->second->key)
         return CKR_KEY_HANDLE_INVALID;
     const Object& o = *it->second;
-    if (o.is_private) {
+    // A certificate is no key (PKCS#11 2.40, C_SignInit: CKR_KEY_HANDLE_INVALID).
+    if (o.klass != CKO_PRIVATE_KEY && o.klass != CKO_PUBLIC_KEY)
+        return CKR_KEY_HANDLE_INVALID;
+    if (o.is_private && !private_visible_locked(o)) {
         const SlotState* slot = slots_.find(s.slot);
-        if (slot == nullptr || !slot->logged_in)
-            return CKR_USER_NOT_LOGGED_IN;
+        // Logged out or locked: a handle of an earlier login view is gone for good.
+        if (slot != nullptr && slot->logged_in)
+            return CKR_KEY_HANDLE_INVALID;
+        return CKR_USER_NOT_LOGGED_IN;
     }
     // Verification takes the public key or the private key's public half.
     const bool class_ok =
@@ -79,7 +84,7 @@ CK_RV Module::sign_like_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechani
             slot_op.reset();
             return CKR_OK;
         }
-        if (slot_op)
+        if (operation_active(s))
             return CKR_OPERATION_ACTIVE;
         ObjectPtr o;
         CK_RV rv = key_for_operation(s, key, verify ? CKO_PUBLIC_KEY : CKO_PRIVATE_KEY,
@@ -283,7 +288,7 @@ CK_RV Module::decrypt_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism
             s.decrypt.reset();
             return CKR_OK;
         }
-        if (s.decrypt)
+        if (operation_active(s))
             return CKR_OPERATION_ACTIVE;
         ObjectPtr o;
         CK_RV rv = key_for_operation(s, key, CKO_PRIVATE_KEY, protocol::kOpDecrypt, o);
@@ -293,12 +298,51 @@ CK_RV Module::decrypt_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism
         rv = parse_decrypt_mechanism(*mechanism, o->key->type, spec);
         if (rv != CKR_OK)
             return rv;
+        if (!token_decrypts(s, *o, spec))
+            return CKR_MECHANISM_PARAM_INVALID;
         s.decrypt.emplace();
         s.decrypt->spec = std::move(spec);
         s.decrypt->key_id = o->key_id;
         s.decrypt->modulus_bytes = o->key->field_bytes;
         return CKR_OK;
     });
+}
+
+bool Module::token_decrypts(const Session& s, const Object& key, const DecryptSpec& spec) {
+    // Every RSA card does PKCS#1 v1.5 and OAEP with SHA-1; other OAEP hashes vary (SoftHSM2
+    // 2.6 has none). The token says which only when asked to decrypt, and C_Decrypt may not
+    // answer with a mechanism error: ask once per key and hash, with a block that decrypts
+    // to nothing (0 never passes OAEP's check), so the answer comes at C_DecryptInit.
+    if (spec.scheme != protocol::DecryptScheme::rsa_oaep ||
+        spec.oaep_hash == protocol::HashAlg::sha1) {
+        return true;
+    }
+    const auto cache_key = std::make_tuple(key.slot, key.key_id, spec.oaep_hash);
+    {
+        std::lock_guard lock(mutex_);
+        if (auto it = oaep_support_.find(cache_key); it != oaep_support_.end())
+            return it->second;
+    }
+    protocol::DecryptRequest r;
+    r.key = key.key_id;
+    r.scheme = spec.scheme;
+    r.oaep_hash = spec.oaep_hash;
+    r.data.assign(key.key->field_bytes, 0);
+    auto reply = pool_.call(protocol::Request(std::move(r)), s.epoch, true);
+    if (!reply)
+        return true;  // unknown: C_Decrypt will tell
+    bool supported = true;
+    if (auto* e = std::get_if<protocol::ErrorReply>(&*reply)) {
+        if (e->code != protocol::ErrorCode::refused_by_token)
+            return true;  // locked, busy...: unknown, asked again next time
+        supported = e->ckr != CKR_MECHANISM_INVALID && e->ckr != CKR_MECHANISM_PARAM_INVALID &&
+                    e->ckr != CKR_ARGUMENTS_BAD && e->ckr != CKR_FUNCTION_NOT_SUPPORTED;
+    } else if (auto* d = std::get_if<protocol::DecryptReply>(&*reply)) {
+        wipe(d->plaintext);
+    }
+    std::lock_guard lock(mutex_);
+    oaep_support_[cache_key] = supported;
+    return supported;
 }
 
 CK_RV Module::decrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len,

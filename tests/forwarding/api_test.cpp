@@ -144,6 +144,10 @@ TEST_F(ApiTest, SlotAndTokenMirrorTheCard) {
 TEST_F(ApiTest, LoginWithoutPinIsTheAgentsUnlockAndLogoutEndsOnlyThisView) {
     const CK_SESSION_HANDLE s = open_session(only_slot());
     CK_SESSION_INFO info{};
+    // The agent is unlocked: the session starts as a user session; a logout ends the view.
+    ASSERT_EQ(p11().C_GetSessionInfo(s, &info), CKR_OK);
+    EXPECT_EQ(info.state, static_cast<CK_STATE>(CKS_RO_USER_FUNCTIONS));
+    ASSERT_EQ(p11().C_Logout(s), CKR_OK);
     ASSERT_EQ(p11().C_GetSessionInfo(s, &info), CKR_OK);
     EXPECT_EQ(info.state, static_cast<CK_STATE>(CKS_RO_PUBLIC_SESSION));
     EXPECT_EQ(find(s, CKO_PRIVATE_KEY, "ec-sign"), CK_INVALID_HANDLE);
@@ -165,7 +169,7 @@ TEST_F(ApiTest, LoginWithoutPinIsTheAgentsUnlockAndLogoutEndsOnlyThisView) {
     auto st = agent_.cli({"status", "--json"});
     EXPECT_NE(st.out.find("\"unlocked\": true"), std::string::npos) << st.out;
 
-    EXPECT_EQ(p11().C_Login(s, CKU_SO, nullptr, 0), CKR_USER_TYPE_INVALID);
+    EXPECT_EQ(p11().C_Login(s, CKU_SO, nullptr, 0), CKR_SESSION_READ_ONLY_EXISTS);
     EXPECT_EQ(p11().C_Login(s, CKU_CONTEXT_SPECIFIC, nullptr, 0), CKR_OPERATION_NOT_INITIALIZED);
 }
 
