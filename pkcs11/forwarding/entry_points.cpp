@@ -313,9 +313,12 @@ CK_RV C_WrapKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, C
     return refused(session, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
-CK_RV C_UnwrapKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_BYTE_PTR,
-                  CK_ULONG, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR) {
-    return refused(session, CKR_FUNCTION_NOT_SUPPORTED);
+CK_RV C_UnwrapKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key,
+                  CK_BYTE_PTR wrapped, CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR templ, CK_ULONG count,
+                  CK_OBJECT_HANDLE_PTR out) {
+    return with_module([&](auto& m) {
+        return m.unwrap_key(session, mechanism, key, wrapped, wrapped_len, templ, count, out);
+    });
 }
 
 CK_RV C_DeriveKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE base,

@@ -91,6 +91,10 @@ class Module {
     CK_RV decrypt_update(CK_SESSION_HANDLE session);
     CK_RV derive_key(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE base,
                      CK_ATTRIBUTE_PTR templ, CK_ULONG count, CK_OBJECT_HANDLE_PTR key);
+    // CKM_AES_KEY_WRAP(_PAD) with a derived session key only (key_unwrap.h says why).
+    CK_RV unwrap_key(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
+                     CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped, CK_ULONG wrapped_len,
+                     CK_ATTRIBUTE_PTR templ, CK_ULONG count, CK_OBJECT_HANDLE_PTR key);
     CK_RV generate_random(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG len);
 
   private:
@@ -170,6 +174,8 @@ class Module {
     static bool operation_active(const Session& s) {
         return s.found || s.sign || s.verify || s.decrypt;
     }
+    // A new secret key object of this session (derived or unwrapped).
+    CK_RV store_session_key(const Session& s, AttributeSet attributes, CK_OBJECT_HANDLE_PTR key);
     CK_RV key_for_operation(Session& s, CK_OBJECT_HANDLE handle, CK_OBJECT_CLASS klass,
                             uint32_t operation, ObjectPtr& out);
     // False when the token is known not to do this decryption mechanism (asked once).

@@ -3,9 +3,12 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "pkcs11/forwarding/derive.h"
+#include "pkcs11/forwarding/key_unwrap.h"
 #include "pkcs11/forwarding/log.h"
 #include "pkcs11/forwarding/module.h"
 
@@ -452,22 +455,76 @@ CK_RV Module::derive_key(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
         wipe(secret);
         if (rv != CKR_OK)
             return rv;
-        auto object = std::make_shared<Object>();
-        object->slot = s.slot;
-        object->klass = CKO_SECRET_KEY;
-        object->owner = s.handle;
-        object->attributes = secret_key_attributes(t, std::move(value));
-        object->is_private = object->attributes.flag(CKA_PRIVATE);
-        std::lock_guard lock(mutex_);
-        size_t session_objects = 0;
-        for (const auto& [h, existing] : objects_)
-            session_objects += existing->owner != 0;
-        if (session_objects >= kMaxSessionObjects)
-            return CKR_DEVICE_MEMORY;
-        object->handle = next_handle();
-        objects_.emplace(object->handle, object);
-        *key = object->handle;
-        return CKR_OK;
+        return store_session_key(s, secret_key_attributes(t, std::move(value)), key);
+    });
+}
+
+CK_RV Module::store_session_key(const Session& s, AttributeSet attributes,
+                                CK_OBJECT_HANDLE_PTR key) {
+    auto object = std::make_shared<Object>();
+    object->slot = s.slot;
+    object->klass = CKO_SECRET_KEY;
+    object->owner = s.handle;
+    object->attributes = std::move(attributes);
+    object->is_private = object->attributes.flag(CKA_PRIVATE);
+    std::lock_guard lock(mutex_);
+    size_t session_objects = 0;
+    for (const auto& [h, existing] : objects_)
+        session_objects += existing->owner != 0;
+    if (session_objects >= kMaxSessionObjects)
+        return CKR_DEVICE_MEMORY;
+    object->handle = next_handle();
+    objects_.emplace(object->handle, object);
+    *key = object->handle;
+    return CKR_OK;
+}
+
+CK_RV Module::unwrap_key(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
+                         CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped, CK_ULONG wrapped_len,
+                         CK_ATTRIBUTE_PTR templ, CK_ULONG count, CK_OBJECT_HANDLE_PTR key) {
+    if (mechanism == nullptr || wrapped == nullptr || key == nullptr ||
+        (templ == nullptr && count > 0)) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    return with_session(session, [&](Session& s) -> CK_RV {
+        // Only with a secret key of this application (an ECDH result): the card's keys never
+        // unwrap through the module.
+        ObjectPtr kek;
+        {
+            std::lock_guard lock(mutex_);
+            if (CK_RV rv = visible_object_locked(s, unwrapping_key, kek,
+                                                 CKR_UNWRAPPING_KEY_HANDLE_INVALID);
+                rv != CKR_OK) {
+                return rv;
+            }
+        }
+        if (kek->owner == 0 || kek->klass != CKO_SECRET_KEY)
+            return CKR_UNWRAPPING_KEY_HANDLE_INVALID;
+        // NSS derives its key-encryption key with CKA_WRAP (for its own software token,
+        // which it may copy the key to); either usage allows unwrapping here.
+        if (!kek->attributes.flag(CKA_UNWRAP) && !kek->attributes.flag(CKA_WRAP))
+            return CKR_KEY_FUNCTION_NOT_PERMITTED;
+        const Bytes* kek_value = kek->attributes.find(CKA_VALUE);
+        if (kek_value == nullptr)
+            return CKR_KEY_FUNCTION_NOT_PERMITTED;  // sensitive: its value was not kept
+        Bytes value;
+        CK_RV rv = aes_unwrap(*mechanism, *kek_value, wrapped, wrapped_len, value);
+        if (rv != CKR_OK)
+            return rv;
+        // The new key's template, with its length from the unwrapped value.
+        std::vector<CK_ATTRIBUTE> t(templ, templ + count);
+        CK_ULONG value_len = value.size();
+        if (std::none_of(t.begin(), t.end(),
+                         [](const CK_ATTRIBUTE& a) { return a.type == CKA_VALUE_LEN; })) {
+            t.push_back({CKA_VALUE_LEN, &value_len, sizeof value_len});
+        }
+        DerivedKeyTemplate parsed;
+        rv = parse_derived_template(t.data(), t.size(), false, parsed);
+        if (rv != CKR_OK || parsed.value_len != value.size()) {
+            wipe(value);
+            return rv != CKR_OK ? rv : CKR_TEMPLATE_INCONSISTENT;
+        }
+        return store_session_key(s, secret_key_attributes(parsed, std::move(value)), key);
     });
 }
 

@@ -548,8 +548,14 @@ TEST_F(ApiTest, NothingCreatesChangesCopiesWrapsOrDestroysKeys) {
     EXPECT_EQ(p11().C_GenerateKey(s, &gen, nullptr, 0, &a), CKR_FUNCTION_NOT_SUPPORTED);
     CK_ULONG len = 0;
     EXPECT_EQ(p11().C_WrapKey(s, &gen, key, key, nullptr, &len), CKR_FUNCTION_NOT_SUPPORTED);
-    EXPECT_EQ(p11().C_UnwrapKey(s, &gen, key, nullptr, 0, nullptr, 0, &a),
-              CKR_FUNCTION_NOT_SUPPORTED);
+    // Unwrapping takes only a secret key the application derived (tests/mail: S/MIME to an
+    // EC certificate); a card's key never unwraps.
+    unsigned char wrapped[24] = {};
+    CK_MECHANISM aes_wrap{CKM_AES_KEY_WRAP, nullptr, 0};
+    EXPECT_EQ(p11().C_UnwrapKey(s, &aes_wrap, key, wrapped, sizeof wrapped, nullptr, 0, &a),
+              CKR_UNWRAPPING_KEY_HANDLE_INVALID);
+    EXPECT_EQ(p11().C_UnwrapKey(s, &aes_wrap, key, nullptr, 0, nullptr, 0, &a),
+              CKR_ARGUMENTS_BAD);
     unsigned char pin[] = "123456";
     EXPECT_EQ(p11().C_InitToken(only_slot(), pin, 6, pin), CKR_FUNCTION_NOT_SUPPORTED);
     EXPECT_EQ(p11().C_InitPIN(s, pin, 6), CKR_FUNCTION_NOT_SUPPORTED);

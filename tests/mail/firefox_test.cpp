@@ -100,6 +100,21 @@ class FirefoxTest : public ForwardingTest {
         return read_file(log);
     }
 
+    // The card's key signed the handshake: the agent signed for Firefox, and the server,
+    // having verified the card's certificate, reported no error after it (a CertificateVerify
+    // that does not verify ends the handshake with an error line here).
+    void handshake_completed(const std::string& log) {
+        const size_t cert = log.find("CN = alice");
+        ASSERT_NE(cert, std::string::npos) << log;
+        EXPECT_EQ(log.find("error", cert), std::string::npos) << log;
+        EXPECT_EQ(log.find("alert", cert), std::string::npos) << log;
+        const std::string agent_log = agent_.log();
+        EXPECT_NE(agent_log.find("op=sign"), std::string::npos) << agent_log;
+        EXPECT_NE(agent_log.find("exe=/usr/lib/firefox-esr/firefox-esr result=ok"),
+                  std::string::npos)
+            << agent_log;
+    }
+
     std::filesystem::path profile_;
     CommandResult firefox_;
 };
@@ -115,6 +130,7 @@ TEST_F(FirefoxTest, MutualTlsWithTheCardsCertificateWhileUnlocked) {
     EXPECT_NE(log.find("CN = alice"), std::string::npos) << log << describe(firefox_);
     EXPECT_NE(log.find("verify return:1"), std::string::npos) << log;
     EXPECT_EQ(log.find("verify error"), std::string::npos) << log;
+    handshake_completed(log);
 }
 
 TEST_F(FirefoxTest, MutualTlsUnlocksThroughTheAgentsPinentryWhileLocked) {
@@ -126,6 +142,7 @@ TEST_F(FirefoxTest, MutualTlsUnlocksThroughTheAgentsPinentryWhileLocked) {
     EXPECT_FALSE(firefox_.timed_out) << describe(firefox_);
     EXPECT_NE(log.find("CN = alice"), std::string::npos) << log << describe(firefox_);
     EXPECT_NE(log.find("verify return:1"), std::string::npos) << log;
+    handshake_completed(log);
     EXPECT_EQ(pinentry.prompts(), 1);
     auto st = agent_.cli({"status", "--json"});
     EXPECT_NE(st.out.find("\"unlocked\": true"), std::string::npos) << st.out;
