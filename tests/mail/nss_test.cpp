@@ -11,8 +11,10 @@
 namespace attache::testing {
 namespace {
 
-// certutil's prompt for a token with a protected authentication path (secutil.c).
-constexpr const char* kNssPrompt = "on external device";
+// What NSS's tools say when NSS asks them for a login to a token with a protected
+// authentication path (secutil.c): the prompt goes to the terminal, and without one (as
+// here) this goes to standard error.
+constexpr const char* kNssPrompt = "Error opening input terminal";
 
 class NssTest : public ForwardingTest {
   protected:
