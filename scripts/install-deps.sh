@@ -21,6 +21,9 @@ packages=(
   # card (Debian's /usr/bin/python3 with python3-cryptography), PC/SC for its checks, and
   # unshare/ip for the private network namespace
   pcscd libpcsclite1 vsmartcard-vpcd python3 python3-cryptography util-linux iproute2
+  # mail and browser clients through attache-pkcs11.so (tests/mail): NSS's certutil, modutil
+  # and cmsutil; Firefox ESR and Thunderbird run headless (no X server needed)
+  libnss3-tools firefox-esr thunderbird
   # shells whose syntax `attache-agent -c` and `--fish` print (tests evaluate the output)
   tcsh fish
   # fuzzing (libFuzzer)

@@ -134,9 +134,10 @@ CK_RV C_CreateObject(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR, CK_ULONG, CK_O
     return refused(session, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
-CK_RV C_CopyObject(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG,
-                   CK_OBJECT_HANDLE_PTR) {
-    return refused(session, CKR_ACTION_PROHIBITED);
+CK_RV C_CopyObject(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_PTR templ,
+                   CK_ULONG count, CK_OBJECT_HANDLE_PTR new_object) {
+    return with_module(
+        [&](auto& m) { return m.refuse_change(session, object, templ, count, true, new_object); });
 }
 
 CK_RV C_DestroyObject(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object) {
@@ -153,8 +154,10 @@ CK_RV C_GetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
         [&](auto& m) { return m.get_attribute_value(session, object, templ, count); });
 }
 
-CK_RV C_SetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE, CK_ATTRIBUTE_PTR, CK_ULONG) {
-    return refused(session, CKR_ACTION_PROHIBITED);
+CK_RV C_SetAttributeValue(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object,
+                          CK_ATTRIBUTE_PTR templ, CK_ULONG count) {
+    return with_module(
+        [&](auto& m) { return m.refuse_change(session, object, templ, count, false, nullptr); });
 }
 
 CK_RV C_FindObjectsInit(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR templ, CK_ULONG count) {
@@ -310,9 +313,12 @@ CK_RV C_WrapKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, C
     return refused(session, CKR_FUNCTION_NOT_SUPPORTED);
 }
 
-CK_RV C_UnwrapKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_BYTE_PTR,
-                  CK_ULONG, CK_ATTRIBUTE_PTR, CK_ULONG, CK_OBJECT_HANDLE_PTR) {
-    return refused(session, CKR_FUNCTION_NOT_SUPPORTED);
+CK_RV C_UnwrapKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key,
+                  CK_BYTE_PTR wrapped, CK_ULONG wrapped_len, CK_ATTRIBUTE_PTR templ, CK_ULONG count,
+                  CK_OBJECT_HANDLE_PTR out) {
+    return with_module([&](auto& m) {
+        return m.unwrap_key(session, mechanism, key, wrapped, wrapped_len, templ, count, out);
+    });
 }
 
 CK_RV C_DeriveKey(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE base,

@@ -89,7 +89,7 @@ CK_RV Module::fail(const Outcome& o, const Session& session) {
     if (slot == nullptr)
         return o.rv;
     if (o.effect == Effect::token_locked)
-        slot->logged_in = false;
+        slots_.mark_locked(session.slot);
     if (o.effect == Effect::token_absent)
         slots_.mark_absent(session.slot);
     if (o.rv == CKR_KEY_HANDLE_INVALID &&
@@ -143,6 +143,8 @@ bool Module::refresh_keys() {
     for (const auto& entry : keys->keys) {
         if (options_.hides(entry.type))
             continue;
+        if (options_.signing_keys_only && !(entry.served && (entry.operations & protocol::kOpSign)))
+            continue;
         SlotState* slot = slots_.find(TokenIdentity{entry.token_label, entry.token_serial});
         if (slot == nullptr || !slot->present)
             continue;
@@ -168,6 +170,17 @@ bool Module::refresh_keys() {
             ObjectKey key{slot->id, entry.id, spec.klass};
             live.insert(key);
             auto [it, added] = token_handles_.try_emplace(key, 0);
+            if (!added && spec.is_private && slot->logged_in) {
+                // A private key's handle lives for one login view: after a logout or a
+                // lock, the same key comes back under a new handle when the next view
+                // starts (until then the old one says CKR_USER_NOT_LOGGED_IN).
+                auto existing = objects_.find(it->second);
+                if (existing == objects_.end() ||
+                    existing->second->login_epoch != slot->login_epoch) {
+                    objects_.erase(it->second);
+                    added = true;
+                }
+            }
             if (added)
                 it->second = next_handle();
             if (!added && !changed && objects_.count(it->second))
@@ -181,6 +194,7 @@ bool Module::refresh_keys() {
             object->key = cached.key;
             object->operations = cached.built->operations;
             object->attributes = spec.attributes;
+            object->login_epoch = slot->login_epoch;
             objects_[it->second] = std::move(object);
         }
     }

@@ -70,6 +70,10 @@ class Module {
     // C_CreateObject, C_CopyObject, C_SetAttributeValue, key generation, wrapping...: the
     // session is checked, then the call is refused with `rv`.
     CK_RV refuse(CK_SESSION_HANDLE session, CK_RV rv);
+    // C_SetAttributeValue and C_CopyObject (`copy`): checked like the card would, then
+    // CKR_ACTION_PROHIBITED.
+    CK_RV refuse_change(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_PTR templ,
+                        CK_ULONG count, bool copy, CK_OBJECT_HANDLE_PTR new_object);
 
     CK_RV sign_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE key);
     CK_RV sign(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len,
@@ -87,6 +91,10 @@ class Module {
     CK_RV decrypt_update(CK_SESSION_HANDLE session);
     CK_RV derive_key(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE base,
                      CK_ATTRIBUTE_PTR templ, CK_ULONG count, CK_OBJECT_HANDLE_PTR key);
+    // CKM_AES_KEY_WRAP(_PAD) with a derived session key only (key_unwrap.h says why).
+    CK_RV unwrap_key(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
+                     CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped, CK_ULONG wrapped_len,
+                     CK_ATTRIBUTE_PTR templ, CK_ULONG count, CK_OBJECT_HANDLE_PTR key);
     CK_RV generate_random(CK_SESSION_HANDLE session, CK_BYTE_PTR out, CK_ULONG len);
 
   private:
@@ -100,6 +108,7 @@ class Module {
         uint32_t operations = 0;
         AttributeSet attributes;
         CK_SESSION_HANDLE owner = 0;  // session objects (derived keys): the creating session
+        uint64_t login_epoch = 0;     // private token objects: the login view they belong to
     };
     using ObjectPtr = std::shared_ptr<const Object>;
 
@@ -140,6 +149,8 @@ class Module {
     CK_RV lookup_locked(CK_SESSION_HANDLE handle, SessionPtr& out);
     void check_epoch_locked();
     void drop_session_locked(CK_SESSION_HANDLE handle);
+    void start_over_locked(SlotState& slot);
+    CK_RV so_login_locked(const Session& s);
 
     // Requests. Each returns the reply of type T or sets `outcome`.
     template <typename T>
@@ -156,8 +167,19 @@ class Module {
     // The object behind `handle` as the session sees it: CKR_OBJECT_HANDLE_INVALID otherwise.
     CK_RV visible_object_locked(const Session& s, CK_OBJECT_HANDLE handle, ObjectPtr& out,
                                 CK_RV invalid = CKR_OBJECT_HANDLE_INVALID);
+    // A private object is visible in the current login view of its slot.
+    bool private_visible_locked(const Object& o);
+    // PKCS#11 allows one active operation per session (find, sign, verify, decrypt) unless a
+    // dual-function pair is used, which the module does not offer.
+    static bool operation_active(const Session& s) {
+        return s.found || s.sign || s.verify || s.decrypt;
+    }
+    // A new secret key object of this session (derived or unwrapped).
+    CK_RV store_session_key(const Session& s, AttributeSet attributes, CK_OBJECT_HANDLE_PTR key);
     CK_RV key_for_operation(Session& s, CK_OBJECT_HANDLE handle, CK_OBJECT_CLASS klass,
                             uint32_t operation, ObjectPtr& out);
+    // False when the token is known not to do this decryption mechanism (asked once).
+    bool token_decrypts(const Session& s, const Object& key, const DecryptSpec& spec);
     CK_RV sign_like_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
                          CK_OBJECT_HANDLE key, bool verify);
     CK_RV run_sign(Session& s, SignOperation& op, Bytes input, CK_BYTE_PTR signature,
@@ -180,6 +202,7 @@ class Module {
         std::shared_ptr<const PublicKeyInfo> key;
     };
     std::map<std::pair<CK_SLOT_ID, std::string>, CachedKey> key_cache_;
+    std::map<std::tuple<CK_SLOT_ID, std::string, protocol::HashAlg>, bool> oaep_support_;
     bool slot_list_counted_ = false;  // C_GetSlotList's size query refreshed the slots
     std::string last_error_;
 };

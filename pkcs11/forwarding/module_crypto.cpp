@@ -3,9 +3,12 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "pkcs11/forwarding/derive.h"
+#include "pkcs11/forwarding/key_unwrap.h"
 #include "pkcs11/forwarding/log.h"
 #include "pkcs11/forwarding/module.h"
 
@@ -55,10 +58,15 @@ CK_RV Module::key_for_operation(Session& s, CK_OBJECT_HANDLE handle, CK_OBJECT_C
     if (it == objects_.end() || it->second->slot != s.slot || !it->second->key)
         return CKR_KEY_HANDLE_INVALID;
     const Object& o = *it->second;
-    if (o.is_private) {
+    // A certificate is no key (PKCS#11 2.40, C_SignInit: CKR_KEY_HANDLE_INVALID).
+    if (o.klass != CKO_PRIVATE_KEY && o.klass != CKO_PUBLIC_KEY)
+        return CKR_KEY_HANDLE_INVALID;
+    if (o.is_private && !private_visible_locked(o)) {
         const SlotState* slot = slots_.find(s.slot);
-        if (slot == nullptr || !slot->logged_in)
-            return CKR_USER_NOT_LOGGED_IN;
+        // Logged out or locked: a handle of an earlier login view is gone for good.
+        if (slot != nullptr && slot->logged_in)
+            return CKR_KEY_HANDLE_INVALID;
+        return CKR_USER_NOT_LOGGED_IN;
     }
     // Verification takes the public key or the private key's public half.
     const bool class_ok =
@@ -79,7 +87,7 @@ CK_RV Module::sign_like_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechani
             slot_op.reset();
             return CKR_OK;
         }
-        if (slot_op)
+        if (operation_active(s))
             return CKR_OPERATION_ACTIVE;
         ObjectPtr o;
         CK_RV rv = key_for_operation(s, key, verify ? CKO_PUBLIC_KEY : CKO_PRIVATE_KEY,
@@ -283,7 +291,7 @@ CK_RV Module::decrypt_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism
             s.decrypt.reset();
             return CKR_OK;
         }
-        if (s.decrypt)
+        if (operation_active(s))
             return CKR_OPERATION_ACTIVE;
         ObjectPtr o;
         CK_RV rv = key_for_operation(s, key, CKO_PRIVATE_KEY, protocol::kOpDecrypt, o);
@@ -293,12 +301,51 @@ CK_RV Module::decrypt_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism
         rv = parse_decrypt_mechanism(*mechanism, o->key->type, spec);
         if (rv != CKR_OK)
             return rv;
+        if (!token_decrypts(s, *o, spec))
+            return CKR_MECHANISM_PARAM_INVALID;
         s.decrypt.emplace();
         s.decrypt->spec = std::move(spec);
         s.decrypt->key_id = o->key_id;
         s.decrypt->modulus_bytes = o->key->field_bytes;
         return CKR_OK;
     });
+}
+
+bool Module::token_decrypts(const Session& s, const Object& key, const DecryptSpec& spec) {
+    // Every RSA card does PKCS#1 v1.5 and OAEP with SHA-1; other OAEP hashes vary (SoftHSM2
+    // 2.6 has none). The token says which only when asked to decrypt, and C_Decrypt may not
+    // answer with a mechanism error: ask once per key and hash, with a block that decrypts
+    // to nothing (0 never passes OAEP's check), so the answer comes at C_DecryptInit.
+    if (spec.scheme != protocol::DecryptScheme::rsa_oaep ||
+        spec.oaep_hash == protocol::HashAlg::sha1) {
+        return true;
+    }
+    const auto cache_key = std::make_tuple(key.slot, key.key_id, spec.oaep_hash);
+    {
+        std::lock_guard lock(mutex_);
+        if (auto it = oaep_support_.find(cache_key); it != oaep_support_.end())
+            return it->second;
+    }
+    protocol::DecryptRequest r;
+    r.key = key.key_id;
+    r.scheme = spec.scheme;
+    r.oaep_hash = spec.oaep_hash;
+    r.data.assign(key.key->field_bytes, 0);
+    auto reply = pool_.call(protocol::Request(std::move(r)), s.epoch, true);
+    if (!reply)
+        return true;  // unknown: C_Decrypt will tell
+    bool supported = true;
+    if (auto* e = std::get_if<protocol::ErrorReply>(&*reply)) {
+        if (e->code != protocol::ErrorCode::refused_by_token)
+            return true;  // locked, busy...: unknown, asked again next time
+        supported = e->ckr != CKR_MECHANISM_INVALID && e->ckr != CKR_MECHANISM_PARAM_INVALID &&
+                    e->ckr != CKR_ARGUMENTS_BAD && e->ckr != CKR_FUNCTION_NOT_SUPPORTED;
+    } else if (auto* d = std::get_if<protocol::DecryptReply>(&*reply)) {
+        wipe(d->plaintext);
+    }
+    std::lock_guard lock(mutex_);
+    oaep_support_[cache_key] = supported;
+    return supported;
 }
 
 CK_RV Module::decrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len,
@@ -408,22 +455,76 @@ CK_RV Module::derive_key(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
         wipe(secret);
         if (rv != CKR_OK)
             return rv;
-        auto object = std::make_shared<Object>();
-        object->slot = s.slot;
-        object->klass = CKO_SECRET_KEY;
-        object->owner = s.handle;
-        object->attributes = secret_key_attributes(t, std::move(value));
-        object->is_private = object->attributes.flag(CKA_PRIVATE);
-        std::lock_guard lock(mutex_);
-        size_t session_objects = 0;
-        for (const auto& [h, existing] : objects_)
-            session_objects += existing->owner != 0;
-        if (session_objects >= kMaxSessionObjects)
-            return CKR_DEVICE_MEMORY;
-        object->handle = next_handle();
-        objects_.emplace(object->handle, object);
-        *key = object->handle;
-        return CKR_OK;
+        return store_session_key(s, secret_key_attributes(t, std::move(value)), key);
+    });
+}
+
+CK_RV Module::store_session_key(const Session& s, AttributeSet attributes,
+                                CK_OBJECT_HANDLE_PTR key) {
+    auto object = std::make_shared<Object>();
+    object->slot = s.slot;
+    object->klass = CKO_SECRET_KEY;
+    object->owner = s.handle;
+    object->attributes = std::move(attributes);
+    object->is_private = object->attributes.flag(CKA_PRIVATE);
+    std::lock_guard lock(mutex_);
+    size_t session_objects = 0;
+    for (const auto& [h, existing] : objects_)
+        session_objects += existing->owner != 0;
+    if (session_objects >= kMaxSessionObjects)
+        return CKR_DEVICE_MEMORY;
+    object->handle = next_handle();
+    objects_.emplace(object->handle, object);
+    *key = object->handle;
+    return CKR_OK;
+}
+
+CK_RV Module::unwrap_key(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
+                         CK_OBJECT_HANDLE unwrapping_key, CK_BYTE_PTR wrapped, CK_ULONG wrapped_len,
+                         CK_ATTRIBUTE_PTR templ, CK_ULONG count, CK_OBJECT_HANDLE_PTR key) {
+    if (mechanism == nullptr || wrapped == nullptr || key == nullptr ||
+        (templ == nullptr && count > 0)) {
+        return CKR_ARGUMENTS_BAD;
+    }
+    return with_session(session, [&](Session& s) -> CK_RV {
+        // Only with a secret key of this application (an ECDH result): the card's keys never
+        // unwrap through the module.
+        ObjectPtr kek;
+        {
+            std::lock_guard lock(mutex_);
+            if (CK_RV rv = visible_object_locked(s, unwrapping_key, kek,
+                                                 CKR_UNWRAPPING_KEY_HANDLE_INVALID);
+                rv != CKR_OK) {
+                return rv;
+            }
+        }
+        if (kek->owner == 0 || kek->klass != CKO_SECRET_KEY)
+            return CKR_UNWRAPPING_KEY_HANDLE_INVALID;
+        // NSS derives its key-encryption key with CKA_WRAP (for its own software token,
+        // which it may copy the key to); either usage allows unwrapping here.
+        if (!kek->attributes.flag(CKA_UNWRAP) && !kek->attributes.flag(CKA_WRAP))
+            return CKR_KEY_FUNCTION_NOT_PERMITTED;
+        const Bytes* kek_value = kek->attributes.find(CKA_VALUE);
+        if (kek_value == nullptr)
+            return CKR_KEY_FUNCTION_NOT_PERMITTED;  // sensitive: its value was not kept
+        Bytes value;
+        CK_RV rv = aes_unwrap(*mechanism, *kek_value, wrapped, wrapped_len, value);
+        if (rv != CKR_OK)
+            return rv;
+        // The new key's template, with its length from the unwrapped value.
+        std::vector<CK_ATTRIBUTE> t(templ, templ + count);
+        CK_ULONG value_len = value.size();
+        if (std::none_of(t.begin(), t.end(),
+                         [](const CK_ATTRIBUTE& a) { return a.type == CKA_VALUE_LEN; })) {
+            t.push_back({CKA_VALUE_LEN, &value_len, sizeof value_len});
+        }
+        DerivedKeyTemplate parsed;
+        rv = parse_derived_template(t.data(), t.size(), false, parsed);
+        if (rv != CKR_OK || parsed.value_len != value.size()) {
+            wipe(value);
+            return rv != CKR_OK ? rv : CKR_TEMPLATE_INCONSISTENT;
+        }
+        return store_session_key(s, secret_key_attributes(parsed, std::move(value)), key);
     });
 }
 

@@ -42,7 +42,15 @@ void Module::drop_session_locked(CK_SESSION_HANDLE handle) {
             return;
     }
     if (SlotState* s = slots_.find(slot))
-        s->logged_in = false;
+        start_over_locked(*s);
+}
+
+void Module::start_over_locked(SlotState& slot) {
+    // The application's last session with the token closed: its own logout ends with it,
+    // and the next session sees the agent's state, as a new application would.
+    slot.logged_out = false;
+    slot.app_login = false;
+    SlotTable::update_view(slot);
 }
 
 CK_RV Module::open_session(CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE_PTR session) {
@@ -93,7 +101,7 @@ CK_RV Module::close_all_sessions(CK_SLOT_ID slot) {
     for (CK_SESSION_HANDLE h : doomed)
         drop_session_locked(h);
     if (SlotState* s = slots_.find(slot))
-        s->logged_in = false;
+        start_over_locked(*s);
     return CKR_OK;
 }
 
@@ -117,22 +125,52 @@ CK_RV Module::get_session_info(CK_SESSION_HANDLE session, CK_SESSION_INFO_PTR in
     });
 }
 
+CK_RV Module::so_login_locked(const Session& s) {
+    const SlotState* slot = slots_.find(s.slot);
+    if (slot == nullptr)
+        return CKR_SESSION_HANDLE_INVALID;
+    // The standard's state checks first (PKCS#11 2.40, C_Login), in SoftHSM2's order.
+    for (const auto& [h, other] : sessions_) {
+        if (other->slot == s.slot && !(other->flags & CKF_RW_SESSION))
+            return CKR_SESSION_READ_ONLY_EXISTS;
+    }
+    if (slot->logged_in)
+        return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
+    return CKR_USER_TYPE_INVALID;  // SO work is the admin CLI's, on the card itself
+}
+
 CK_RV Module::login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PTR pin,
                     CK_ULONG pin_len) {
-    if (pin != nullptr && pin_len > protocol::kMaxPinSize)
-        return CKR_PIN_LEN_RANGE;
     return with_session(session, [&](Session& s) -> CK_RV {
         if (user == CKU_CONTEXT_SPECIFIC)
             return CKR_OPERATION_NOT_INITIALIZED;  // no key needs it (CKA_ALWAYS_AUTHENTICATE)
+        if (user == CKU_SO) {
+            std::lock_guard lock(mutex_);
+            return so_login_locked(s);
+        }
         if (user != CKU_USER)
-            return CKR_USER_TYPE_INVALID;  // SO work is the admin CLI's, on the card itself
+            return CKR_USER_TYPE_INVALID;
+        if (pin == nullptr && pin_len > 0)
+            return CKR_ARGUMENTS_BAD;
+        if (pin != nullptr && pin_len > protocol::kMaxPinSize)
+            return CKR_PIN_LEN_RANGE;
+        bool already = false;
+        {
+            std::lock_guard lock(mutex_);
+            const SlotState* slot = slots_.find(s.slot);
+            already = slot != nullptr && slot->logged_in && slot->app_login;
+        }
+        if (already) {
+            // The answer matters here: the agent may have locked since (idle, `attache lock`).
+            refresh_status();
+        }
         protocol::UnlockRequest unlock;
         {
             std::lock_guard lock(mutex_);
             SlotState* slot = slots_.find(s.slot);
             if (slot == nullptr)
                 return CKR_SESSION_HANDLE_INVALID;
-            if (slot->logged_in)
+            if (slot->logged_in && slot->app_login)
                 return CKR_USER_ALREADY_LOGGED_IN;
             unlock.token = slot->status.uri;
         }
@@ -162,7 +200,10 @@ CK_RV Module::login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PT
             SlotState* slot = slots_.find(s.slot);
             if (slot == nullptr || slot->generation != s.generation)
                 return CKR_DEVICE_REMOVED;
-            slot->logged_in = true;
+            slot->status.unlocked = true;
+            slot->logged_out = false;
+            SlotTable::update_view(*slot);
+            slot->app_login = true;
         }
         // The agent lists the private keys once they are verified at unlock.
         refresh_keys();
@@ -177,7 +218,8 @@ CK_RV Module::logout(CK_SESSION_HANDLE session) {
         if (slot == nullptr || !slot->logged_in)
             return CKR_USER_NOT_LOGGED_IN;
         // Only this application's view ends; the agent stays unlocked for the others.
-        slot->logged_in = false;
+        slot->logged_out = true;
+        SlotTable::update_view(*slot);
         std::erase_if(objects_, [&](const auto& o) {
             return o.second->owner != 0 && o.second->slot == s.slot && o.second->is_private;
         });

@@ -145,12 +145,19 @@ Result<Options> parse_config(std::string_view text, std::string_view program,
     return o;
 }
 
+bool is_openssh(std::string_view program) {
+    return program == "ssh" || program == "ssh-add" || program == "ssh-agent" ||
+           program == "ssh-keygen" || program == "ssh-pkcs11-helper";
+}
+
 LoadedOptions load_options() {
     LoadedOptions out;
+    out.options.signing_keys_only = is_openssh(program_name());
     if (const char* env = std::getenv("ATTACHE_PKCS11_HIDE")) {
         out.source = "ATTACHE_PKCS11_HIDE";
         if (Status s = parse_hide_list(env, out.options); !s) {
             out.options = Options{};
+            out.options.signing_keys_only = is_openssh(program_name());
             out.problem = "ATTACHE_PKCS11_HIDE: " + s.error().message();
         }
         return out;
@@ -176,6 +183,7 @@ LoadedOptions load_options() {
         out.problem = parsed.error().message();
         return out;
     }
+    parsed->signing_keys_only = out.options.signing_keys_only;
     out.options = *parsed;
     out.source = path;
     return out;

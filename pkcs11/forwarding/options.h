@@ -25,6 +25,10 @@ struct Options {
     bool hide_rsa = false;
     bool hide_ec = false;
     bool hide_ed25519 = false;
+    // OpenSSH's PKCS#11 provider (ssh -I, ssh-add -s, ssh-keygen -D) offers every public key
+    // and certificate as an identity: keys that cannot sign (decryption, ECDH) are left out
+    // for it, so that servers are never offered a key that cannot authenticate.
+    bool signing_keys_only = false;
 
     bool hides(protocol::KeyType type) const;
     std::string describe() const;  // "rsa,ed25519" or "none"
@@ -43,5 +47,7 @@ struct LoadedOptions {
 };
 // Reads the environment and the configuration file.
 LoadedOptions load_options();
+// True for the programs of OpenSSH that load PKCS#11 modules.
+bool is_openssh(std::string_view program);
 
 }  // namespace attache::forwarding

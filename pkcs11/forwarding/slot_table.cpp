@@ -33,7 +33,17 @@ void SlotTable::set_present(SlotState& s, bool present) {
     s.present = present;
     ++s.generation;
     s.event = true;
-    s.logged_in = false;
+    s.logged_out = false;
+    update_view(s);
+}
+
+void SlotTable::update_view(SlotState& s) {
+    const bool view = s.present && s.status.unlocked && !s.logged_out;
+    if (s.logged_in && !view) {
+        ++s.login_epoch;
+        s.app_login = false;
+    }
+    s.logged_in = view;
 }
 
 void SlotTable::apply(const protocol::StatusReply& status) {
@@ -57,8 +67,7 @@ void SlotTable::apply(const protocol::StatusReply& status) {
         set_present(s, t.present);
         if (added && t.present)
             s.event = true;
-        if (!t.unlocked)
-            s.logged_in = false;
+        update_view(s);
     }
     for (auto& [id, s] : slots_) {
         if (!seen.count(id))
@@ -77,8 +86,17 @@ void SlotTable::mark_absent(CK_SLOT_ID id) {
 }
 
 void SlotTable::log_out_all() {
-    for (auto& [id, s] : slots_)
-        s.logged_in = false;
+    for (auto& [id, s] : slots_) {
+        s.status.unlocked = false;
+        update_view(s);
+    }
+}
+
+void SlotTable::mark_locked(CK_SLOT_ID id) {
+    if (SlotState* s = find(id)) {
+        s->status.unlocked = false;
+        update_view(*s);
+    }
 }
 
 SlotState* SlotTable::find(CK_SLOT_ID id) {

@@ -50,8 +50,17 @@ struct SlotState {
     bool present = false;
     // Moves on at every change of presence: sessions of another generation are gone.
     uint64_t generation = 1;
-    bool event = false;      // a change C_WaitForSlotEvent has not reported yet
-    bool logged_in = false;  // the application's view: C_Login done, no C_Logout since
+    bool event = false;  // a change C_WaitForSlotEvent has not reported yet
+    // The application's login view follows the agent: one unlock serves every application,
+    // so sessions are user sessions while the agent reports the token unlocked, unless the
+    // application logged out (C_Logout ends its own view only). NSS asks for a login (and
+    // Thunderbird and Firefox show their protected-authentication dialog) whenever a session
+    // reads as public, even with the agent unlocked: the view must not lag behind the agent.
+    bool logged_out = false;  // C_Logout, and no C_Login since
+    bool app_login = false;   // C_Login by the application during the current view
+    bool logged_in = false;   // the view: present, unlocked and not logged out
+    // Moves on each time a view ends: a private object's handle lives for one view.
+    uint64_t login_epoch = 1;
 };
 
 class SlotTable {
@@ -65,6 +74,10 @@ class SlotTable {
     void mark_absent(CK_SLOT_ID id);
     // Every application login view ends (another agent answers now).
     void log_out_all();
+    // The token is locked (the agent said so in an error reply).
+    void mark_locked(CK_SLOT_ID id);
+    // After a change of presence, lock state or logged_out: recomputes the view.
+    static void update_view(SlotState& s);
 
     SlotState* find(CK_SLOT_ID id);
     SlotState* find(const TokenIdentity& token);

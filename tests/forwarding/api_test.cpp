@@ -144,6 +144,10 @@ TEST_F(ApiTest, SlotAndTokenMirrorTheCard) {
 TEST_F(ApiTest, LoginWithoutPinIsTheAgentsUnlockAndLogoutEndsOnlyThisView) {
     const CK_SESSION_HANDLE s = open_session(only_slot());
     CK_SESSION_INFO info{};
+    // The agent is unlocked: the session starts as a user session; a logout ends the view.
+    ASSERT_EQ(p11().C_GetSessionInfo(s, &info), CKR_OK);
+    EXPECT_EQ(info.state, static_cast<CK_STATE>(CKS_RO_USER_FUNCTIONS));
+    ASSERT_EQ(p11().C_Logout(s), CKR_OK);
     ASSERT_EQ(p11().C_GetSessionInfo(s, &info), CKR_OK);
     EXPECT_EQ(info.state, static_cast<CK_STATE>(CKS_RO_PUBLIC_SESSION));
     EXPECT_EQ(find(s, CKO_PRIVATE_KEY, "ec-sign"), CK_INVALID_HANDLE);
@@ -165,7 +169,7 @@ TEST_F(ApiTest, LoginWithoutPinIsTheAgentsUnlockAndLogoutEndsOnlyThisView) {
     auto st = agent_.cli({"status", "--json"});
     EXPECT_NE(st.out.find("\"unlocked\": true"), std::string::npos) << st.out;
 
-    EXPECT_EQ(p11().C_Login(s, CKU_SO, nullptr, 0), CKR_USER_TYPE_INVALID);
+    EXPECT_EQ(p11().C_Login(s, CKU_SO, nullptr, 0), CKR_SESSION_READ_ONLY_EXISTS);
     EXPECT_EQ(p11().C_Login(s, CKU_CONTEXT_SPECIFIC, nullptr, 0), CKR_OPERATION_NOT_INITIALIZED);
 }
 
@@ -501,6 +505,62 @@ TEST_F(ApiTest, EcdhDerivesASessionSecretKey) {
               CKR_KEY_FUNCTION_NOT_PERMITTED);
 }
 
+TEST_F(ApiTest, ADerivedKeyUnwrapsAnAesWrappedKey) {
+    // NSS's S/MIME decryption for EC certificates: ECDH on the card gives the key-encryption
+    // key, the content key is unwrapped with it (RFC 3394) in the module.
+    const CK_SESSION_HANDLE s = open_logged_in_session();
+    const CK_OBJECT_HANDLE key = find(s, CKO_PRIVATE_KEY, "ec-derive");
+    PkeyPtr peer = TestCa::generate_ec_key();
+    Bytes point(65);
+    size_t plen = 0;
+    ASSERT_EQ(EVP_PKEY_get_octet_string_param(peer.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                              point.data(), point.size(), &plen),
+              1);
+    CK_ECDH1_DERIVE_PARAMS params{CKD_NULL, 0, nullptr, point.size(), point.data()};
+    CK_MECHANISM m{CKM_ECDH1_DERIVE, &params, sizeof params};
+    CK_OBJECT_CLASS secret = CKO_SECRET_KEY;
+    CK_KEY_TYPE aes = CKK_AES;
+    CK_ULONG len = 32;
+    CK_BBOOL yes = CK_TRUE;
+    CK_ATTRIBUTE t[] = {{CKA_CLASS, &secret, sizeof secret},
+                        {CKA_KEY_TYPE, &aes, sizeof aes},
+                        {CKA_WRAP, &yes, sizeof yes},
+                        {CKA_VALUE_LEN, &len, sizeof len}};
+    CK_OBJECT_HANDLE kek = 0;
+    ASSERT_EQ(p11().C_DeriveKey(s, &m, key, t, 4, &kek), CKR_OK);
+    const Bytes kek_value = attribute(s, kek, CKA_VALUE);
+    ASSERT_EQ(kek_value.size(), 32u);
+
+    // OpenSSL wraps a content key with the same key-encryption key.
+    const Bytes content_key(16, 0x3c);
+    std::unique_ptr<EVP_CIPHER_CTX, void (*)(EVP_CIPHER_CTX*)> c(EVP_CIPHER_CTX_new(),
+                                                                 EVP_CIPHER_CTX_free);
+    Bytes wrapped(24);
+    int n = 0, tail = 0;
+    ASSERT_EQ(EVP_EncryptInit_ex(c.get(), EVP_aes_256_wrap(), nullptr, kek_value.data(), nullptr),
+              1);
+    ASSERT_EQ(EVP_EncryptUpdate(c.get(), wrapped.data(), &n, content_key.data(), 16), 1);
+    ASSERT_EQ(EVP_EncryptFinal_ex(c.get(), wrapped.data() + n, &tail), 1);
+    wrapped.resize(static_cast<size_t>(n + tail));
+
+    CK_MECHANISM unwrap{CKM_AES_KEY_WRAP, nullptr, 0};
+    CK_ATTRIBUTE target[] = {{CKA_CLASS, &secret, sizeof secret},
+                             {CKA_KEY_TYPE, &aes, sizeof aes},
+                             {CKA_DECRYPT, &yes, sizeof yes}};
+    CK_OBJECT_HANDLE unwrapped = 0;
+    ASSERT_EQ(
+        p11().C_UnwrapKey(s, &unwrap, kek, wrapped.data(), wrapped.size(), target, 3, &unwrapped),
+        CKR_OK);
+    EXPECT_EQ(attribute(s, unwrapped, CKA_VALUE), content_key);
+    // A damaged wrapping fails its integrity check.
+    wrapped[3] ^= 1;
+    EXPECT_EQ(
+        p11().C_UnwrapKey(s, &unwrap, kek, wrapped.data(), wrapped.size(), target, 3, &unwrapped),
+        CKR_WRAPPED_KEY_INVALID);
+    EXPECT_EQ(p11().C_UnwrapKey(s, &unwrap, kek, wrapped.data(), 12, target, 3, &unwrapped),
+              CKR_WRAPPED_KEY_LEN_RANGE);
+}
+
 TEST_F(ApiTest, MechanismListIsWhatTheAgentCanDo) {
     const CK_SLOT_ID slot = only_slot();
     CK_ULONG n = 0;
@@ -544,8 +604,13 @@ TEST_F(ApiTest, NothingCreatesChangesCopiesWrapsOrDestroysKeys) {
     EXPECT_EQ(p11().C_GenerateKey(s, &gen, nullptr, 0, &a), CKR_FUNCTION_NOT_SUPPORTED);
     CK_ULONG len = 0;
     EXPECT_EQ(p11().C_WrapKey(s, &gen, key, key, nullptr, &len), CKR_FUNCTION_NOT_SUPPORTED);
-    EXPECT_EQ(p11().C_UnwrapKey(s, &gen, key, nullptr, 0, nullptr, 0, &a),
-              CKR_FUNCTION_NOT_SUPPORTED);
+    // Unwrapping takes only a secret key the application derived (tests/mail: S/MIME to an
+    // EC certificate); a card's key never unwraps.
+    unsigned char wrapped[24] = {};
+    CK_MECHANISM aes_wrap{CKM_AES_KEY_WRAP, nullptr, 0};
+    EXPECT_EQ(p11().C_UnwrapKey(s, &aes_wrap, key, wrapped, sizeof wrapped, nullptr, 0, &a),
+              CKR_UNWRAPPING_KEY_HANDLE_INVALID);
+    EXPECT_EQ(p11().C_UnwrapKey(s, &aes_wrap, key, nullptr, 0, nullptr, 0, &a), CKR_ARGUMENTS_BAD);
     unsigned char pin[] = "123456";
     EXPECT_EQ(p11().C_InitToken(only_slot(), pin, 6, pin), CKR_FUNCTION_NOT_SUPPORTED);
     EXPECT_EQ(p11().C_InitPIN(s, pin, 6), CKR_FUNCTION_NOT_SUPPORTED);

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "pkcs11/agent_protocol/unique_fd.h"
+#include "tests/forwarding/background.h"
 #include "tests/forwarding/forwarding_fixture.h"
 
 namespace attache::testing {
@@ -24,71 +25,6 @@ namespace {
 std::string hex_id(const Bytes& id) {
     return hex(id);
 }
-
-int free_port() {
-    UniqueFd s(socket(AF_INET, SOCK_STREAM, 0));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len);
-    return ntohs(a.sin_port);
-}
-
-bool wait_for_port(int port) {
-    for (int i = 0; i < 500; ++i) {
-        UniqueFd s(socket(AF_INET, SOCK_STREAM, 0));
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(static_cast<uint16_t>(port));
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (connect(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0)
-            return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
-}
-
-// A program running in the background, its output in a file; killed at the end.
-class Background {
-  public:
-    Background(const std::vector<std::string>& argv, const std::string& log,
-               const std::map<std::string, std::string>& env = {}) {
-        // Standard input stays open (and empty) for the program's life: s_server stops at
-        // its end.
-        int in[2];
-        if (pipe2(in, O_CLOEXEC) != 0)
-            return;
-        input_.reset(in[1]);
-        pid_ = fork();
-        if (pid_ == 0) {
-            const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            dup2(in[0], 0);
-            dup2(fd, 1);
-            dup2(fd, 2);
-            for (const auto& [k, v] : env)
-                setenv(k.c_str(), v.c_str(), 1);
-            std::vector<char*> args;
-            for (const auto& a : argv)
-                args.push_back(const_cast<char*>(a.c_str()));
-            args.push_back(nullptr);
-            execvp(args[0], args.data());
-            _exit(127);
-        }
-        close(in[0]);
-    }
-    ~Background() {
-        if (pid_ > 0) {
-            kill(pid_, SIGTERM);
-            waitpid(pid_, nullptr, 0);
-        }
-    }
-
-  private:
-    UniqueFd input_;
-    pid_t pid_ = -1;
-};
 
 class ToolsTest : public ForwardingTest {
   protected:
@@ -126,12 +62,19 @@ TEST_F(ToolsTest, Pkcs11ToolListsTheSlotAndTheObjects) {
     EXPECT_NE(slots.out.find("token label        : alice"), std::string::npos) << slots.out;
     EXPECT_NE(slots.out.find("PIN pad present"), std::string::npos) << slots.out;
 
+    // The agent is unlocked: one unlock serves every application, no login needed.
+    auto unlocked = pkcs11_tool({"--list-objects"});
+    ASSERT_EQ(unlocked.exit_code, 0) << describe(unlocked);
+    EXPECT_NE(unlocked.out.find("Private Key Object; EC"), std::string::npos) << unlocked.out;
+
+    ASSERT_EQ(agent_.cli({"lock"}).exit_code, 0);
     auto objects = pkcs11_tool({"--list-objects"});
     ASSERT_EQ(objects.exit_code, 0) << describe(objects);
     EXPECT_EQ(objects.out.find("Private Key Object"), std::string::npos) << objects.out;
     EXPECT_NE(objects.out.find("Certificate Object"), std::string::npos) << objects.out;
     EXPECT_NE(objects.out.find("Public Key Object; EC"), std::string::npos) << objects.out;
 
+    agent_.unlock();
     auto logged_in = pkcs11_tool({"--login", "--list-objects"});
     ASSERT_EQ(logged_in.exit_code, 0) << describe(logged_in);
     EXPECT_NE(logged_in.out.find("Private Key Object; RSA"), std::string::npos) << logged_in.out;
@@ -174,6 +117,11 @@ TEST_F(ToolsTest, Pkcs11ToolSignaturesVerifyWithOpenssl) {
         }
         auto verified = run_command(v);
         EXPECT_EQ(verified.exit_code, 0) << describe(verified);
+        // The verdict as printed too: an exit code alone has let failures through before.
+        const std::string said = verified.out + verified.err;
+        EXPECT_TRUE(said.find("Verified OK") != std::string::npos ||
+                    said.find("Signature Verified Successfully") != std::string::npos)
+            << describe(verified);
     }
 }
 
@@ -276,8 +224,12 @@ TEST_F(OpensslTest, EngineMakesCsrsThatVerify) {
         auto made = openssl({"req", "-new", "-engine", "pkcs11", "-keyform", "engine", "-key",
                              key_uri(label), "-subj", "/CN=alice", "-out", req});
         ASSERT_EQ(made.exit_code, 0) << describe(made);
+        // OpenSSL 3.0's `req -verify` exits 0 even when the signature does not verify (it
+        // prints "verify failure"): the printed verdict is the check.
         auto verified = run_command({"openssl", "req", "-verify", "-noout", "-in", req});
         EXPECT_EQ(verified.exit_code, 0) << describe(verified);
+        EXPECT_NE((verified.out + verified.err).find("verify OK"), std::string::npos)
+            << describe(verified);
         auto pub = run_command({"openssl", "req", "-pubkey", "-noout", "-in", req});
         EXPECT_EQ(pub.out, read_file(public_key_pem(label)));
     }
@@ -291,7 +243,10 @@ TEST_F(OpensslTest, EngineOnATokenWithAnEd25519KeyWorksWithTheKeyHidden) {
                          key_uri("ec-sign"), "-subj", "/CN=alice", "-out", req},
                         {{"ATTACHE_PKCS11_HIDE", "ed25519"}});
     ASSERT_EQ(made.exit_code, 0) << describe(made);
-    EXPECT_EQ(run_command({"openssl", "req", "-verify", "-noout", "-in", req}).exit_code, 0);
+    auto verified = run_command({"openssl", "req", "-verify", "-noout", "-in", req});
+    EXPECT_EQ(verified.exit_code, 0) << describe(verified);
+    EXPECT_NE((verified.out + verified.err).find("verify OK"), std::string::npos)
+        << describe(verified);
 
     // The same through the configuration file, for openssl only.
     const std::string config =
@@ -377,6 +332,28 @@ TEST_F(OpensslTest, MutualTlsWhileUnlockedAndNotWhileLocked) {
     auto [locked, locked_log] = handshake("locked", "ec-sign");
     EXPECT_NE(locked.exit_code, 0) << describe(locked);
     EXPECT_EQ(locked_log.find("alice ec-sign"), std::string::npos) << locked_log;
+}
+
+TEST_F(ToolsTest, OpenSshIsOfferedOnlyKeysThatSign) {
+    // OpenSSH's provider offers every public key and certificate it finds as an identity.
+    start_agent({alice_token(false)});
+    auto listed = tool({"ssh-keygen", "-D", module()});
+    ASSERT_EQ(listed.exit_code, 0) << describe(listed);
+    for (const char* label : {"ec-sign", "rsa-sign"}) {
+        auto pub = agent_.cli({"pubkey", "--key", agent_.key(label).id, "--format", "ssh"});
+        ASSERT_EQ(pub.exit_code, 0) << describe(pub);
+        const std::string blob = pub.out.substr(0, pub.out.find(' ', pub.out.find(' ') + 1));
+        EXPECT_NE(listed.out.find(blob), std::string::npos) << label << "\n" << listed.out;
+    }
+    for (const char* label : {"rsa-decrypt", "ec-derive"}) {
+        auto pub = agent_.cli({"pubkey", "--key", agent_.key(label).id, "--format", "ssh"});
+        ASSERT_EQ(pub.exit_code, 0) << describe(pub);
+        const std::string blob = pub.out.substr(0, pub.out.find(' ', pub.out.find(' ') + 1));
+        EXPECT_EQ(listed.out.find(blob), std::string::npos) << label << "\n" << listed.out;
+    }
+    // Other programs still see every key.
+    auto all = tool({"pkcs11-tool", "--module", module(), "--list-objects", "--type", "pubkey"});
+    EXPECT_NE(all.out.find("rsa-decrypt"), std::string::npos) << all.out;
 }
 
 class SshTest : public ToolsTest {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <variant>
 
+#include "agent/request/ssh_sign_rules.h"
 #include "agent/ssh/connection_binding.h"
 #include "agent/ssh/constraints.h"
 #include "agent/ssh/keys.h"
@@ -60,7 +61,7 @@ void check_payload(const ConnectionBinding& binding, ByteView data, ByteView key
     }
 
     const agent::SshFacts facts = sign_facts(binding, payload, false);
-    const auto refusal = sign_refusal(facts, SignRules{});
+    const auto refusal = agent::ssh_sign_refusal(facts, agent::SshSignRules{});
     check(facts.bound == binding.bound() && facts.bind_failed == binding.failed() &&
               facts.forwarded == binding.forwarded(),
           "facts differ from the binding");
