@@ -44,22 +44,6 @@ std::string comment_for(const Token& token, const KeyRecord& key) {
     return comment;
 }
 
-std::optional<p11::Hash> to_hash(ssh::Hash h) {
-    switch (h) {
-        case ssh::Hash::kNone:
-            return std::nullopt;
-        case ssh::Hash::kSha1:
-            return p11::Hash::sha1;
-        case ssh::Hash::kSha256:
-            return p11::Hash::sha256;
-        case ssh::Hash::kSha384:
-            return p11::Hash::sha384;
-        case ssh::Hash::kSha512:
-            return p11::Hash::sha512;
-    }
-    return std::nullopt;
-}
-
 // "unknown SSH key SHA256:<hex of the first 8 bytes>": the reference the broker gets (and
 // audits) for a key blob the agent does not hold.
 std::string unknown_key_reference(const Bytes& blob) {
@@ -214,7 +198,7 @@ Bytes SshSession::on(ssh::SignRequest& r) {
         }
         plan = *planned;
         sign.key = found->listed.key->id;
-        sign.hash = to_hash(plan->hash);
+        sign.hash = plan->hash;
         sign.scheme = found->ssh.type == ssh::KeyType::kRsa       ? protocol::SignScheme::rsa_pkcs1
                       : found->ssh.type == ssh::KeyType::kEd25519 ? protocol::SignScheme::eddsa
                                                                   : protocol::SignScheme::ecdsa;

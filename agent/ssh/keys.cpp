@@ -27,13 +27,13 @@ struct CurveInfo {
     int nid;
     std::string_view ssh_curve;  // the curve identifier inside the blob
     size_t field_bytes;
-    Hash hash;
+    p11::Hash hash;
 };
 
 constexpr std::array<CurveInfo, 3> kCurves = {{
-    {KeyType::kEcdsaP256, NID_X9_62_prime256v1, "nistp256", 32, Hash::kSha256},
-    {KeyType::kEcdsaP384, NID_secp384r1, "nistp384", 48, Hash::kSha384},
-    {KeyType::kEcdsaP521, NID_secp521r1, "nistp521", 66, Hash::kSha512},
+    {KeyType::kEcdsaP256, NID_X9_62_prime256v1, "nistp256", 32, p11::Hash::sha256},
+    {KeyType::kEcdsaP384, NID_secp384r1, "nistp384", 48, p11::Hash::sha384},
+    {KeyType::kEcdsaP521, NID_secp521r1, "nistp521", 66, p11::Hash::sha512},
 }};
 
 const CurveInfo* curve_of(KeyType type) {
@@ -214,47 +214,15 @@ Result<std::string> authorized_keys_line(const EVP_PKEY* key, std::string_view c
     return authorized_keys_line(blob, comment);
 }
 
-std::string_view hash_name(Hash hash) {
-    switch (hash) {
-        case Hash::kNone:
-            return "none";
-        case Hash::kSha1:
-            return "SHA-1";
-        case Hash::kSha256:
-            return "SHA-256";
-        case Hash::kSha384:
-            return "SHA-384";
-        case Hash::kSha512:
-            return "SHA-512";
-    }
-    return "?";
-}
-
-size_t hash_size(Hash hash) {
-    switch (hash) {
-        case Hash::kNone:
-            return 0;
-        case Hash::kSha1:
-            return 20;
-        case Hash::kSha256:
-            return 32;
-        case Hash::kSha384:
-            return 48;
-        case Hash::kSha512:
-            return 64;
-    }
-    return 0;
-}
-
 Result<SignPlan> plan_signature(KeyType key_type, std::uint32_t flags, bool allow_ssh_rsa_sha1) {
     switch (key_type) {
         case KeyType::kRsa:
             if (flags & SSH_AGENT_RSA_SHA2_256)
-                return SignPlan{key_type, Hash::kSha256, "rsa-sha2-256"};
+                return SignPlan{key_type, p11::Hash::sha256, "rsa-sha2-256"};
             if (flags & SSH_AGENT_RSA_SHA2_512)
-                return SignPlan{key_type, Hash::kSha512, "rsa-sha2-512"};
+                return SignPlan{key_type, p11::Hash::sha512, "rsa-sha2-512"};
             if (allow_ssh_rsa_sha1)
-                return SignPlan{key_type, Hash::kSha1, "ssh-rsa"};
+                return SignPlan{key_type, p11::Hash::sha1, "ssh-rsa"};
             return Error(
                 "refusing an ssh-rsa (SHA-1) signature: the client asked for neither "
                 "rsa-sha2-256 nor rsa-sha2-512");
@@ -263,36 +231,9 @@ Result<SignPlan> plan_signature(KeyType key_type, std::uint32_t flags, bool allo
         case KeyType::kEcdsaP521:
             return SignPlan{key_type, curve_of(key_type)->hash, key_type_name(key_type)};
         case KeyType::kEd25519:
-            return SignPlan{key_type, Hash::kNone, key_type_name(key_type)};
+            return SignPlan{key_type, std::nullopt, key_type_name(key_type)};
     }
     return Error("unknown key type");
-}
-
-Result<Bytes> digest(Hash hash, ByteView data) {
-    const EVP_MD* md = nullptr;
-    switch (hash) {
-        case Hash::kNone:
-            return Error("no hash to compute: the data is signed as is");
-        case Hash::kSha1:
-            md = EVP_sha1();
-            break;
-        case Hash::kSha256:
-            md = EVP_sha256();
-            break;
-        case Hash::kSha384:
-            md = EVP_sha384();
-            break;
-        case Hash::kSha512:
-            md = EVP_sha512();
-            break;
-    }
-    Bytes out(EVP_MAX_MD_SIZE);
-    unsigned int length = 0;
-    if (md == nullptr ||
-        EVP_Digest(data.data(), data.size(), out.data(), &length, md, nullptr) != 1)
-        return Error(std::string("cannot compute ") + std::string(hash_name(hash)));
-    out.resize(length);
-    return out;
 }
 
 Result<Bytes> encode_signature(const SignPlan& plan, ByteView token_signature) {

@@ -10,11 +10,13 @@
 #include <openssl/evp.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "agent/ssh/wire.h"
 #include "pkcs11/bytes.h"
+#include "pkcs11/mechanism.h"
 #include "pkcs11/result.h"
 
 namespace attache::ssh {
@@ -44,12 +46,6 @@ std::string fingerprint_sha256(ByteView blob);
 Result<std::string> authorized_keys_line(ByteView blob, std::string_view comment);
 Result<std::string> authorized_keys_line(const EVP_PKEY* key, std::string_view comment);
 
-// The hash a signature needs. kNone: Ed25519 signs the message itself (PureEdDSA, CKM_EDDSA).
-enum class Hash { kNone, kSha1, kSha256, kSha384, kSha512 };
-
-std::string_view hash_name(Hash hash);  // "none", "SHA-1", "SHA-256", ...
-size_t hash_size(Hash hash);            // digest bytes; 0 for kNone
-
 // What the token must do for one sign request.
 //   RSA:     PKCS#1 v1.5 over `hash` of the data (CKM_SHA256_RSA_PKCS / CKM_SHA512_RSA_PKCS /
 //            CKM_SHA1_RSA_PKCS, or CKM_RSA_PKCS over a DigestInfo).
@@ -57,7 +53,8 @@ size_t hash_size(Hash hash);            // digest bytes; 0 for kNone
 //   Ed25519: EdDSA over the data itself (CKM_EDDSA); 64 bytes back.
 struct SignPlan {
     KeyType key_type = KeyType::kEd25519;
-    Hash hash = Hash::kNone;
+    // nullopt: Ed25519 signs the message itself (PureEdDSA, CKM_EDDSA).
+    std::optional<p11::Hash> hash;
     // The signature algorithm name in the signature blob: "rsa-sha2-256", "rsa-sha2-512",
     // "ssh-rsa", "ecdsa-sha2-nistp256", ..., "ssh-ed25519".
     std::string_view algorithm;
@@ -68,9 +65,6 @@ struct SignPlan {
 // allow_ssh_rsa_sha1. ECDSA hashes with the curve's hash (SHA-256 for P-256, SHA-384 for P-384,
 // SHA-512 for P-521); Ed25519 signs the data. Flags are ignored for keys other than RSA.
 Result<SignPlan> plan_signature(KeyType key_type, std::uint32_t flags, bool allow_ssh_rsa_sha1);
-
-// The digest of data with the plan's hash (kNone: fails; Ed25519 needs no digest).
-Result<Bytes> digest(Hash hash, ByteView data);
 
 // The SSH signature blob (string algorithm, string signature) from the token's output:
 //   RSA:     the raw PKCS#1 v1.5 signature, as is;

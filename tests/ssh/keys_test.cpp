@@ -189,12 +189,12 @@ TEST(SshKeygen, BlobsMatchItsConversionFromPem) {
 TEST(PlanSignature, RsaFlags) {
     auto sha256 = plan_signature(KeyType::kRsa, SSH_AGENT_RSA_SHA2_256, false);
     ASSERT_TRUE(sha256);
-    EXPECT_EQ(sha256->hash, Hash::kSha256);
+    EXPECT_EQ(sha256->hash, p11::Hash::sha256);
     EXPECT_EQ(sha256->algorithm, "rsa-sha2-256");
 
     auto sha512 = plan_signature(KeyType::kRsa, SSH_AGENT_RSA_SHA2_512, false);
     ASSERT_TRUE(sha512);
-    EXPECT_EQ(sha512->hash, Hash::kSha512);
+    EXPECT_EQ(sha512->hash, p11::Hash::sha512);
     EXPECT_EQ(sha512->algorithm, "rsa-sha2-512");
 
     // Both flags: SHA-256, as OpenSSH decides.
@@ -206,29 +206,20 @@ TEST(PlanSignature, RsaFlags) {
 
     auto sha1 = plan_signature(KeyType::kRsa, 0, true);
     ASSERT_TRUE(sha1);
-    EXPECT_EQ(sha1->hash, Hash::kSha1);
+    EXPECT_EQ(sha1->hash, p11::Hash::sha1);
     EXPECT_EQ(sha1->algorithm, "ssh-rsa");
 }
 
 TEST(PlanSignature, CurvesPickTheirHash) {
     for (std::uint32_t flags : {0u, 2u, 4u}) {
-        EXPECT_EQ(plan_signature(KeyType::kEcdsaP256, flags, false)->hash, Hash::kSha256);
-        EXPECT_EQ(plan_signature(KeyType::kEcdsaP384, flags, false)->hash, Hash::kSha384);
-        EXPECT_EQ(plan_signature(KeyType::kEcdsaP521, flags, false)->hash, Hash::kSha512);
+        EXPECT_EQ(plan_signature(KeyType::kEcdsaP256, flags, false)->hash, p11::Hash::sha256);
+        EXPECT_EQ(plan_signature(KeyType::kEcdsaP384, flags, false)->hash, p11::Hash::sha384);
+        EXPECT_EQ(plan_signature(KeyType::kEcdsaP521, flags, false)->hash, p11::Hash::sha512);
         EXPECT_EQ(plan_signature(KeyType::kEcdsaP521, flags, false)->algorithm,
                   "ecdsa-sha2-nistp521");
-        EXPECT_EQ(plan_signature(KeyType::kEd25519, flags, false)->hash, Hash::kNone);
+        EXPECT_EQ(plan_signature(KeyType::kEd25519, flags, false)->hash, std::nullopt);
         EXPECT_EQ(plan_signature(KeyType::kEd25519, flags, false)->algorithm, "ssh-ed25519");
     }
-}
-
-TEST(Digest, Sizes) {
-    for (Hash h : {Hash::kSha1, Hash::kSha256, Hash::kSha384, Hash::kSha512}) {
-        auto d = digest(h, to_bytes("abc"));
-        ASSERT_TRUE(d);
-        EXPECT_EQ(d->size(), hash_size(h));
-    }
-    EXPECT_FALSE(digest(Hash::kNone, to_bytes("abc")));
 }
 
 TEST(EncodeSignature, EcdsaMpints) {
@@ -307,7 +298,7 @@ TEST(SshKeygen, AcceptsEncodedSignatures) {
         ASSERT_TRUE(plan);
 
         // The data an SSHSIG signs: magic, namespace, reserved, hash name, H(message).
-        const Bytes message_hash = *digest(Hash::kSha512, to_bytes(message));
+        const Bytes message_hash = p11::digest(p11::Hash::sha512, to_bytes(message));
         Writer to_sign;
         to_sign.raw(to_bytes("SSHSIG")).string(ns).string("").string("sha512").string(message_hash);
 

@@ -11,20 +11,9 @@
 namespace attache::ssh::testing {
 namespace {
 
-const EVP_MD* md_of(Hash hash) {
-    switch (hash) {
-        case Hash::kSha1:
-            return EVP_sha1();
-        case Hash::kSha256:
-            return EVP_sha256();
-        case Hash::kSha384:
-            return EVP_sha384();
-        case Hash::kSha512:
-            return EVP_sha512();
-        case Hash::kNone:
-            return nullptr;
-    }
-    return nullptr;
+// nullptr for Ed25519, which signs the message itself.
+const EVP_MD* md_of(std::optional<p11::Hash> hash) {
+    return hash ? p11::evp_md(*hash) : nullptr;
 }
 
 size_t field_bytes(KeyType type) {
