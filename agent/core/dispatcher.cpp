@@ -155,13 +155,16 @@ Reply Dispatcher::list_keys() {
 }
 
 Reply Dispatcher::sign(const SignRequest& r, const ClientFacts& client) {
-    return key_operation<SignReply>(tokens_, "sign", r.key, client,
-                                    [&](const KeyMatch& m) { return m.token->sign(*m.key, r); });
+    const OperationPrompt prompt{tokens_.prompter(), requester_of(client)};
+    return key_operation<SignReply>(tokens_, "sign", r.key, client, [&](const KeyMatch& m) {
+        return m.token->sign(*m.key, r, prompt);
+    });
 }
 
 Reply Dispatcher::decrypt(const DecryptRequest& r, const ClientFacts& client) {
+    const OperationPrompt prompt{tokens_.prompter(), requester_of(client)};
     return key_operation<DecryptReply>(tokens_, "decrypt", r.key, client, [&](const KeyMatch& m) {
-        return m.token->decrypt(*m.key, r);
+        return m.token->decrypt(*m.key, r, prompt);
     });
 }
 

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/core/context_login.h"
 #include "agent/core/key_record.h"
 #include "agent/core/key_scan.h"
 #include "agent/core/session_pool.h"
@@ -90,8 +91,11 @@ class Token {
     // time (the token was present until now).
     bool removed();
 
-    Result<Bytes> sign(const KeyRecord& key, const protocol::SignRequest& request);
-    Result<Bytes> decrypt(const KeyRecord& key, const protocol::DecryptRequest& request);
+    // `prompt` answers the PIN of a CKA_ALWAYS_AUTHENTICATE key (asked for each use).
+    Result<Bytes> sign(const KeyRecord& key, const protocol::SignRequest& request,
+                       const OperationPrompt& prompt = {});
+    Result<Bytes> decrypt(const KeyRecord& key, const protocol::DecryptRequest& request,
+                          const OperationPrompt& prompt = {});
     Result<Bytes> derive(const KeyRecord& key, const protocol::DeriveRequest& request);
     Result<Bytes> random(size_t size);
 

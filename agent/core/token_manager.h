@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "agent/config/config.h"
+#include "agent/core/slot_events.h"
 #include "agent/core/token.h"
 #include "agent/core/user_prompt.h"
 #include "pkcs11/module.h"
@@ -56,6 +57,7 @@ class TokenManager {
     // How the agent asks for PINs (pinentry); null (the default): it never asks.
     void set_prompter(std::shared_ptr<UserPrompt> prompter);
     bool can_prompt() const { return prompter_ != nullptr; }
+    UserPrompt* prompter() const { return prompter_.get(); }
     // Unlocks `token` with a PIN asked through the prompter (see Token::unlock_interactive).
     Result<protocol::UnlockReply> unlock_interactive(Token& token, const std::string& requester);
     // Before an operation with `match`'s key: a present, locked token is unlocked through the
@@ -67,8 +69,12 @@ class TokenManager {
   private:
     void poll_module(const p11::Module& module);
     void apply_time_locks();
-    // Modules whose C_WaitForSlotEvent answers without blocking: checked between polls.
+    // Modules whose C_WaitForSlotEvent answers only without blocking: checked between polls.
     void check_slot_events();
+    bool polls_for_events() const;  // some module needs those checks
+    std::chrono::milliseconds full_poll_interval() const;
+    // When the next idle or maximum-unlocked lock may be due.
+    std::chrono::steady_clock::time_point next_time_lock() const;
 
     Config config_;
     EventLog log_;
@@ -81,9 +87,7 @@ class TokenManager {
     mutable std::mutex mutex_;
     std::vector<std::shared_ptr<Token>> tokens_;
 
-    std::mutex monitor_mutex_;
-    std::condition_variable monitor_wake_;
-    bool stopping_ = false;
+    SlotEvents slot_events_;  // also what the monitor sleeps on
     std::thread monitor_;
 };
 

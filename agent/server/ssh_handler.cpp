@@ -152,9 +152,8 @@ class SshSession {
         }
         // A locked token asks for its PIN through pinentry (when the agent prompts on use); ssh
         // waits meanwhile. An unlock rescans the token: `match.key` may be a new record after.
-        if (Status ready = tokens_.prepare_use(
-                match, client_.exe + " (pid " + std::to_string(client_.pid) + ")");
-            !ready) {
+        const std::string requester = client_.exe + " (pid " + std::to_string(client_.pid) + ")";
+        if (Status ready = tokens_.prepare_use(match, requester); !ready) {
             audit_ssh("sign", key_id, client_, protocol::name_of(error_code_of(ready.error())));
             log_warning("ssh sign with key " + key_id + ": " + ready.error().message());
             return ssh::encode_failure();
@@ -167,7 +166,7 @@ class SshSession {
                       : type == ssh::KeyType::kEd25519 ? protocol::SignScheme::eddsa
                                                        : protocol::SignScheme::ecdsa;
         sign.data = std::move(r.data);
-        auto sig = match.token->sign(*match.key, sign);
+        auto sig = match.token->sign(*match.key, sign, {tokens_.prompter(), requester});
         audit_ssh("sign", key.id, client_,
                   sig ? "ok" : protocol::name_of(error_code_of(sig.error())));
         if (!sig) {

@@ -76,6 +76,7 @@ void AgentFixture::add_keys(CK_SLOT_ID slot, const std::vector<TestKey>& keys) {
         spec.algorithm = k.algorithm;
         spec.usage = k.usage;
         spec.label = k.label;
+        spec.always_authenticate = k.always_authenticate;
         auto r = p11::generate_key_pair(*session, spec);
         EXPECT_TRUE(r) << r.error().message();
     }
@@ -83,7 +84,7 @@ void AgentFixture::add_keys(CK_SLOT_ID slot, const std::vector<TestKey>& keys) {
 }
 
 void AgentFixture::start(const AgentOptions& options) {
-    std::string module = SoftHsm::module_path();
+    std::string module = options.module.empty() ? SoftHsm::module_path() : options.module;
     if (options.fault_token) {
         const std::string control = (dir_ / "fault-control").string();
         fault_ =

@@ -29,6 +29,7 @@ struct TestKey {
     p11::KeyAlgorithm algorithm;
     std::string label;
     p11::KeyUsage usage;
+    bool always_authenticate = false;  // the token asks the PIN before every use
 };
 
 // A sign key of each type plus an RSA decryption key and an EC derive key.
@@ -36,6 +37,7 @@ std::vector<TestKey> default_keys();
 
 struct AgentOptions {
     bool fault_token = false;     // load the fault-injecting module instead of SoftHSM2
+    std::string module;           // load this module instead (OpenSC on a real reader); empty: none
     std::string extra_config;     // appended to the agent's TOML file
     std::string admin_config;     // the administrator's file (--admin-config); empty: none
     std::optional<uid_t> run_as;  // start the agent as this uid (test runs as root)
