@@ -66,8 +66,9 @@ def main():
                               "--socket", sock, "--ssh-socket", os.path.join(tmp, "run/ssh.sock")],
                              stdout=log, stderr=log, env=env)
 
-    def cli(*args, **kw):
-        return subprocess.run([a.cli] + list(args), capture_output=True, text=True, env=env, **kw)
+    def cli(*args, extra_env=None):
+        return subprocess.run([a.cli] + list(args), capture_output=True, text=True,
+                              env=dict(env, **(extra_env or {})))
 
     def status_has(text):
         return text in cli("status").stdout
@@ -87,7 +88,7 @@ def main():
             rows.append((label, threads(agent.pid), n, n / a.seconds))
 
         idle("locked")
-        u = cli("unlock", "--pin-source", "env:PIN", env=dict(env, PIN="123456"))
+        u = cli("unlock", "--pin-source", "env:PIN", extra_env={"PIN": "123456"})
         if u.returncode != 0:
             sys.exit("idle_wakeups: unlock failed: " + u.stderr)
         idle("unlocked")
@@ -98,14 +99,16 @@ def main():
                 pid = int(f.read())
             t0 = time.monotonic()
             os.kill(pid, signal.SIGTERM)
-            while not status_has("removed"):
+            while not status_has("absent since"):
                 if time.monotonic() - t0 > 10:
                     break
                 time.sleep(0.005)
             latencies.append(time.monotonic() - t0)
             subprocess.run([stack, "remove"], check=True, stderr=subprocess.DEVNULL)
             subprocess.run([stack, "insert", card], check=True, stderr=subprocess.DEVNULL)
-            while status_has("removed") or not status_has("locked"):
+            for _ in range(500):
+                if status_has("(card removed)"):
+                    break
                 time.sleep(0.02)
             time.sleep(0.5)
 

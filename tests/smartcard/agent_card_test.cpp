@@ -31,11 +31,17 @@ class CardAgentTest : public ::testing::Test {
         write_file(dir_ / "data", "attache on a virtual PIV card\n");
     }
 
-    // Inserts `card` and starts the agent on OpenSC (through pkcs11-spy.so when `spy`).
-    void start(const std::string& card, bool spy = false) {
+    // Inserts `card` and starts the agent on OpenSC (through pkcs11-spy.so when `spy`), with
+    // the scripted test pinentry when `pinentry` (answers from pinentry_answers()).
+    void start(const std::string& card, bool spy = false, bool pinentry = false) {
         stack_.insert(card);
         AgentOptions o;
         o.module = kOpenscModule;
+        if (pinentry) {
+            std::filesystem::create_directories(dir_ / "pinentry");
+            setenv("ATTACHE_TEST_PINENTRY_DIR", (dir_ / "pinentry").c_str(), 1);
+            o.pinentry = ATTACHE_TEST_PINENTRY_PATH;
+        }
         if (spy) {
             o.module = kSpyModule;
             setenv("PKCS11SPY", kOpenscModule, 1);
@@ -48,6 +54,10 @@ class CardAgentTest : public ::testing::Test {
     }
 
     std::string spy_log() const { return (dir_ / "spy.log").string(); }
+    void pinentry_answers(const std::string& lines) { write_file(dir_ / "pinentry/answers", lines); }
+    int prompts() const {
+        return count_lines_with(dir_ / "pinentry/shown", "=== prompt");
+    }
 
     CommandResult unlock(const std::string& pin, std::vector<std::string> extra = {}) {
         std::vector<std::string> args{"unlock", "--pin-source", "env:ATTACHE_TEST_PIN"};
@@ -102,6 +112,27 @@ TEST_F(CardAgentTest, StatusUnlockSignVerify) {
         EXPECT_NE(keys.out.find(label), std::string::npos) << label << "\n" << describe(keys);
     sign_and_verify(card, kAuthKey, "9A");         // RSA-2048, PIN verified once
     sign_and_verify(card, "CARD AUTH key", "9E");  // P-256, no PIN on the card
+}
+
+TEST_F(CardAgentTest, DigitalSignatureKey9CAsksThePinForEachSignature) {
+    const auto card = CardStack::create(dir_, "card", {"--provisioned"});
+    start(card, /*spy=*/false, /*pinentry=*/true);
+    ASSERT_EQ(unlock(kCardPin).exit_code, 0);
+    const int verifies = stack_.pins_presented();
+    pinentry_answers("pin 123456\npin 123456\npin 999999\n");
+    sign_and_verify(card, "SIGN key", "9C");
+    sign_and_verify(card, "SIGN key", "9C");
+    EXPECT_EQ(prompts(), 2) << "one prompt per signature, the PIN never cached";
+    EXPECT_EQ(stack_.pins_presented(), verifies + 2);
+    EXPECT_NE(read_file(dir_ / "pinentry/shown").find("for a signature with key 'SIGN key'"),
+              std::string::npos);
+    // A wrong PIN for one signature fails that signature (the card counts it), not the token.
+    auto wrong = agent_.cli({"sign", "--key", agent_.key("SIGN key").id, "--in",
+                             (dir_ / "data").string()});
+    EXPECT_EQ(wrong.exit_code, cli::kWrongPin) << describe(wrong);
+    EXPECT_NE(agent_.cli({"status"}).out.find("unlocked"), std::string::npos) << agent_.log();
+    sign_and_verify(card, kAuthKey, "9A");  // no prompt: 9A needs the PIN once
+    EXPECT_EQ(prompts(), 3);
 }
 
 TEST_F(CardAgentTest, RsaDecryptOn9D) {
@@ -174,6 +205,17 @@ TEST_F(CardAgentTest, SshSocketSignsForGit) {
     EXPECT_EQ(verified.exit_code, 0) << describe(verified);
 }
 
+// What a program loading attache-pkcs11.so needs: the agent's socket (and in the sanitizer
+// build the ASan runtime first, as the module is instrumented and the tool is not).
+std::map<std::string, std::string> forwarding_env(const std::string& socket) {
+    std::map<std::string, std::string> env{{"ATTACHE_SOCK", socket}};
+#ifdef ATTACHE_ASAN_RUNTIME
+    env["LD_PRELOAD"] = ATTACHE_ASAN_RUNTIME;
+    env["ASAN_OPTIONS"] = "detect_leaks=0";
+#endif
+    return env;
+}
+
 TEST_F(CardAgentTest, ForwardingModuleSignsWithPkcs11Tool) {
     const auto card = CardStack::create(dir_, "card", {"--provisioned"});
     start(card);
@@ -182,7 +224,7 @@ TEST_F(CardAgentTest, ForwardingModuleSignsWithPkcs11Tool) {
     auto s =
         run_command({"pkcs11-tool", "--module", ATTACHE_FORWARDING_MODULE_PATH, "--sign", "--label",
                      kAuthKey, "-m", "SHA256-RSA-PKCS", "-i", (dir_ / "data").string(), "-o", sig},
-                    {}, {{"ATTACHE_SOCK", agent_.socket()}});
+                    {}, forwarding_env(agent_.socket()));
     ASSERT_EQ(s.exit_code, 0) << describe(s) << agent_.log();
     auto v = run_command({"openssl", "dgst", "-sha256", "-verify", write_public_key(card, "9A"),
                           "-signature", sig, (dir_ / "data").string()});
