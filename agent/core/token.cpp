@@ -452,6 +452,10 @@ Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, Fn&& fn) {
     ATTACHE_TRY(auto lease, pool_.acquire());
     Result<Bytes> r = fn(*lease);
     last_used_ns_ = now_ns();
+    // After a failed context-specific login the operation may still be active in the session
+    // (v2.40 modules cannot end it early): the session is not reused.
+    if (!r && key.always_authenticate)
+        lease.discard();
     if (!r && r.error().rv()) {
         const CK_RV rv = *r.error().rv();
         if (means_token_gone(rv)) {
@@ -463,6 +467,13 @@ Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, Fn&& fn) {
             log_info(r.error().message());
             return agent_error(ErrorCode::token_absent,
                                "the card " + display_name() + " was removed: insert it");
+        } else if (rv == CKR_PIN_INCORRECT && key.always_authenticate) {
+            // A wrong PIN for one use: a PIV card resets its PIN status on any failed VERIFY
+            // (SP 800-73-4), so the token's login is gone whatever the module says. Locked,
+            // the holder unlocks again rather than meet "device error" on the next operation.
+            if (lock("a wrong PIN for one use of a key"))
+                log_warning("token " + display_name() + " locked: a wrong PIN for key '" +
+                            key.label + "'");
         } else if (rv == CKR_USER_NOT_LOGGED_IN && !key.always_authenticate &&
                    unlocked_.exchange(false)) {
             // (A PIN-per-use key says so when its own login is missing: not a logout.)

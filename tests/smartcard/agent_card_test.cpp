@@ -126,11 +126,14 @@ TEST_F(CardAgentTest, DigitalSignatureKey9CAsksThePinForEachSignature) {
     EXPECT_EQ(stack_.pins_presented(), verifies + 2);
     EXPECT_NE(read_file(dir_ / "pinentry/shown").find("for a signature with key 'SIGN key'"),
               std::string::npos);
-    // A wrong PIN for one signature fails that signature (the card counts it), not the token.
+    // A wrong PIN for one signature fails it (the card counts it), and the card forgot its
+    // PIN check (a failed VERIFY resets it): the agent locks the token and says why.
     auto wrong = agent_.cli({"sign", "--key", agent_.key("SIGN key").id, "--in",
                              (dir_ / "data").string()});
     EXPECT_EQ(wrong.exit_code, cli::kWrongPin) << describe(wrong);
-    EXPECT_NE(agent_.cli({"status"}).out.find("unlocked"), std::string::npos) << agent_.log();
+    EXPECT_NE(agent_.cli({"status"}).out.find("a wrong PIN for one use"), std::string::npos)
+        << describe(agent_.cli({"status"}));
+    ASSERT_EQ(unlock(kCardPin).exit_code, 0);
     sign_and_verify(card, kAuthKey, "9A");  // no prompt: 9A needs the PIN once
     EXPECT_EQ(prompts(), 3);
 }

@@ -1,8 +1,8 @@
 // PIN-per-use keys (CKA_ALWAYS_AUTHENTICATE) on SoftHSM2, which enforces the attribute: every
 // signature or decryption needs C_Login(CKU_CONTEXT_SPECIFIC) after its Init call. The agent
 // asks the PIN for that one operation through pinentry (the scripted test pinentry), never
-// keeps it, and a missing or wrong context PIN fails that operation only: the token stays
-// unlocked for everyone.
+// keeps it. A cancelled or missing context PIN fails that operation only (the token stays
+// unlocked); a wrong one also locks the token (a PIV card's login is gone after it).
 
 #include <gtest/gtest.h>
 
@@ -53,14 +53,18 @@ TEST_F(AlwaysAuthenticateTest, EverySignatureAsksItsOwnPin) {
     EXPECT_TRUE(unlocked());
 }
 
-TEST_F(AlwaysAuthenticateTest, WrongOrCancelledPinFailsThatOperationOnly) {
+TEST_F(AlwaysAuthenticateTest, WrongPinLocksTheTokenCancelledPinDoesNot) {
     start();
     pinentry_.answer({"pin 000000", "cancel", "pin 123456"});
     auto wrong = sign_with(agent_, key_);
     ASSERT_NE(error_of(wrong), nullptr);
     EXPECT_EQ(error_of(wrong)->code, protocol::ErrorCode::pin_incorrect)
         << error_of(wrong)->message;
-    EXPECT_TRUE(unlocked()) << "a wrong context PIN is not a logout";
+    // Locked: a PIV card forgets its PIN check on a failed VERIFY, so the agent does not
+    // trust the login after a wrong PIN for one use, whatever the token.
+    EXPECT_FALSE(unlocked());
+    EXPECT_EQ(token_status(agent_, "alice").lock_reason, "a wrong PIN for one use of a key");
+    agent_.unlock();
     auto cancelled = sign_with(agent_, key_);
     ASSERT_NE(error_of(cancelled), nullptr);
     EXPECT_EQ(error_of(cancelled)->code, protocol::ErrorCode::cancelled)
