@@ -18,6 +18,11 @@ bool is_forwarding_module(const unsigned char (&manufacturer)[32]) {
     return p11::trim_padded(manufacturer, sizeof manufacturer) == kForwardingManufacturer;
 }
 
+// Modules known to sleep in a blocking C_WaitForSlotEvent until pcscd reports a change (and to
+// return on each one): OpenSC. Others keep the non-blocking checks between polls; a module
+// that answered a blocking call at once would otherwise turn the waiter into a busy poll.
+constexpr const char* kBlockingEventsManufacturer = "OpenSC Project";
+
 // How often modules whose C_WaitForSlotEvent answers only without blocking are asked, between
 // full polls, whether a card came or went. Modules that block in it (OpenSC) wake the monitor
 // themselves (slot_events.h).
@@ -85,6 +90,11 @@ Status TokenManager::start() {
         // CKR_NO_EVENT) reports insertions and removals between polls.
         auto probe = module->wait_for_slot_event(/*dont_block=*/true);
         has_slot_events_.push_back(probe || probe.error().is(CKR_NO_EVENT));
+        auto info = module->info();
+        blocking_events_.push_back(
+            has_slot_events_.back() && info &&
+            p11::trim_padded(info->manufacturerID, sizeof info->manufacturerID) ==
+                kBlockingEventsManufacturer);
         if (has_slot_events_.back())
             log_(module->path() + " reports slot events");
         modules_.push_back(std::move(*module));
@@ -95,7 +105,7 @@ Status TokenManager::start() {
 
 void TokenManager::start_monitor() {
     for (size_t i = 0; i < modules_.size(); ++i) {
-        if (has_slot_events_[i])
+        if (blocking_events_[i])
             slot_events_.watch(i, modules_[i]);
     }
     monitor_ = std::thread([this] {

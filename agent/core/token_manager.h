@@ -82,6 +82,7 @@ class TokenManager {
     TokenSettings settings_;
     std::vector<p11::Module> modules_;
     std::vector<bool> has_slot_events_;  // per module: C_WaitForSlotEvent(CKF_DONT_BLOCK) works
+    std::vector<bool> blocking_events_;  // per module: a thread waits in the blocking call
     std::shared_ptr<UserPrompt> prompter_;
 
     mutable std::mutex mutex_;
