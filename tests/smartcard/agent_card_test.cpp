@@ -54,10 +54,10 @@ class CardAgentTest : public ::testing::Test {
     }
 
     std::string spy_log() const { return (dir_ / "spy.log").string(); }
-    void pinentry_answers(const std::string& lines) { write_file(dir_ / "pinentry/answers", lines); }
-    int prompts() const {
-        return count_lines_with(dir_ / "pinentry/shown", "=== prompt");
+    void pinentry_answers(const std::string& lines) {
+        write_file(dir_ / "pinentry/answers", lines);
     }
+    int prompts() const { return count_lines_with(dir_ / "pinentry/shown", "=== prompt"); }
 
     CommandResult unlock(const std::string& pin, std::vector<std::string> extra = {}) {
         std::vector<std::string> args{"unlock", "--pin-source", "env:ATTACHE_TEST_PIN"};
@@ -128,8 +128,8 @@ TEST_F(CardAgentTest, DigitalSignatureKey9CAsksThePinForEachSignature) {
               std::string::npos);
     // A wrong PIN for one signature fails it (the card counts it), and the card forgot its
     // PIN check (a failed VERIFY resets it): the agent locks the token and says why.
-    auto wrong = agent_.cli({"sign", "--key", agent_.key("SIGN key").id, "--in",
-                             (dir_ / "data").string()});
+    auto wrong =
+        agent_.cli({"sign", "--key", agent_.key("SIGN key").id, "--in", (dir_ / "data").string()});
     EXPECT_EQ(wrong.exit_code, cli::kWrongPin) << describe(wrong);
     EXPECT_NE(agent_.cli({"status"}).out.find("a wrong PIN for one use"), std::string::npos)
         << describe(agent_.cli({"status"}));
