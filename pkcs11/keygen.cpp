@@ -80,6 +80,8 @@ Result<KeyPairHandles> generate_key_pair(Session& session, const KeyPairSpec& sp
         .add_bool(CKA_DECRYPT, spec.usage.decrypt)
         .add_bool(CKA_UNWRAP, false)
         .add_bool(CKA_DERIVE, spec.usage.derive);
+    if (spec.always_authenticate)
+        priv.add_bool(CKA_ALWAYS_AUTHENTICATE, true);
     if (!spec.label.empty()) {
         pub.add_string(CKA_LABEL, spec.label);
         priv.add_string(CKA_LABEL, spec.label);

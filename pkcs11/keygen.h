@@ -36,6 +36,8 @@ struct KeyPairSpec {
     // Empty: the SHA-1 of the public key (modulus or point), set after generation.
     Bytes id;
     bool token = true;  // false: session objects, for tests
+    // CKA_ALWAYS_AUTHENTICATE: the PIN before every use (C_Login CKU_CONTEXT_SPECIFIC).
+    bool always_authenticate = false;
 };
 
 struct KeyPairHandles {

@@ -14,15 +14,28 @@ std::string with_mechanism(std::string_view call, Mechanism& m) {
     return std::string(call) + "[" + mechanism_name(m.type()) + "]";
 }
 
+// The context-specific login after the Init call; `end` terminates the operation when it fails
+// (the Init call with a NULL mechanism, PKCS#11 v3.0; v2.40 modules reject it harmlessly).
+Status run_context_login(const ContextLogin& context_login, const std::function<void()>& end) {
+    if (!context_login)
+        return ok();
+    Status s = context_login();
+    if (!s)
+        end();
+    return s;
+}
+
 }  // namespace
 
 Result<Bytes> sign(const Session& session, CK_OBJECT_HANDLE key, Mechanism mechanism,
                    std::span<const uint8_t> data, std::string_view key_name,
-                   std::optional<size_t> output_hint) {
+                   std::optional<size_t> output_hint, const ContextLogin& context_login) {
     CK_FUNCTION_LIST* fn = session.fn();
     if (CK_RV rv = fn->C_SignInit(session.handle(), mechanism.get(), key); rv != CKR_OK) {
         return Error::pkcs11(rv, with_mechanism("C_SignInit", mechanism), key_name);
     }
+    ATTACHE_CHECK(run_context_login(
+        context_login, [&] { fn->C_SignInit(session.handle(), nullptr, CK_INVALID_HANDLE); }));
     auto r = query_sized<uint8_t>(
         [&](uint8_t* out, CK_ULONG* len) {
             return fn->C_Sign(session.handle(), const_cast<uint8_t*>(data.data()), data.size(), out,
@@ -54,11 +67,13 @@ Status verify(const Session& session, CK_OBJECT_HANDLE key, Mechanism mechanism,
 
 Result<Bytes> decrypt(const Session& session, CK_OBJECT_HANDLE key, Mechanism mechanism,
                       std::span<const uint8_t> ciphertext, std::string_view key_name,
-                      std::optional<size_t> output_hint) {
+                      std::optional<size_t> output_hint, const ContextLogin& context_login) {
     CK_FUNCTION_LIST* fn = session.fn();
     if (CK_RV rv = fn->C_DecryptInit(session.handle(), mechanism.get(), key); rv != CKR_OK) {
         return Error::pkcs11(rv, with_mechanism("C_DecryptInit", mechanism), key_name);
     }
+    ATTACHE_CHECK(run_context_login(
+        context_login, [&] { fn->C_DecryptInit(session.handle(), nullptr, CK_INVALID_HANDLE); }));
     auto r = query_sized<uint8_t>(
         [&](uint8_t* out, CK_ULONG* len) {
             return fn->C_Decrypt(session.handle(), const_cast<uint8_t*>(ciphertext.data()),

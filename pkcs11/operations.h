@@ -7,6 +7,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -18,9 +19,15 @@
 
 namespace attache::p11 {
 
+// Runs between C_SignInit / C_DecryptInit and C_Sign / C_Decrypt: the C_Login
+// (CKU_CONTEXT_SPECIFIC) a CKA_ALWAYS_AUTHENTICATE key needs for each operation. When it fails
+// the operation is ended and its error returned.
+using ContextLogin = std::function<Status()>;
+
 Result<Bytes> sign(const Session& session, CK_OBJECT_HANDLE key, Mechanism mechanism,
                    std::span<const uint8_t> data, std::string_view key_name,
-                   std::optional<size_t> output_hint = std::nullopt);
+                   std::optional<size_t> output_hint = std::nullopt,
+                   const ContextLogin& context_login = {});
 
 // Success when the token accepts the signature; CKR_SIGNATURE_INVALID otherwise.
 Status verify(const Session& session, CK_OBJECT_HANDLE key, Mechanism mechanism,
@@ -29,7 +36,8 @@ Status verify(const Session& session, CK_OBJECT_HANDLE key, Mechanism mechanism,
 
 Result<Bytes> decrypt(const Session& session, CK_OBJECT_HANDLE key, Mechanism mechanism,
                       std::span<const uint8_t> ciphertext, std::string_view key_name,
-                      std::optional<size_t> output_hint = std::nullopt);
+                      std::optional<size_t> output_hint = std::nullopt,
+                      const ContextLogin& context_login = {});
 
 // Raw ECDH (CKM_ECDH1_DERIVE, CKD_NULL) with the peer's public point: derives a session-only
 // generic secret, reads its value and destroys it. Returns the shared secret (the x coordinate).

@@ -28,4 +28,17 @@ if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
   echo "bench: load average is $load1: other work is running, and the numbers will show it" >&2
 fi
 
-exec "$dir/tests/bench/attache-bench" --output docs/performance.md "$@"
+"$dir/tests/bench/attache-bench" --output docs/performance.md "$@"
+
+# Idle wake-ups and removal latency on OpenSC (issue 15): pcscd, vpcd and a virtual PIV card in
+# a private namespace (tests/smartcard/stack.py), appended to the same page.
+cmake --build "$dir" --target attache-agent attache >>"$dir/build.log" 2>&1
+seconds=60
+for a in "$@"; do [ "$a" = --quick ] && seconds=10; done
+if out=$(tests/smartcard/stack.py run -- tests/bench/idle_wakeups.py --seconds "$seconds" \
+           --agent "$dir/agent/attache-agent" --cli "$dir/cli/attache"); then
+  printf '\n%s\n' "$out" | tee -a docs/performance.md
+else
+  echo "bench: the idle wake-up measurement failed" >&2
+  exit 1
+fi

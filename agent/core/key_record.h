@@ -26,6 +26,8 @@ struct KeyRecord {
     bool served = true;
     std::string refusal;    // why not served
     bool verified = false;  // the private key's attributes were read (token unlocked)
+    // CKA_ALWAYS_AUTHENTICATE: the token wants the PIN again for every operation.
+    bool always_authenticate = false;
     Bytes spki;
     Bytes certificate;
     std::shared_ptr<EVP_PKEY> pkey;  // null when no public key could be found

@@ -79,6 +79,7 @@ KeyRecord from_private(const p11::KeyObject& k, const p11::TokenInfo& token,
     r.cka_id = k.id;
     r.uri = p11::Uri::for_object(token, CKO_PRIVATE_KEY, k.id, k.label);
     r.verified = true;
+    r.always_authenticate = k.always_authenticate;
     r.private_handle = k.private_key;
     r.certificate = k.certificate_der;
     if (!describe_public_key(r, k.pkey)) {

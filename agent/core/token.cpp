@@ -491,6 +491,10 @@ Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, Fn&& fn) {
     ATTACHE_TRY(auto lease, pool_.acquire());
     Result<Bytes> r = fn(*lease);
     last_used_ns_ = now_ns();
+    // After a failed context-specific login the operation may still be active in the session
+    // (v2.40 modules cannot end it early): the session is not reused.
+    if (!r && key.always_authenticate)
+        lease.discard();
     if (!r && r.error().rv()) {
         const CK_RV rv = *r.error().rv();
         if (means_token_gone(rv)) {
@@ -502,29 +506,43 @@ Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, Fn&& fn) {
             log_info(r.error().message());
             return agent_error(ErrorCode::token_absent,
                                "the card " + display_name() + " was removed: insert it");
-        } else if (rv == CKR_USER_NOT_LOGGED_IN && unlocked_.exchange(false)) {
+        } else if (rv == CKR_PIN_INCORRECT && key.always_authenticate) {
+            // A wrong PIN for one use: a PIV card resets its PIN status on any failed VERIFY
+            // (SP 800-73-4), so the token's login is gone whatever the module says. Locked,
+            // the holder unlocks again rather than meet "device error" on the next operation.
+            if (lock("a wrong PIN for one use of a key"))
+                log_warning("token " + display_name() + " locked: a wrong PIN for key '" +
+                            key.label + "'");
+        } else if (rv == CKR_USER_NOT_LOGGED_IN && !key.always_authenticate &&
+                   unlocked_.exchange(false)) {
+            // (A PIN-per-use key says so when its own login is missing: not a logout.)
             set_locked_state("the token logged out");
         }
     }
     return r;
 }
 
-Result<Bytes> Token::sign(const KeyRecord& key, const SignOperation& request) {
+Result<Bytes> Token::sign(const KeyRecord& key, const SignOperation& request,
+                          const OperationPrompt& prompt) {
     ATTACHE_TRY(SignPlan plan, plan_sign(key, request));
+    const p11::TokenInfo token = info();
     return run(key, protocol::kOpSign, [&](p11::Session& s) -> Result<Bytes> {
         ATTACHE_TRY(Bytes sig, p11::sign(s, key.private_handle, std::move(plan.mechanism),
-                                         plan.input, key.uri, plan.output_size));
+                                         plan.input, key.uri, plan.output_size,
+                                         context_login(s, key, token, prompt, "a signature")));
         if (plan.ecdsa_to_der)
             return p11::ecdsa_raw_to_der(sig);
         return sig;
     });
 }
 
-Result<Bytes> Token::decrypt(const KeyRecord& key, const DecryptOperation& request) {
+Result<Bytes> Token::decrypt(const KeyRecord& key, const DecryptOperation& request,
+                             const OperationPrompt& prompt) {
     ATTACHE_TRY(DecryptPlan plan, plan_decrypt(key, request));
+    const p11::TokenInfo token = info();
     return run(key, protocol::kOpDecrypt, [&](p11::Session& s) {
         return p11::decrypt(s, key.private_handle, std::move(plan.mechanism), request.data, key.uri,
-                            plan.output_size);
+                            plan.output_size, context_login(s, key, token, prompt, "a decryption"));
     });
 }
 

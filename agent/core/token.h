@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/core/context_login.h"
 #include "agent/core/key_record.h"
 #include "agent/core/key_scan.h"
 #include "agent/core/operation.h"
@@ -108,9 +109,12 @@ class Token {
     // time (the token was present until now).
     bool removed();
 
-    Result<Bytes> sign(const KeyRecord& key, const SignOperation& operation);
-    Result<Bytes> decrypt(const KeyRecord& key, const DecryptOperation& operation);
-    Result<Bytes> derive(const KeyRecord& key, const DeriveOperation& operation);
+    // `prompt` answers the PIN of a CKA_ALWAYS_AUTHENTICATE key (asked for each use).
+    Result<Bytes> sign(const KeyRecord& key, const SignOperation& request,
+                       const OperationPrompt& prompt = {});
+    Result<Bytes> decrypt(const KeyRecord& key, const DecryptOperation& request,
+                          const OperationPrompt& prompt = {});
+    Result<Bytes> derive(const KeyRecord& key, const DeriveOperation& request);
     Result<Bytes> random(size_t size);
 
   private:

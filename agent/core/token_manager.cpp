@@ -18,10 +18,17 @@ bool is_forwarding_module(const unsigned char (&manufacturer)[32]) {
     return p11::trim_padded(manufacturer, sizeof manufacturer) == kForwardingManufacturer;
 }
 
-// How often modules whose C_WaitForSlotEvent works are asked, between full polls, whether a
-// card came or went. A blocking C_WaitForSlotEvent is not used: only C_Finalize ends it, and
-// the agent must not finalise a module under a running call.
+// Modules known to sleep in a blocking C_WaitForSlotEvent until pcscd reports a change (and to
+// return on each one): OpenSC. Others keep the non-blocking checks between polls; a module
+// that answered a blocking call at once would otherwise turn the waiter into a busy poll.
+constexpr const char* kBlockingEventsManufacturer = "OpenSC Project";
+
+// How often modules whose C_WaitForSlotEvent answers only without blocking are asked, between
+// full polls, whether a card came or went. Modules that block in it (OpenSC) wake the monitor
+// themselves (slot_events.h).
 constexpr std::chrono::milliseconds kSlotEventCheckInterval{100};
+// With every module reporting events by a blocking wait, a full poll is only the backstop.
+constexpr std::chrono::milliseconds kBlockingPollInterval{60'000};
 // A lookup that finds no key reads the tokens' key lists again, at most this often (a card
 // reads its objects slowly; a client asking for unknown keys must not keep it busy).
 constexpr std::chrono::milliseconds kRescanOnMissInterval{2000};
@@ -83,8 +90,13 @@ Status TokenManager::start() {
         // CKR_NO_EVENT) reports insertions and removals between polls.
         auto probe = module->wait_for_slot_event(/*dont_block=*/true);
         has_slot_events_.push_back(probe || probe.error().is(CKR_NO_EVENT));
+        auto info = module->info();
+        blocking_events_.push_back(
+            has_slot_events_.back() && info &&
+            p11::trim_padded(info->manufacturerID, sizeof info->manufacturerID) ==
+                kBlockingEventsManufacturer);
         if (has_slot_events_.back())
-            log_(module->path() + " reports slot events; checked every 100 ms");
+            log_(module->path() + " reports slot events");
         modules_.push_back(std::move(*module));
     }
     poll();
@@ -92,35 +104,75 @@ Status TokenManager::start() {
 }
 
 void TokenManager::start_monitor() {
-    const bool events =
-        std::find(has_slot_events_.begin(), has_slot_events_.end(), true) != has_slot_events_.end();
-    const std::chrono::milliseconds tick =
-        events ? std::min(config_.poll_interval, kSlotEventCheckInterval) : config_.poll_interval;
-    monitor_ = std::thread([this, tick] {
-        auto next_poll = std::chrono::steady_clock::now() + config_.poll_interval;
-        std::unique_lock lock(monitor_mutex_);
-        while (!stopping_) {
-            monitor_wake_.wait_for(lock, tick, [&] { return stopping_; });
-            if (stopping_)
+    for (size_t i = 0; i < modules_.size(); ++i) {
+        if (blocking_events_[i])
+            slot_events_.watch(i, modules_[i]);
+    }
+    monitor_ = std::thread([this] {
+        auto next_poll = std::chrono::steady_clock::now() + full_poll_interval();
+        for (;;) {
+            // Asleep until something is due: a full poll, a check of modules that cannot block,
+            // an idle or maximum-unlocked lock, or an event from a module's waiter.
+            auto deadline = std::min(next_poll, next_time_lock());
+            if (polls_for_events())
+                deadline =
+                    std::min(deadline, std::chrono::steady_clock::now() + kSlotEventCheckInterval);
+            bool stopping = false;
+            const std::vector<size_t> events = slot_events_.wait_until(deadline, stopping);
+            if (stopping)
                 break;
-            lock.unlock();
+            for (size_t i : events)
+                poll_module(modules_[i]);
             if (std::chrono::steady_clock::now() >= next_poll) {
                 poll();
-                next_poll = std::chrono::steady_clock::now() + config_.poll_interval;
+                next_poll = std::chrono::steady_clock::now() + full_poll_interval();
             } else {
                 check_slot_events();
+                apply_time_locks();
             }
-            lock.lock();
         }
     });
 }
 
-void TokenManager::stop() {
-    {
-        std::lock_guard lock(monitor_mutex_);
-        stopping_ = true;
+bool TokenManager::polls_for_events() const {
+    for (size_t i = 0; i < modules_.size(); ++i) {
+        if (has_slot_events_[i] && !slot_events_.blocking(i))
+            return true;
     }
-    monitor_wake_.notify_all();
+    return false;
+}
+
+std::chrono::milliseconds TokenManager::full_poll_interval() const {
+    for (size_t i = 0; i < modules_.size(); ++i) {
+        if (!slot_events_.blocking(i))
+            return config_.poll_interval;
+    }
+    return std::max(config_.poll_interval, kBlockingPollInterval);
+}
+
+std::chrono::steady_clock::time_point TokenManager::next_time_lock() const {
+    using std::chrono::steady_clock;
+    const auto idle = config_.idle_lock;
+    const auto most = config_.max_unlocked;
+    if (idle.count() == 0 && most.count() == 0)
+        return steady_clock::time_point::max();
+    // A token unlocked after this wait began is due no earlier than one period from now, so
+    // waking at least once a period keeps every lock on time without a word from unlock.
+    const auto period = idle.count() == 0 ? most : most.count() == 0 ? idle : std::min(idle, most);
+    auto due = steady_clock::now() + period;
+    for (const auto& t : tokens()) {
+        if (!t->unlocked())
+            continue;
+        if (idle.count() > 0)
+            due = std::min(due, t->last_used() + idle);
+        if (most.count() > 0)
+            due = std::min(due, t->unlocked_at() + most);
+    }
+    return due;
+}
+
+void TokenManager::stop() {
+    slot_events_.stop();
     if (monitor_.joinable())
         monitor_.join();
 }
@@ -133,7 +185,7 @@ void TokenManager::poll() {
 
 void TokenManager::check_slot_events() {
     for (size_t i = 0; i < modules_.size(); ++i) {
-        if (!has_slot_events_[i])
+        if (!has_slot_events_[i] || slot_events_.blocking(i))
             continue;
         bool event = false;
         for (int n = 0; n < kMaxSlotEventsPerCheck; ++n) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "agent/config/config.h"
+#include "agent/core/slot_events.h"
 #include "agent/core/token.h"
 #include "agent/core/user_prompt.h"
 #include "pkcs11/module.h"
@@ -58,8 +59,12 @@ class TokenManager {
   private:
     void poll_module(const p11::Module& module);
     void apply_time_locks();
-    // Modules whose C_WaitForSlotEvent answers without blocking: checked between polls.
+    // Modules whose C_WaitForSlotEvent answers only without blocking: checked between polls.
     void check_slot_events();
+    bool polls_for_events() const;  // some module needs those checks
+    std::chrono::milliseconds full_poll_interval() const;
+    // When the next idle or maximum-unlocked lock may be due.
+    std::chrono::steady_clock::time_point next_time_lock() const;
 
     Config config_;
     EventLog log_;
@@ -67,13 +72,12 @@ class TokenManager {
     TokenSettings settings_;
     std::vector<p11::Module> modules_;
     std::vector<bool> has_slot_events_;  // per module: C_WaitForSlotEvent(CKF_DONT_BLOCK) works
+    std::vector<bool> blocking_events_;  // per module: a thread waits in the blocking call
 
     mutable std::mutex mutex_;
     std::vector<std::shared_ptr<Token>> tokens_;
 
-    std::mutex monitor_mutex_;
-    std::condition_variable monitor_wake_;
-    bool stopping_ = false;
+    SlotEvents slot_events_;  // also what the monitor sleeps on
     std::thread monitor_;
 };
 

@@ -26,7 +26,14 @@ PromptTexts prompt_texts(const PinPromptRequest& r) {
     t.title = "Attache: unlock your card";
     const std::string card =
         "'" + printable(r.token_label) + "' (serial " + printable(r.token_serial) + ")";
-    t.description = "Enter the PIN of the card " + card + ".";
+    if (r.context_specific) {
+        // A PIN-per-use key: this PIN serves one operation and is not kept.
+        t.title = "Attache: PIN for one use of your card";
+        t.description = "Enter the PIN of the card " + card + " for " + printable(r.operation) +
+                        " (this key asks for its PIN every time).";
+    } else {
+        t.description = "Enter the PIN of the card " + card + ".";
+    }
     if (!r.requester.empty()) {
         std::string who = printable(r.requester);
         if (who.size() > kMaxRequester)
@@ -41,7 +48,7 @@ PromptTexts prompt_texts(const PinPromptRequest& r) {
     if (r.context_specific && !r.operation.empty())
         t.description += "\nThis PIN is for one operation only: " + printable(r.operation) + ".";
     t.prompt = "PIN:";
-    t.ok_label = "Unlock";
+    t.ok_label = r.context_specific ? "OK" : "Unlock";
 
     const bool final_try = (r.flags & CKF_USER_PIN_FINAL_TRY) != 0;
     const bool count_low = (r.flags & CKF_USER_PIN_COUNT_LOW) != 0;

@@ -109,6 +109,42 @@ Report pin_change(const PinOptions& o) {
                              "The user PIN of " + token.describe() + " was changed", "user-pin");
 }
 
+// OpenSC's PIV driver reports its tokens with this manufacturer. A PIV card has no SO login
+// (SP 800-73-4: the PUK is never VERIFYed, it only comes with RESET RETRY COUNTER), so OpenSC's
+// C_Login(CKU_SO) fails; OpenSC unblocks with C_SetPIN(PUK, new PIN) in a session without a
+// login, and only when its configuration allows it (user_pin_unblock_style).
+constexpr const char* kOpenscPivManufacturer = "piv_II";
+
+bool unblocks_with_set_pin(const p11::TokenInfo& info) {
+    return info.manufacturer == kOpenscPivManufacturer;
+}
+
+Status unblock_with_puk(SelectedToken& token, const Secret& puk, const Secret& new_pin,
+                        const CardHistory& history) {
+    // Without that setting OpenSC 0.23 takes the same C_SetPIN as a PIN change and presents the
+    // PUK as the user PIN: one try of a PIN that still has tries would be spent. Once the PIN is
+    // blocked the card counts nothing more, so only then is the call safe to try.
+    if (!token.info.user_pin_locked()) {
+        fail(kFailure, "the user PIN of " + token.describe() +
+                           " is not blocked: through OpenSC a PIV card's PIN is reset with the "
+                           "PUK only once it is blocked; to change a known PIN use `attache pin "
+                           "change`. The card was not changed");
+    }
+    auto session = check(token.module.open_session(token.slot, true), "opening a session");
+    Status set = session.set_pin(puk, new_pin);
+    if (!set && (set.error().is(CKR_FUNCTION_NOT_SUPPORTED) || set.error().is(CKR_PIN_LOCKED))) {
+        fail(kFailure,
+             "OpenSC unblocks a PIV card's PIN only when its configuration allows it: run this "
+             "command (and only this one) with OPENSC_CONF naming a file that contains\n"
+             "  app opensc-pkcs11 { pkcs11 { user_pin_unblock_style = "
+             "set_pin_in_unlogged_session; } }\n"
+             "(see docs/admin-guide.md); the card was not changed");
+    }
+    if (!set && set.error().is(CKR_PIN_INCORRECT))
+        history.so_pin_failure(set.error(), token, "pin unblock");
+    return set;
+}
+
 Report pin_unblock(const PinOptions& o) {
     if (o.reason.find_first_not_of(" \t") == std::string::npos)
         fail(kUsage, "--reason must say why the user PIN is reset" + std::string(kNotRecorded));
@@ -117,8 +153,10 @@ Report pin_unblock(const PinOptions& o) {
     CardHistory history(o.inventory, token.info.serial);
     Secret so_pin = read_pin(o.so_pin_source, token, PinRole::so);
     Secret new_pin = read_new_pin(o.new_pin_source, token, PinRole::user);
-    Status set = as_so(token, so_pin, history, "pin unblock",
-                       [&](p11::Session& session) { return session.init_pin(new_pin); });
+    Status set = unblocks_with_set_pin(token.info)
+                     ? unblock_with_puk(token, so_pin, new_pin, history)
+                     : as_so(token, so_pin, history, "pin unblock",
+                             [&](p11::Session& session) { return session.init_pin(new_pin); });
     if (!set)
         fail(set.error(), "setting the new user PIN (C_InitPIN)");
     return done_and_recorded(token, history, "user-pin-reset", o.reason,

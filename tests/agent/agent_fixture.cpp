@@ -76,6 +76,7 @@ void AgentFixture::add_keys(CK_SLOT_ID slot, const std::vector<TestKey>& keys) {
         spec.algorithm = k.algorithm;
         spec.usage = k.usage;
         spec.label = k.label;
+        spec.always_authenticate = k.always_authenticate;
         auto r = p11::generate_key_pair(*session, spec);
         EXPECT_TRUE(r) << r.error().message();
     }
@@ -83,7 +84,7 @@ void AgentFixture::add_keys(CK_SLOT_ID slot, const std::vector<TestKey>& keys) {
 }
 
 void AgentFixture::start(const AgentOptions& options) {
-    std::string module = SoftHsm::module_path();
+    std::string module = options.module.empty() ? SoftHsm::module_path() : options.module;
     if (options.fault_token) {
         const std::string control = (dir_ / "fault-control").string();
         fault_ =
@@ -98,12 +99,8 @@ void AgentFixture::start(const AgentOptions& options) {
                            "\"]\npoll_interval_ms = " + std::to_string(options.poll_interval_ms) +
                            workers_line(options.workers_per_token) + "\npinentry = \"" +
                            options.pinentry + "\"\n" + options.extra_config + "\n");
-    const std::string policy_text = options.policy.value_or(kTestPolicy);
-    if (!policy_text.empty())
-        write_file(dir_ / "policy.toml", policy_text);
-    // Without a policy text the file does not exist, and the built-in default applies.
-    write_file(dir_ / "admin.toml", "policy = \"" + (dir_ / "policy.toml").string() + "\"\n" +
-                                        options.admin_config + "\n");
+    write_test_admin_config(dir_.path(), options.policy.value_or(kTestPolicy),
+                            options.admin_config);
     if (options.run_as) {
         // The agent's files must belong to the user it runs as.
         for (const auto& root : {dir_.path(), hsm_.dir().path()}) {

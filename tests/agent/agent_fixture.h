@@ -22,6 +22,7 @@
 #include "tests/faulttoken/fault_control.h"
 #include "tests/support/command.h"
 #include "tests/support/softhsm.h"
+#include "tests/support/test_policy.h"
 
 namespace attache::testing {
 
@@ -29,15 +30,17 @@ struct TestKey {
     p11::KeyAlgorithm algorithm;
     std::string label;
     p11::KeyUsage usage;
+    bool always_authenticate = false;  // the token asks the PIN before every use
 };
 
 // A sign key of each type plus an RSA decryption key and an EC derive key.
 std::vector<TestKey> default_keys();
 
 struct AgentOptions {
-    bool fault_token = false;     // load the fault-injecting module instead of SoftHSM2
-    std::string extra_config;     // appended to the agent's TOML file
-    std::string admin_config;     // the administrator's file (--admin-config); empty: none
+    bool fault_token = false;  // load the fault-injecting module instead of SoftHSM2
+    std::string module;        // load this module instead (OpenSC on a real reader); empty: none
+    std::string extra_config;  // appended to the agent's TOML file
+    std::string admin_config;  // the administrator's file (--admin-config); empty: none
     // The admin's policy.toml. nullopt: kTestPolicy (the test's own process is allowed
     // everything but forwarded SSH); empty: none, so the built-in default applies.
     std::optional<std::string> policy;
@@ -52,20 +55,6 @@ struct AgentOptions {
     // Runs after the fault token's control file exists, before the agent starts.
     std::function<void(faulttoken::FaultControl&)> before_start;
 };
-
-// What a test's agent allows unless the test gives its own policy: every client of the test
-// (its processes run in no login session, or under sshd in CI) but not forwarded SSH agents.
-inline constexpr const char* kTestPolicy = R"(
-[[rule]]
-name = "forwarded ssh agents"
-channel = ["ssh"]
-forwarded = true
-action = "deny"
-
-[[rule]]
-name = "the test's clients"
-action = "allow"
-)";
 
 // A raw connection to a socket (no handshake), with a 20 s receive timeout so that a broken
 // agent fails the test instead of hanging it; invalid when the connection failed.

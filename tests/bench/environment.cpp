@@ -300,6 +300,12 @@ Status Environment::start_attache(Child& child, const std::string& name, const s
             text += line + "\n";
     }
     write_file(config, text);
+    // The policy the benchmark measures: one rule allowing every client (evaluated for each
+    // operation like any policy; a fleet's default would ask to confirm unlisted programs).
+    const auto policy = home / "policy.toml";
+    write_file(policy, "[[rule]]\nname = \"benchmark clients\"\naction = \"allow\"\n");
+    const auto admin = home / "admin.toml";
+    write_file(admin, "policy = \"" + policy.string() + "\"\n");
     auto full_env = env;
     full_env["HOME"] = home.string();
     full_env["XDG_CONFIG_HOME"] = (home / "config").string();
@@ -309,9 +315,10 @@ Status Environment::start_attache(Child& child, const std::string& name, const s
     std::vector<std::string> argv;
     if (name == "agent")
         argv = tools_.agent_wrapper;
-    for (const std::string& a : {tools_.agent, std::string("--foreground"), std::string("--config"),
-                                 config.string(), std::string("--socket"), socket,
-                                 std::string("--ssh-socket"), (home / "run/ssh.sock").string()})
+    for (const std::string& a :
+         {tools_.agent, std::string("--foreground"), std::string("--config"), config.string(),
+          std::string("--admin-config"), admin.string(), std::string("--socket"), socket,
+          std::string("--ssh-socket"), (home / "run/ssh.sock").string()})
         argv.push_back(a);
     ATTACHE_TRY(child, Child::spawn(argv, full_env, (dir_ / (name + ".log")).string()));
     // Started: the first `list keys` it answers.

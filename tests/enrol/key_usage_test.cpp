@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/enrol/enrol_fixture.h"
+#include "tests/support/test_policy.h"
 
 namespace attache::enrol_test {
 namespace {
@@ -41,6 +42,7 @@ class Agent {
                                         "\"]\npoll_interval_ms = 100\n");
         const std::string log_path = (dir_ / "agent.log").string();
         const std::string ssh_socket = (dir_ / "run/ssh.sock").string();
+        const std::string admin = testing::write_test_admin_config(dir_.path()).string();
         pid_ = fork();
         if (pid_ == 0) {
             int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -48,8 +50,8 @@ class Agent {
             dup2(fd, 2);
             setenv("HOME", dir_.path().c_str(), 1);
             execl(ATTACHE_AGENT_PATH, "attache-agent", "--foreground", "--config", config.c_str(),
-                  "--socket", socket().c_str(), "--ssh-socket", ssh_socket.c_str(),
-                  static_cast<char*>(nullptr));
+                  "--admin-config", admin.c_str(), "--socket", socket().c_str(), "--ssh-socket",
+                  ssh_socket.c_str(), static_cast<char*>(nullptr));
             _exit(127);
         }
         for (int i = 0; i < 250 && pid_ > 0; ++i) {

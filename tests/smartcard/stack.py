@@ -144,7 +144,10 @@ def cmd_insert(args):
         os.unlink(ready_file)
     proc = subprocess.Popen([CARD, "run", args.state, "--port", str(VPCD_PORT + args.reader),
                              "--ready-file", ready_file, "--log", log_file],
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=open(log_file, "a"), start_new_session=True)
+    # (No output of ours is inherited: a caller reading stack.py's output to its end, such as a
+    # test's run_command, would wait for the card process to exit.)
     with open(pid_file, "w") as f:
         f.write("%d\n" % proc.pid)
 

@@ -93,7 +93,7 @@ TEST(Hotplug, RemovalDuringASignatureStreamFailsCleanlyAndTheOtherTokenKeepsServ
     agent.fault().clear_rules();
     agent.fault().reset_counts();
     agent.fault().set_present(alice);
-    ASSERT_TRUE(eventually([&] { return token_status(agent, "alice").present; }));
+    ASSERT_TRUE(eventually([&] { return token_status(agent, "alice").present; })) << agent.log();
     EXPECT_FALSE(token_status(agent, "alice").unlocked);
     EXPECT_EQ(agent.fault().count(Fn::C_Login), 0u) << "nothing remembered logs in again";
     auto locked = sign_with(agent, alice_key);

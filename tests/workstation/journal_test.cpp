@@ -67,6 +67,7 @@ class JournalTest : public ::testing::Test {
     // ($JOURNAL_STREAM), as under systemd; else the agent goes into the background itself and
     // the returned process exits once it serves.
     pid_t start(bool foreground) {
+        const std::string admin = write_test_admin_config(agent.dir().path()).string();
         const pid_t pid = fork();
         if (pid != 0)
             return pid;
@@ -90,8 +91,9 @@ class JournalTest : public ::testing::Test {
         if (mount(journal_dir.c_str(), "/run/systemd/journal", nullptr, MS_BIND, nullptr) != 0)
             _exit(125);
         execl(ATTACHE_AGENT_PATH, "attache-agent", foreground ? "--foreground" : "--sh", "--config",
-              (agent.dir() / "agent.toml").c_str(), "--socket", agent.socket().c_str(),
-              "--ssh-socket", (agent.dir() / "run/ssh.sock").c_str(), static_cast<char*>(nullptr));
+              (agent.dir() / "agent.toml").c_str(), "--admin-config", admin.c_str(), "--socket",
+              agent.socket().c_str(), "--ssh-socket", (agent.dir() / "run/ssh.sock").c_str(),
+              static_cast<char*>(nullptr));
         _exit(127);
     }
 

@@ -101,30 +101,34 @@ Performed Broker::key_operation(Operation& operation, const Context& context) {
         steps.run("key-policy", [&] { return check_key_policy(chain); }) &&
         steps.run("channel", [&] { return check_channel(chain, policy); }) &&
         steps.run("client-policy", [&] { return apply_client_policy(chain, policy); }) &&
-        steps.run("session", [&] {
-            // Only where the user is about to be asked on the client's behalf.
-            const bool asks = chain.decision.verdict == Verdict::confirm ||
-                              (context.channel == Channel::ssh && context.ssh.confirm_constraint) ||
-                              (parts_.prompt && !chain.match.token->unlocked());
-            return asks ? check_session(chain, parts_.start_time_of) : ok();
-        }) &&
-        steps.run("confirm", [&] { return confirm_use(chain, parts_.prompt.get(), remembered_); }) &&
-        steps.run("unlock", [&] {
-            return unlock_on_use(chain, parts_.prompt.get(), parts_.prompt_on_use);
-        });
+        steps.run("session",
+                  [&] {
+                      // Only where the user is about to be asked on the client's behalf.
+                      const bool asks =
+                          chain.decision.verdict == Verdict::confirm ||
+                          (context.channel == Channel::ssh && context.ssh.confirm_constraint) ||
+                          (parts_.prompt && !chain.match.token->unlocked());
+                      return asks ? check_session(chain, parts_.start_time_of) : ok();
+                  }) &&
+        steps.run("confirm",
+                  [&] { return confirm_use(chain, parts_.prompt.get(), remembered_); }) &&
+        steps.run("unlock",
+                  [&] { return unlock_on_use(chain, parts_.prompt.get(), parts_.prompt_on_use); });
     Performed performed;
     if (steps.error) {
         performed.result = std::move(*steps.error);
     } else {
         Token& token = *chain.match.token;
         const KeyRecord& key = *chain.match.key;
+        // A CKA_ALWAYS_AUTHENTICATE key asks its PIN for this one operation, in the dialog.
+        const OperationPrompt per_use{parts_.prompt.get(), describe_requester(context.client)};
         Result<Bytes> bytes = std::visit(
             [&](auto& op) -> Result<Bytes> {
                 using T = std::decay_t<decltype(op)>;
                 if constexpr (std::is_same_v<T, SignOperation>)
-                    return token.sign(key, op);
+                    return token.sign(key, op, per_use);
                 if constexpr (std::is_same_v<T, DecryptOperation>)
-                    return token.decrypt(key, op);
+                    return token.decrypt(key, op, per_use);
                 if constexpr (std::is_same_v<T, DeriveOperation>)
                     return token.derive(key, op);
                 return agent_error(ErrorCode::internal, "not a key operation");

@@ -238,6 +238,8 @@ class PivApplet:
             return b"", bytes([0x63, 0xC0 | self.state.tries_left(0x80)])
         if len(apdu.data) != 8:
             return b"", SW_WRONG_DATA
+        # Every PIN presented is logged (not the PIN), so a test can prove none reached the card.
+        self.log("VERIFY with a PIN")
         sw = self._check_reference(0x80, apdu.data)
         self.pin_verified = self.pin_always = sw == SW_OK
         return b"", sw
