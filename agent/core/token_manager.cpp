@@ -7,12 +7,13 @@
 #include <set>
 
 #include "agent/core/agent_error.h"
+#include "pkcs11/forwarding/identity.h"
 
 namespace attache::agent {
 namespace {
 
 // What attache-pkcs11.so reports as its manufacturer, in CK_INFO and in every CK_SLOT_INFO.
-constexpr const char* kForwardingManufacturer = "Attache";
+constexpr std::string_view kForwardingManufacturer = forwarding::kManufacturer;
 
 bool is_forwarding_module(const unsigned char (&manufacturer)[32]) {
     return p11::trim_padded(manufacturer, sizeof manufacturer) == kForwardingManufacturer;

@@ -27,7 +27,7 @@ std::optional<p11::Hash> to_hash(HashAlg hash) {
 }
 
 Operation to_operation(SignRequest& r) {
-    return SignOperation{std::move(r.key),    r.scheme,          to_hash(r.hash), r.prehashed,
+    return SignOperation{std::move(r.key),  r.scheme,    to_hash(r.hash),  r.prehashed,
                          r.pss_salt_length, r.ecdsa_der, std::move(r.data)};
 }
 
@@ -138,7 +138,7 @@ Reply NativeFrontend::hello(const HelloRequest& r, NativeConnection& connection)
                           "this agent speaks protocol version " + std::to_string(kProtocolVersion)};
     }
     connection.hello_done = true;
-    if (std::string_view(r.client).starts_with(kForwardingModuleClient))
+    if (std::string_view(r.client).starts_with(forwarding::kClientName))
         connection.channel = Channel::forwarding_module;
     return HelloReply{kProtocolVersion, identity_.version};
 }

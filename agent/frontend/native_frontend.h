@@ -9,6 +9,7 @@
 #include "agent/core/broker/broker.h"
 #include "agent/request/context.h"
 #include "pkcs11/agent_protocol/messages.h"
+#include "pkcs11/forwarding/identity.h"
 
 namespace attache::agent {
 
@@ -46,7 +47,5 @@ class NativeFrontend {
 protocol::ErrorReply error_reply(const Error& error, uint64_t token_flags = 0);
 // The protocol's entry for a key record.
 protocol::KeyEntry key_entry(const Token& token, const KeyRecord& key);
-// The forwarding module's name in its hello (pkcs11/forwarding sends it).
-inline constexpr std::string_view kForwardingModuleClient = "attache-pkcs11";
 
 }  // namespace attache::agent

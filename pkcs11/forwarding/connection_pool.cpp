@@ -6,6 +6,7 @@
 
 #include "pkcs11/forwarding/agent_errors.h"
 #include "pkcs11/forwarding/fd_registry.h"
+#include "pkcs11/forwarding/identity.h"
 #include "pkcs11/forwarding/log.h"
 
 namespace attache::forwarding {
@@ -29,7 +30,7 @@ bool still_open(int fd) {
 }
 
 std::string client_name() {
-    return std::string("attache-pkcs11 (") +
+    return std::string(kClientName) + " (" +
            (program_invocation_short_name ? program_invocation_short_name : "?") + ")";
 }
 

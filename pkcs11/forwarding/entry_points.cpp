@@ -6,6 +6,7 @@
 
 #include "pkcs11/forwarding/c_boundary.h"
 #include "pkcs11/forwarding/globals.h"
+#include "pkcs11/forwarding/identity.h"
 
 using attache::forwarding::at_c_boundary;
 using attache::forwarding::current_module;
@@ -54,8 +55,8 @@ CK_RV C_GetInfo(CK_INFO_PTR info) {
             return CKR_ARGUMENTS_BAD;
         *info = CK_INFO{};
         info->cryptokiVersion = {2, 40};
-        attache::forwarding::pad_field("Attache", info->manufacturerID,
-                                       sizeof info->manufacturerID);
+        attache::forwarding::pad_field(std::string(attache::forwarding::kManufacturer),
+                                       info->manufacturerID, sizeof info->manufacturerID);
         info->flags = 0;
         attache::forwarding::pad_field("attache-agent forwarding module", info->libraryDescription,
                                        sizeof info->libraryDescription);

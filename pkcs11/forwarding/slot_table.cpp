@@ -4,6 +4,8 @@
 #include <cstring>
 #include <set>
 
+#include "pkcs11/forwarding/identity.h"
+
 namespace attache::forwarding {
 namespace {
 
@@ -140,7 +142,7 @@ void fill_slot_info(const SlotState& slot, CK_SLOT_INFO& info) {
     std::memset(&info, 0, sizeof info);
     pad_field("attache-agent: " + slot.identity.label, info.slotDescription,
               sizeof info.slotDescription);
-    pad_field("Attache", info.manufacturerID, sizeof info.manufacturerID);
+    pad_field(std::string(kManufacturer), info.manufacturerID, sizeof info.manufacturerID);
     info.flags = CKF_REMOVABLE_DEVICE | (slot.present ? CKF_TOKEN_PRESENT : 0);
     info.hardwareVersion = {0, 1};
     info.firmwareVersion = {0, 1};
