@@ -10,30 +10,14 @@ namespace {
 
 using namespace protocol;
 
-std::optional<p11::Hash> to_hash(HashAlg hash) {
-    switch (hash) {
-        case HashAlg::none:
-            return std::nullopt;
-        case HashAlg::sha1:
-            return p11::Hash::sha1;
-        case HashAlg::sha256:
-            return p11::Hash::sha256;
-        case HashAlg::sha384:
-            return p11::Hash::sha384;
-        case HashAlg::sha512:
-            return p11::Hash::sha512;
-    }
-    return std::nullopt;
-}
-
 Operation to_operation(SignRequest& r) {
-    return SignOperation{std::move(r.key),  r.scheme,    to_hash(r.hash),  r.prehashed,
+    return SignOperation{std::move(r.key),  r.scheme,    r.hash,           r.prehashed,
                          r.pss_salt_length, r.ecdsa_der, std::move(r.data)};
 }
 
 Operation to_operation(DecryptRequest& r) {
-    return DecryptOperation{std::move(r.key), r.scheme, to_hash(r.oaep_hash),
-                            std::move(r.oaep_label), std::move(r.data)};
+    return DecryptOperation{std::move(r.key), r.scheme, r.oaep_hash, std::move(r.oaep_label),
+                            std::move(r.data)};
 }
 
 Operation to_operation(DeriveRequest& r) {

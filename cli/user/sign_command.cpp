@@ -18,44 +18,31 @@
 namespace attache::cli {
 namespace {
 
-using protocol::HashAlg;
 using protocol::KeyType;
 using protocol::SignScheme;
 
 struct SignMechanism {
     std::string_view name;
     SignScheme scheme;
-    HashAlg hash;
+    std::optional<p11::Hash> hash;
     KeyType key_type;
 };
 
 constexpr SignMechanism kSignMechanisms[] = {
-    {"rsa-pkcs1-sha256", SignScheme::rsa_pkcs1, HashAlg::sha256, KeyType::rsa},
-    {"rsa-pkcs1-sha384", SignScheme::rsa_pkcs1, HashAlg::sha384, KeyType::rsa},
-    {"rsa-pkcs1-sha512", SignScheme::rsa_pkcs1, HashAlg::sha512, KeyType::rsa},
-    {"rsa-pss-sha256", SignScheme::rsa_pss, HashAlg::sha256, KeyType::rsa},
-    {"rsa-pss-sha384", SignScheme::rsa_pss, HashAlg::sha384, KeyType::rsa},
-    {"rsa-pss-sha512", SignScheme::rsa_pss, HashAlg::sha512, KeyType::rsa},
-    {"ecdsa-sha256", SignScheme::ecdsa, HashAlg::sha256, KeyType::ec},
-    {"ecdsa-sha384", SignScheme::ecdsa, HashAlg::sha384, KeyType::ec},
-    {"ecdsa-sha512", SignScheme::ecdsa, HashAlg::sha512, KeyType::ec},
-    {"eddsa", SignScheme::eddsa, HashAlg::none, KeyType::ed25519},
+    {"rsa-pkcs1-sha256", SignScheme::rsa_pkcs1, p11::Hash::sha256, KeyType::rsa},
+    {"rsa-pkcs1-sha384", SignScheme::rsa_pkcs1, p11::Hash::sha384, KeyType::rsa},
+    {"rsa-pkcs1-sha512", SignScheme::rsa_pkcs1, p11::Hash::sha512, KeyType::rsa},
+    {"rsa-pss-sha256", SignScheme::rsa_pss, p11::Hash::sha256, KeyType::rsa},
+    {"rsa-pss-sha384", SignScheme::rsa_pss, p11::Hash::sha384, KeyType::rsa},
+    {"rsa-pss-sha512", SignScheme::rsa_pss, p11::Hash::sha512, KeyType::rsa},
+    {"ecdsa-sha256", SignScheme::ecdsa, p11::Hash::sha256, KeyType::ec},
+    {"ecdsa-sha384", SignScheme::ecdsa, p11::Hash::sha384, KeyType::ec},
+    {"ecdsa-sha512", SignScheme::ecdsa, p11::Hash::sha512, KeyType::ec},
+    {"eddsa", SignScheme::eddsa, std::nullopt, KeyType::ed25519},
 };
 
-size_t hash_bytes(HashAlg h) {
-    switch (h) {
-        case HashAlg::sha1:
-            return 20;
-        case HashAlg::sha256:
-            return 32;
-        case HashAlg::sha384:
-            return 48;
-        case HashAlg::sha512:
-            return 64;
-        case HashAlg::none:
-            return 0;
-    }
-    return 0;
+size_t hash_bytes(std::optional<p11::Hash> h) {
+    return h ? p11::hash_size(*h) : 0;
 }
 
 std::string sign_mechanism_names() {
@@ -122,7 +109,7 @@ const SignMechanism& sign_mechanism(const SignOptions& o, const protocol::KeyEnt
         fail(kUsage, "mechanism " + std::string(mech ? mech->name : "?") + " does not fit the " +
                          key_type_name(key.type) + " key " + key.id);
     }
-    if (o.prehashed && mech->hash == HashAlg::none)
+    if (o.prehashed && !mech->hash)
         fail(kUsage, "EdDSA signs the message itself; --prehashed does not apply");
     return *mech;
 }
@@ -164,13 +151,13 @@ Report run_decrypt(const DecryptOptions& o) {
     protocol::DecryptRequest request;
     if (o.mechanism == "rsa-oaep-sha1") {
         request.scheme = protocol::DecryptScheme::rsa_oaep;
-        request.oaep_hash = HashAlg::sha1;
+        request.oaep_hash = p11::Hash::sha1;
     } else if (o.mechanism == "rsa-oaep-sha256") {
         request.scheme = protocol::DecryptScheme::rsa_oaep;
-        request.oaep_hash = HashAlg::sha256;
+        request.oaep_hash = p11::Hash::sha256;
     } else if (o.mechanism == "rsa-pkcs1") {
         request.scheme = protocol::DecryptScheme::rsa_pkcs1;
-        request.oaep_hash = HashAlg::none;
+        request.oaep_hash = std::nullopt;
     } else {
         fail(kUsage, "unknown mechanism '" + o.mechanism +
                          "' (one of rsa-oaep-sha1, rsa-oaep-sha256, rsa-pkcs1)");

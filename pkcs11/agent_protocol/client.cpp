@@ -26,7 +26,9 @@ uint64_t latency_kind(const Request& request) {
         return (key_hash * 31 + operation) | 1;  // never 0
     };
     if (const auto* r = std::get_if<SignRequest>(&request))
-        return of(16 * static_cast<uint64_t>(r->scheme) + static_cast<uint64_t>(r->hash), r->key);
+        return of(16 * static_cast<uint64_t>(r->scheme) +
+                      (r->hash ? 1 + static_cast<uint64_t>(*r->hash) : 0),
+                  r->key);
     if (const auto* r = std::get_if<DecryptRequest>(&request))
         return of(1000 + static_cast<uint64_t>(r->scheme), r->key);
     if (const auto* r = std::get_if<DeriveRequest>(&request))

@@ -16,6 +16,7 @@
 
 #include "pkcs11/agent_protocol/vocabulary.h"
 #include "pkcs11/bytes.h"
+#include "pkcs11/mechanism.h"
 #include "pkcs11/secret.h"
 
 namespace attache::protocol {
@@ -50,8 +51,6 @@ enum class MessageType : uint8_t {
 inline constexpr uint8_t kReplyBit = 0x80;
 inline constexpr uint8_t kErrorReply = 0xff;
 
-enum class HashAlg : uint8_t { none = 0, sha1 = 1, sha256 = 2, sha384 = 3, sha512 = 4 };
-
 // ---- Requests -------------------------------------------------------------------------------
 
 struct HelloRequest {
@@ -64,7 +63,7 @@ struct ListKeysRequest {};
 struct SignRequest {
     std::string key;  // key id or PKCS#11 URI
     SignScheme scheme = SignScheme::ecdsa;
-    HashAlg hash = HashAlg::sha256;
+    std::optional<p11::Hash> hash = p11::Hash::sha256;  // nullopt: the data as given
     bool prehashed = false;
     uint32_t pss_salt_length = 0;
     bool ecdsa_der = false;  // DER SEQUENCE instead of PKCS#11's r||s
@@ -73,7 +72,7 @@ struct SignRequest {
 struct DecryptRequest {
     std::string key;
     DecryptScheme scheme = DecryptScheme::rsa_oaep;
-    HashAlg oaep_hash = HashAlg::sha1;
+    std::optional<p11::Hash> oaep_hash = p11::Hash::sha1;
     Bytes oaep_label;
     Bytes data;
 };

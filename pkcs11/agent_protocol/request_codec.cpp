@@ -15,11 +15,30 @@ Error malformed(const char* what) {
     return Error(std::string("malformed request: ") + what);
 }
 
-bool read_hash(Reader& r, HashAlg& out) {
+// The hash on the wire (docs/protocol.md): 0 none, 1 SHA-1, 2 SHA-256, 3 SHA-384, 4 SHA-512.
+uint8_t hash_code(std::optional<p11::Hash> hash) {
+    if (!hash)
+        return 0;
+    switch (*hash) {
+        case p11::Hash::sha1:
+            return 1;
+        case p11::Hash::sha256:
+            return 2;
+        case p11::Hash::sha384:
+            return 3;
+        case p11::Hash::sha512:
+            return 4;
+    }
+    return 0;
+}
+
+bool read_hash(Reader& r, std::optional<p11::Hash>& out) {
+    static constexpr p11::Hash kByCode[] = {p11::Hash::sha1, p11::Hash::sha256, p11::Hash::sha384,
+                                            p11::Hash::sha512};
     uint8_t v;
-    if (!r.u8(v) || v > static_cast<uint8_t>(HashAlg::sha512))
+    if (!r.u8(v) || v > 4)
         return false;
-    out = static_cast<HashAlg>(v);
+    out = v == 0 ? std::nullopt : std::optional<p11::Hash>(kByCode[v - 1]);
     return true;
 }
 
@@ -118,7 +137,7 @@ void encode_body(Writer& w, const Request& request) {
             } else if constexpr (std::is_same_v<T, SignRequest>) {
                 w.string(m.key)
                     .u8(static_cast<uint8_t>(m.scheme))
-                    .u8(static_cast<uint8_t>(m.hash))
+                    .u8(hash_code(m.hash))
                     .boolean(m.prehashed)
                     .u32(m.pss_salt_length)
                     .boolean(m.ecdsa_der)
@@ -126,7 +145,7 @@ void encode_body(Writer& w, const Request& request) {
             } else if constexpr (std::is_same_v<T, DecryptRequest>) {
                 w.string(m.key)
                     .u8(static_cast<uint8_t>(m.scheme))
-                    .u8(static_cast<uint8_t>(m.oaep_hash))
+                    .u8(hash_code(m.oaep_hash))
                     .string(m.oaep_label)
                     .string(m.data);
             } else if constexpr (std::is_same_v<T, DeriveRequest>) {

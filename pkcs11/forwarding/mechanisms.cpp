@@ -7,7 +7,6 @@
 namespace attache::forwarding {
 namespace {
 
-using protocol::HashAlg;
 using protocol::KeyType;
 using protocol::SignScheme;
 
@@ -162,7 +161,7 @@ CK_RV parse_sign_mechanism(const CK_MECHANISM& m, KeyType key_type, SignSpec& ou
             if (params.sLen > 1024)
                 return CKR_MECHANISM_PARAM_INVALID;
             out.pss_salt = static_cast<uint32_t>(params.sLen);
-            out.wire_hash = wire_hash(*hash);
+            out.wire_hash = *hash;
             out.prehashed = true;
             break;
         }
@@ -201,7 +200,7 @@ CK_RV parse_sign_mechanism(const CK_MECHANISM& m, KeyType key_type, SignSpec& ou
     }
     if (suffix) {
         out.module_hash = suffix;
-        out.wire_hash = wire_hash(*suffix);
+        out.wire_hash = *suffix;
         out.prehashed = true;
         out.multi_part = true;
     }
@@ -239,7 +238,7 @@ CK_RV parse_decrypt_mechanism(const CK_MECHANISM& m, KeyType key_type, DecryptSp
                 return CKR_MECHANISM_PARAM_INVALID;
             }
             out.scheme = protocol::DecryptScheme::rsa_oaep;
-            out.oaep_hash = wire_hash(*hash);
+            out.oaep_hash = *hash;
             break;
         }
         default:

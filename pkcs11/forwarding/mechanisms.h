@@ -44,7 +44,7 @@ struct SignSpec {
     // The hash the module computes over the data (CKM_SHAnnn_*), if any.
     std::optional<p11::Hash> module_hash;
     // The hash named in the request: the module's, or PSS's parameter, or none.
-    protocol::HashAlg wire_hash = protocol::HashAlg::none;
+    std::optional<p11::Hash> wire_hash;  // the hash the agent is told; nullopt: none
     bool prehashed = false;
     uint32_t pss_salt = 0;
     bool multi_part = false;  // C_SignUpdate allowed
@@ -57,7 +57,7 @@ CK_RV parse_sign_mechanism(const CK_MECHANISM& mechanism, protocol::KeyType key_
 struct DecryptSpec {
     CK_MECHANISM_TYPE mechanism = 0;
     protocol::DecryptScheme scheme = protocol::DecryptScheme::rsa_pkcs1;
-    protocol::HashAlg oaep_hash = protocol::HashAlg::sha1;
+    std::optional<p11::Hash> oaep_hash = p11::Hash::sha1;
     Bytes oaep_label;
 };
 

@@ -202,7 +202,7 @@ class Module {
         std::shared_ptr<const PublicKeyInfo> key;
     };
     std::map<std::pair<CK_SLOT_ID, std::string>, CachedKey> key_cache_;
-    std::map<std::tuple<CK_SLOT_ID, std::string, protocol::HashAlg>, bool> oaep_support_;
+    std::map<std::tuple<CK_SLOT_ID, std::string, std::optional<p11::Hash>>, bool> oaep_support_;
     bool slot_list_counted_ = false;  // C_GetSlotList's size query refreshed the slots
     std::string last_error_;
 };

@@ -316,8 +316,7 @@ bool Module::token_decrypts(const Session& s, const Object& key, const DecryptSp
     // 2.6 has none). The token says which only when asked to decrypt, and C_Decrypt may not
     // answer with a mechanism error: ask once per key and hash, with a block that decrypts
     // to nothing (0 never passes OAEP's check), so the answer comes at C_DecryptInit.
-    if (spec.scheme != protocol::DecryptScheme::rsa_oaep ||
-        spec.oaep_hash == protocol::HashAlg::sha1) {
+    if (spec.scheme != protocol::DecryptScheme::rsa_oaep || spec.oaep_hash == p11::Hash::sha1) {
         return true;
     }
     const auto cache_key = std::make_tuple(key.slot, key.key_id, spec.oaep_hash);

@@ -62,7 +62,7 @@ CK_RV SignInput::check_key() const {
     if (failed_)
         return CKR_HOST_MEMORY;
     if (spec_.scheme == SignScheme::rsa_pss) {
-        const auto hash = from_wire(spec_.wire_hash);
+        const auto hash = spec_.wire_hash;
         const size_t h = hash ? p11::hash_size(*hash) : 0;
         // emLen >= hLen + sLen + 2 (RFC 8017, 9.1.1).
         if (key_.field_bytes < h + spec_.pss_salt + 2)
@@ -119,7 +119,7 @@ CK_RV SignInput::shape(Bytes& input) const {
                 return CKR_DATA_LEN_RANGE;
             return CKR_OK;
         case SignScheme::rsa_pss: {
-            const auto hash = from_wire(spec_.wire_hash);
+            const auto hash = spec_.wire_hash;
             if (!hash || input.size() != p11::hash_size(*hash))
                 return CKR_DATA_LEN_RANGE;
             return CKR_OK;
@@ -172,7 +172,7 @@ CK_RV verify_signature(const SignSpec& spec, const PublicKeyInfo& key, const Byt
         EVP_PKEY_CTX_new_from_pkey(nullptr, key.pkey.get(), nullptr));
     if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1)
         return CKR_FUNCTION_FAILED;
-    const auto hash = from_wire(spec.wire_hash);
+    const auto hash = spec.wire_hash;
     const EVP_MD* md = hash ? p11::evp_md(*hash) : nullptr;
     Bytes der;
     const uint8_t* sig = signature;

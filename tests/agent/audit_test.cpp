@@ -60,9 +60,9 @@ TEST(AuditTest, OperationIsInTheLogBeforeTheNextReplyOnItsConnection) {
     const std::string key = agent.key("ec").id;
     auto client = agent.client();
     for (int i = 0; i < 20; ++i) {
-        auto r = client.call(protocol::SignRequest{key, protocol::SignScheme::ecdsa,
-                                                   protocol::HashAlg::sha256, false, 0, true,
-                                                   to_bytes("message")});
+        auto r =
+            client.call(protocol::SignRequest{key, protocol::SignScheme::ecdsa, p11::Hash::sha256,
+                                              false, 0, true, to_bytes("message")});
         ASSERT_TRUE(r && std::holds_alternative<protocol::SignReply>(*r));
         auto status = client.call(protocol::StatusRequest{});
         ASSERT_TRUE(status && std::holds_alternative<protocol::StatusReply>(*status));

@@ -58,7 +58,7 @@ class RobustnessTest : public ::testing::Test {
     void expect_still_serving() {
         auto c = agent_.client();
         auto r = c.call(protocol::SignRequest{agent_.key("ec-a").id, protocol::SignScheme::ecdsa,
-                                              protocol::HashAlg::sha256, false, 0, true,
+                                              p11::Hash::sha256, false, 0, true,
                                               to_bytes("still here")});
         ASSERT_TRUE(r) << r.error().message();
         EXPECT_TRUE(std::holds_alternative<protocol::SignReply>(*r));
@@ -150,8 +150,8 @@ TEST_F(RobustnessTest, SixteenClientsTimesTwoHundredSignaturesAllVerify) {
                 const std::string data =
                     "client " + std::to_string(t) + " message " + std::to_string(i);
                 auto r = client->call(protocol::SignRequest{key.id, protocol::SignScheme::ecdsa,
-                                                            protocol::HashAlg::sha256, false, 0,
-                                                            true, to_bytes(data)});
+                                                            p11::Hash::sha256, false, 0, true,
+                                                            to_bytes(data)});
                 auto* sig = r ? std::get_if<protocol::SignReply>(&*r) : nullptr;
                 if (sig == nullptr) {
                     ++failures;

@@ -60,8 +60,8 @@ class SessionPoolTest : public ::testing::Test {
                 if (!client)
                     return;
                 auto r = client->call(protocol::SignRequest{key_, protocol::SignScheme::ecdsa,
-                                                            protocol::HashAlg::sha256, false, 0,
-                                                            true, to_bytes("data")});
+                                                            p11::Hash::sha256, false, 0, true,
+                                                            to_bytes("data")});
                 if (r && std::holds_alternative<protocol::SignReply>(*r))
                     ++ok;
             });

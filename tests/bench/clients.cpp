@@ -181,7 +181,7 @@ class NativeClient : public Client {
             protocol::DecryptRequest d;
             d.key = spec.key_id;
             d.scheme = protocol::DecryptScheme::rsa_oaep;
-            d.oaep_hash = protocol::HashAlg::sha1;
+            d.oaep_hash = p11::Hash::sha1;
             d.data = spec.ciphertext;
             request = std::move(d);
         } else {
@@ -192,15 +192,15 @@ class NativeClient : public Client {
                 case Mech::rsa2048:
                 case Mech::rsa3072:
                     s.scheme = protocol::SignScheme::rsa_pkcs1;
-                    s.hash = protocol::HashAlg::sha256;
+                    s.hash = p11::Hash::sha256;
                     break;
                 case Mech::ec_p256:
                     s.scheme = protocol::SignScheme::ecdsa;
-                    s.hash = protocol::HashAlg::sha256;
+                    s.hash = p11::Hash::sha256;
                     break;
                 case Mech::ed25519:
                     s.scheme = protocol::SignScheme::eddsa;
-                    s.hash = protocol::HashAlg::none;
+                    s.hash = std::nullopt;
                     break;
                 case Mech::rsa2048_oaep:
                     break;

@@ -350,7 +350,7 @@ IsolationSample isolation_sample(Environment& env, Kind kind, const RunLimits& l
             protocol::SignRequest r;
             r.key = env.iso_key_a().agent_id;
             r.scheme = protocol::SignScheme::ecdsa;
-            r.hash = protocol::HashAlg::sha256;
+            r.hash = p11::Hash::sha256;
             r.data = env.message();
             auto reply = c->call(protocol::Request(std::move(r)));
             if (reply && std::holds_alternative<protocol::SignReply>(*reply))

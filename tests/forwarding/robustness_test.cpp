@@ -507,7 +507,7 @@ TEST_F(RobustnessTest, SignLoopRates) {
                 protocol::SignRequest r;
                 r.key = key;
                 r.scheme = protocol::SignScheme::ecdsa;
-                r.hash = protocol::HashAlg::sha256;
+                r.hash = p11::Hash::sha256;
                 r.data = text("c " + std::to_string(i));
                 auto reply = client.call(protocol::Request(std::move(r)));
                 failures += !reply || !std::holds_alternative<protocol::SignReply>(*reply);

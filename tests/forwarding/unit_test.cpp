@@ -115,7 +115,7 @@ TEST(Mechanisms, SignParametersAreChecked) {
     CK_MECHANISM ecdsa{CKM_ECDSA_SHA256, nullptr, 0};
     EXPECT_EQ(parse_sign_mechanism(ecdsa, protocol::KeyType::ec, spec), CKR_OK);
     EXPECT_TRUE(spec.prehashed);
-    EXPECT_EQ(spec.wire_hash, protocol::HashAlg::sha256);
+    EXPECT_EQ(spec.wire_hash, p11::Hash::sha256);
     EXPECT_EQ(parse_sign_mechanism(ecdsa, protocol::KeyType::rsa, spec), CKR_KEY_TYPE_INCONSISTENT);
 
     CK_RSA_PKCS_PSS_PARAMS pss{CKM_SHA256, CKG_MGF1_SHA256, 32};
@@ -137,7 +137,7 @@ TEST(Mechanisms, SignParametersAreChecked) {
     CK_RSA_PKCS_OAEP_PARAMS oaep{CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, nullptr, 0};
     CK_MECHANISM om{CKM_RSA_PKCS_OAEP, &oaep, sizeof oaep};
     EXPECT_EQ(parse_decrypt_mechanism(om, protocol::KeyType::rsa, d), CKR_OK);
-    EXPECT_EQ(d.oaep_hash, protocol::HashAlg::sha1);
+    EXPECT_EQ(d.oaep_hash, p11::Hash::sha1);
     oaep.ulSourceDataLen = 4;  // a label without its bytes
     EXPECT_EQ(parse_decrypt_mechanism(om, protocol::KeyType::rsa, d), CKR_MECHANISM_PARAM_INVALID);
 }

@@ -35,6 +35,10 @@ class Text {
         out_ += std::string(name) + "=" + (v ? "true" : "false") + " ";
         return *this;
     }
+    // A hash as its wire code (0 none, 1 SHA-1 ... 4 SHA-512).
+    Text& field(std::string_view name, std::optional<p11::Hash> v) {
+        return field(name, v ? 1 + static_cast<uint64_t>(*v) : uint64_t{0});
+    }
     template <typename E>
     requires std::is_enum_v<E> Text& field(std::string_view name, E v) {
         return field(name, static_cast<uint64_t>(v));
@@ -98,7 +102,7 @@ std::vector<RequestSample> requests() {
     SignRequest pss;
     pss.key = "pkcs11:token=alice;object=sign%20key;type=private";
     pss.scheme = SignScheme::rsa_pss;
-    pss.hash = HashAlg::sha384;
+    pss.hash = p11::Hash::sha384;
     pss.prehashed = true;
     pss.pss_salt_length = 48;
     pss.ecdsa_der = false;
@@ -108,7 +112,7 @@ std::vector<RequestSample> requests() {
     SignRequest ec;
     ec.key = "k-3f2a9c";
     ec.scheme = SignScheme::ecdsa;
-    ec.hash = HashAlg::sha512;
+    ec.hash = p11::Hash::sha512;
     ec.prehashed = false;
     ec.pss_salt_length = 0x01020304;  // ignored by ECDSA, but carried as given
     ec.ecdsa_der = true;
@@ -118,14 +122,14 @@ std::vector<RequestSample> requests() {
     SignRequest ed;
     ed.key = "k-ed";
     ed.scheme = SignScheme::eddsa;
-    ed.hash = HashAlg::none;
+    ed.hash = std::nullopt;
     ed.data = to_bytes("message to sign");
     add("sign-eddsa", 9, std::move(ed));
 
     DecryptRequest oaep;
     oaep.key = "pkcs11:object=decrypt";
     oaep.scheme = DecryptScheme::rsa_oaep;
-    oaep.oaep_hash = HashAlg::sha256;
+    oaep.oaep_hash = p11::Hash::sha256;
     oaep.oaep_label = to_bytes("label");
     oaep.data = pattern(256, 0x80);
     add("decrypt-oaep", 10, std::move(oaep));
@@ -133,7 +137,7 @@ std::vector<RequestSample> requests() {
     DecryptRequest pkcs1;
     pkcs1.key = "k-rsa";
     pkcs1.scheme = DecryptScheme::rsa_pkcs1;
-    pkcs1.oaep_hash = HashAlg::sha1;
+    pkcs1.oaep_hash = p11::Hash::sha1;
     pkcs1.data = pattern(128, 0x03);
     add("decrypt-pkcs1", 11, std::move(pkcs1));
 
