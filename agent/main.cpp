@@ -13,10 +13,10 @@
 
 #include "agent/config/config.h"
 #include "agent/core/broker/broker.h"
-#include "agent/policy/policy_loader.h"
 #include "agent/core/log.h"
 #include "agent/core/token_manager.h"
 #include "agent/pinentry/pinentry.h"
+#include "agent/policy/policy_loader.h"
 #include "agent/server/native_handler.h"
 #include "agent/server/server.h"
 #include "agent/server/socket_dir.h"

@@ -17,17 +17,23 @@ namespace {
 // secret lands in a stdio buffer.
 Result<Secret> read_line(int fd, std::string_view what) {
     Secret secret;
-    if (!secret.valid()) return Error("cannot allocate locked memory for the PIN");
+    if (!secret.valid())
+        return Error("cannot allocate locked memory for the PIN");
     for (;;) {
         unsigned char c;
         ssize_t n = read(fd, &c, 1);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) return Error("cannot read the PIN from " + std::string(what) + ": " +
-                                std::strerror(errno));
-        if (n == 0 || c == '\n') break;
-        if (!secret.push_back(c)) return Error("the PIN from " + std::string(what) + " is too long");
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return Error("cannot read the PIN from " + std::string(what) + ": " +
+                         std::strerror(errno));
+        if (n == 0 || c == '\n')
+            break;
+        if (!secret.push_back(c))
+            return Error("the PIN from " + std::string(what) + " is too long");
     }
-    if (!secret.empty() && secret.data()[secret.size() - 1] == '\r') secret.pop_back();
+    if (!secret.empty() && secret.data()[secret.size() - 1] == '\r')
+        secret.pop_back();
     return secret;
 }
 
@@ -37,7 +43,8 @@ int g_tty = -1;
 termios g_saved{};
 
 void restore_terminal_and_exit(int sig) {
-    if (g_tty >= 0) tcsetattr(g_tty, TCSAFLUSH, &g_saved);
+    if (g_tty >= 0)
+        tcsetattr(g_tty, TCSAFLUSH, &g_saved);
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -45,7 +52,8 @@ void restore_terminal_and_exit(int sig) {
 Result<Secret> read_from_terminal(std::string_view prompt) {
     int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
     if (tty < 0) {
-        return Error("no terminal to ask for the PIN; use --pin-source fd:N, file:PATH or env:NAME");
+        return Error(
+            "no terminal to ask for the PIN; use --pin-source fd:N, file:PATH or env:NAME");
     }
     (void)!write(tty, prompt.data(), prompt.size());
     termios saved{};
@@ -74,10 +82,12 @@ Result<Secret> read_from_terminal(std::string_view prompt) {
 }
 
 bool parse_fd(std::string_view digits, int& fd) {
-    if (digits.empty() || digits.size() > 9) return false;
+    if (digits.empty() || digits.size() > 9)
+        return false;
     fd = 0;
     for (char c : digits) {
-        if (c < '0' || c > '9') return false;
+        if (c < '0' || c > '9')
+            return false;
         fd = fd * 10 + (c - '0');
     }
     return true;
@@ -87,24 +97,31 @@ bool parse_fd(std::string_view digits, int& fd) {
 
 bool valid_secret_source(std::string_view source) {
     int fd;
-    if (source == "prompt") return true;
-    if (source.starts_with("fd:")) return parse_fd(source.substr(3), fd);
-    if (source.starts_with("file:")) return source.size() > 5;
-    if (source.starts_with("env:")) return source.size() > 4;
+    if (source == "prompt")
+        return true;
+    if (source.starts_with("fd:"))
+        return parse_fd(source.substr(3), fd);
+    if (source.starts_with("file:"))
+        return source.size() > 5;
+    if (source.starts_with("env:"))
+        return source.size() > 4;
     return false;
 }
 
 Result<Secret> read_secret(std::string_view source, std::string_view prompt) {
-    if (source == "prompt") return read_from_terminal(prompt);
+    if (source == "prompt")
+        return read_from_terminal(prompt);
     if (source.starts_with("fd:")) {
         int fd;
-        if (!parse_fd(source.substr(3), fd)) return Error("bad PIN source '" + std::string(source) + "'");
+        if (!parse_fd(source.substr(3), fd))
+            return Error("bad PIN source '" + std::string(source) + "'");
         return read_line(fd, "file descriptor " + std::to_string(fd));
     }
     if (source.starts_with("file:")) {
         std::string path(source.substr(5));
         int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return Error("cannot open PIN file " + path + ": " + std::strerror(errno));
+        if (fd < 0)
+            return Error("cannot open PIN file " + path + ": " + std::strerror(errno));
         auto secret = read_line(fd, path);
         close(fd);
         return secret;
@@ -112,15 +129,18 @@ Result<Secret> read_secret(std::string_view source, std::string_view prompt) {
     if (source.starts_with("env:")) {
         std::string name(source.substr(4));
         char* value = std::getenv(name.c_str());
-        if (value == nullptr) return Error("environment variable " + name + " is not set");
+        if (value == nullptr)
+            return Error("environment variable " + name + " is not set");
         Secret secret;
-        if (!Secret::from(value, secret)) return Error("the PIN in " + name + " is too long");
+        if (!Secret::from(value, secret))
+            return Error("the PIN in " + name + " is too long");
         // Wipe and drop it so child processes do not inherit it.
         std::memset(value, 0, std::strlen(value));
         unsetenv(name.c_str());
         return secret;
     }
-    return Error("bad PIN source '" + std::string(source) + "' (expected " + kSecretSourceHelp + ")");
+    return Error("bad PIN source '" + std::string(source) + "' (expected " + kSecretSourceHelp +
+                 ")");
 }
 
 }  // namespace attache::cli

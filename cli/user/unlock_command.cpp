@@ -94,10 +94,11 @@ Report run_unlock(const UnlockOptions& o) {
     }
     const bool agent_asks = o.pin_source == kAgentPinentry;
     if ((token.flags & CKF_USER_PIN_FINAL_TRY) && !o.confirm_final_try && !agent_asks) {
-        fail(kFinalTry, name +
-                            " has ONE PIN try left: a wrong PIN blocks the card. If you are "
-                            "sure of the PIN, run again with --confirm-final-try (the agent then asks you "
-                            "to confirm in its dialog)");
+        fail(kFinalTry,
+             name +
+                 " has ONE PIN try left: a wrong PIN blocks the card. If you are "
+                 "sure of the PIN, run again with --confirm-final-try (the agent then asks you "
+                 "to confirm in its dialog)");
     }
     protocol::UnlockRequest request;
     request.token = token.uri;

@@ -31,7 +31,7 @@ agent::AuditRecord RecordingAuditSink::last() const {
 }
 
 Result<agent::PinPromptAnswer> ScriptedPrompt::ask_pin(const agent::PinPromptRequest& request,
-                                                      agent::PromptCancel&) {
+                                                       agent::PromptCancel&) {
     pin_requests.push_back(request);
     if (pins_.empty())
         return agent::agent_error(agent::ErrorCode::cancelled, "the script has no PIN left");
@@ -86,15 +86,15 @@ void BrokerFixture::start(const std::vector<FixtureKey>& keys,
     ASSERT_TRUE(tokens_->start());
     if (!policy) {
         // Everything allowed unless a test gives its own rules.
-        auto allow = agent::Policy::parse("[[rule]]\nname = \"all\"\naction = \"allow\"\n",
-                                          "test policy");
+        auto allow =
+            agent::Policy::parse("[[rule]]\nname = \"all\"\naction = \"allow\"\n", "test policy");
         ASSERT_TRUE(allow) << allow.error().message();
         policy = std::make_shared<const agent::Policy>(std::move(*allow));
     }
-    broker_ = std::make_unique<agent::Broker>(agent::BrokerParts{
-        *tokens_, std::move(policy), audit_,
-        with_prompt ? std::shared_ptr<agent::UserPrompt>(prompt_) : nullptr, true,
-        agent::proc_start_time});
+    broker_ = std::make_unique<agent::Broker>(
+        agent::BrokerParts{*tokens_, std::move(policy), audit_,
+                           with_prompt ? std::shared_ptr<agent::UserPrompt>(prompt_) : nullptr,
+                           true, agent::proc_start_time});
 }
 
 std::string BrokerFixture::key_id(const std::string& label) const {

@@ -167,7 +167,8 @@ TEST(Broker, UnlockAndLockAreAuditedOnTheToken) {
 std::shared_ptr<const agent::Policy> policy_of(const std::string& text) {
     auto p = agent::Policy::parse(text, "test policy");
     EXPECT_TRUE(p) << p.error().message();
-    return std::make_shared<const agent::Policy>(p ? std::move(*p) : agent::Policy::builtin_default());
+    return std::make_shared<const agent::Policy>(p ? std::move(*p)
+                                                   : agent::Policy::builtin_default());
 }
 
 const char* kConfirmSigns = R"(
@@ -273,8 +274,8 @@ TEST(BrokerPolicy, TheDefaultPolicyRefusesRemoteSessionsAndConfirmsUnknownProgra
     f.start(kKeys, std::make_shared<const agent::Policy>(agent::Policy::builtin_default()));
     auto remote = f.context();
     remote.client.session = agent::SessionKind::remote;
-    auto unlock = f.broker().perform(agent::UnlockOperation{"", secret_of(SoftHsm::kUserPin)},
-                                     remote);
+    auto unlock =
+        f.broker().perform(agent::UnlockOperation{"", secret_of(SoftHsm::kUserPin)}, remote);
     ASSERT_FALSE(unlock.result);
     EXPECT_NE(unlock.result.error().message().find("remote login session"), std::string::npos);
     ASSERT_TRUE(f.unlock(SoftHsm::kUserPin).result);

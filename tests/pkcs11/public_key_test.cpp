@@ -58,8 +58,7 @@ TEST(CurveParams, KnownCurvesByOid) {
     EXPECT_EQ(curve_nid(Bytes{0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23}).value_or(0),
               NID_secp521r1);
     // Some modules name Edwards curves with a PrintableString.
-    const Bytes printable{0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd',
-                          's', '2', '5', '5', '1', '9'};
+    const Bytes printable{0x13, 0x0c, 'e', 'd', 'w', 'a', 'r', 'd', 's', '2', '5', '5', '1', '9'};
     EXPECT_EQ(curve_nid(printable).value_or(0), NID_ED25519);
 }
 

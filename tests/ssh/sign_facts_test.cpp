@@ -110,8 +110,8 @@ TEST(SignFacts, SshsigNamespaces) {
     EXPECT_NE(why->find("\"evil\""), std::string::npos) << *why;
     EXPECT_NE(why->find("ssh.sshsig_namespaces"), std::string::npos) << *why;
     EXPECT_FALSE(agent::ssh_sign_refusal(
-        evil, agent::SshSignRules{
-                  .namespace_allowed = [](std::string_view n) { return n == "evil"; }}));
+        evil,
+        agent::SshSignRules{.namespace_allowed = [](std::string_view n) { return n == "evil"; }}));
 }
 
 TEST(SignFacts, OtherDataIsRefused) {

@@ -78,8 +78,8 @@ ConfirmRequest confirmation_for(const Chain& chain) {
     d += "Session: " + session_words(client) + "\n";
     d += "Through: " + channel_words(chain.context) + "\n";
     if (chain.match.key) {
-        const std::string label = chain.match.key->label.empty() ? chain.match.key->id
-                                                                 : chain.match.key->label;
+        const std::string label =
+            chain.match.key->label.empty() ? chain.match.key->id : chain.match.key->label;
         d += "Key: '" + label + "'";
         if (chain.match.token)
             d += " on the card " + chain.match.token->display_name();

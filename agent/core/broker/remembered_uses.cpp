@@ -18,10 +18,9 @@ void RememberedUses::remember(const Use& use, std::chrono::seconds how_long) {
     const auto now = Clock::now();
     std::erase_if(entries_, [&](const Entry& e) { return e.until <= now || e.use == use; });
     if (entries_.size() >= kMaxEntries) {
-        entries_.erase(std::min_element(entries_.begin(), entries_.end(),
-                                        [](const Entry& a, const Entry& b) {
-                                            return a.until < b.until;
-                                        }));
+        entries_.erase(
+            std::min_element(entries_.begin(), entries_.end(),
+                             [](const Entry& a, const Entry& b) { return a.until < b.until; }));
     }
     entries_.push_back({use, now + how_long});
 }
