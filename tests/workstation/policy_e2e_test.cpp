@@ -108,13 +108,24 @@ TEST_F(PolicyEndToEnd, AllowConfirmAndDenyByExecutableOnTheNativeSocket) {
         << log;
 }
 
+// pkcs11-tool's environment: the agent's socket (and, in the ASan build, the runtime the
+// instrumented module needs).
+std::map<std::string, std::string> tool_env_for(const std::string& socket) {
+    std::map<std::string, std::string> env{{"ATTACHE_SOCK", socket}};
+#ifdef ATTACHE_ASAN_RUNTIME
+    env["LD_PRELOAD"] = ATTACHE_ASAN_RUNTIME;
+    env["ASAN_OPTIONS"] = "detect_leaks=0";
+#endif
+    return env;
+}
+
 TEST_F(PolicyEndToEnd, ADeniedProgramThroughThePkcs11ModuleIsRefusedWithoutADialog) {
     const std::string data = (agent_.dir() / "data").string();
     write_file(data, "to be signed");
     auto r = run_command(
         {"pkcs11-tool", "--module", ATTACHE_FORWARDING_MODULE_PATH, "--sign", "-m", "ECDSA",
          "--label", "ec-sign", "--input-file", data, "--output-file", data + ".sig"},
-        {}, {{"ATTACHE_SOCK", agent_.socket()}});
+        {}, tool_env_for(agent_.socket()));
     EXPECT_NE(r.exit_code, 0) << describe(r);
     EXPECT_EQ(pinentry_.prompts(), 0);
     const std::string log = sign_audits(1);
