@@ -7,15 +7,6 @@
 namespace attache::ssh {
 namespace {
 
-Result<std::string> text(Reader& r, std::string_view field) {
-    auto bytes = r.string();
-    if (!bytes)
-        return std::move(bytes).error().context(field);
-    if (std::find(bytes->begin(), bytes->end(), 0) != bytes->end())
-        return Error(std::string(field) + " contains a NUL byte");
-    return std::string(as_chars(*bytes));
-}
-
 Status expect_empty_reserved(Reader& r) {
     ATTACHE_TRY(ByteView reserved, r.string());
     if (!reserved.empty())
@@ -27,10 +18,10 @@ Status expect_empty_reserved(Reader& r) {
 Result<DestinationHop> decode_hop(ByteView bytes) {
     Reader r(bytes);
     DestinationHop hop;
-    ATTACHE_TRY(hop.user, text(r, "user"));
+    ATTACHE_TRY(hop.user, read_text(r, "user"));
     if (hop.user.size() > kMaxConstraintUserSize)
         return Error("user pattern longer than " + std::to_string(kMaxConstraintUserSize));
-    ATTACHE_TRY(hop.hostname, text(r, "hostname"));
+    ATTACHE_TRY(hop.hostname, read_text(r, "hostname"));
     ATTACHE_CHECK(expect_empty_reserved(r));
     while (!r.at_end()) {
         ATTACHE_TRY(ByteView key, r.string());
@@ -88,7 +79,7 @@ Result<AssociatedCerts> decode_certs(Reader& r) {
 }
 
 Status decode_extension(Reader& r, KeyConstraints& out) {
-    ATTACHE_TRY(std::string name, text(r, "constraint extension name"));
+    ATTACHE_TRY(std::string name, read_text(r, "constraint extension name"));
     if (name == kRestrictDestination) {
         if (out.destinations)
             return Error(name + " given twice");

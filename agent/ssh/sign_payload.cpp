@@ -10,16 +10,6 @@
 namespace attache::ssh {
 namespace {
 
-// A string field that OpenSSH reads with sshbuf_get_cstring: no NUL inside.
-Result<std::string> text(Reader& r, std::string_view field) {
-    auto bytes = r.string();
-    if (!bytes)
-        return std::move(bytes).error().context(field);
-    if (std::find(bytes->begin(), bytes->end(), 0) != bytes->end())
-        return Error(std::string(field) + " contains a NUL byte");
-    return std::string(as_chars(*bytes));
-}
-
 // sshkey_type_from_name(algorithm) == the key's type.
 bool algorithm_fits(std::string_view algorithm, ByteView key_blob) {
     auto type = key_type_of_blob(key_blob);
@@ -40,15 +30,15 @@ Result<UserauthPayload> parse_userauth(ByteView data, ByteView key_blob) {
     ATTACHE_TRY(std::uint8_t type, r.u8());
     if (type != SSH_MSG_USERAUTH_REQUEST)
         return Error("message type " + std::to_string(type) + ", not SSH_MSG_USERAUTH_REQUEST");
-    ATTACHE_TRY(out.user, text(r, "user"));
-    ATTACHE_TRY(std::string service, text(r, "service"));
+    ATTACHE_TRY(out.user, read_text(r, "user"));
+    ATTACHE_TRY(std::string service, read_text(r, "service"));
     if (service != "ssh-connection")
         return Error("service \"" + service + "\", not ssh-connection");
-    ATTACHE_TRY(std::string method, text(r, "method"));
+    ATTACHE_TRY(std::string method, read_text(r, "method"));
     ATTACHE_TRY(std::uint8_t sig_follows, r.u8());
     if (sig_follows != 1)
         return Error("the signature flag is not TRUE");
-    ATTACHE_TRY(out.algorithm, text(r, "algorithm"));
+    ATTACHE_TRY(out.algorithm, read_text(r, "algorithm"));
     ATTACHE_TRY(ByteView key, r.string());
     if (!std::equal(key.begin(), key.end(), key_blob.begin(), key_blob.end()))
         return Error("it names another key than the one asked to sign");
@@ -72,11 +62,11 @@ Result<SshsigPayload> parse_sshsig(ByteView data) {
     if (as_chars(magic) != kSshsigMagic)
         return Error("no SSHSIG magic");
     SshsigPayload out;
-    ATTACHE_TRY(out.name_space, text(r, "namespace"));
+    ATTACHE_TRY(out.name_space, read_text(r, "namespace"));
     if (out.name_space.empty())
         return Error("empty namespace");
     ATTACHE_CHECK(r.string());  // reserved
-    ATTACHE_TRY(out.hash_algorithm, text(r, "hash algorithm"));
+    ATTACHE_TRY(out.hash_algorithm, read_text(r, "hash algorithm"));
     const size_t want = out.hash_algorithm == "sha256"   ? 32
                         : out.hash_algorithm == "sha512" ? 64
                                                          : 0;

@@ -1,5 +1,7 @@
 #include "agent/ssh/wire.h"
 
+#include <algorithm>
+
 #include <cstdlib>
 #include <limits>
 #include <string>
@@ -106,6 +108,15 @@ Writer& Writer::mpint(ByteView magnitude) {
     if (pad)
         u8(0);
     return raw(digits);
+}
+
+Result<std::string> read_text(Reader& r, std::string_view field) {
+    auto bytes = r.string();
+    if (!bytes)
+        return std::move(bytes).error().context(field);
+    if (std::find(bytes->begin(), bytes->end(), 0) != bytes->end())
+        return Error(std::string(field) + " contains a NUL byte");
+    return std::string(as_chars(*bytes));
 }
 
 }  // namespace attache::ssh

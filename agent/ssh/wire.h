@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "pkcs11/bytes.h"
@@ -52,6 +53,10 @@ class Reader {
     ByteView data_;
     size_t pos_ = 0;
 };
+
+// A string field that OpenSSH reads with sshbuf_get_cstring: no NUL byte inside. `field` names
+// it in errors.
+Result<std::string> read_text(Reader& r, std::string_view field);
 
 // Appends fields to a growing byte vector.
 class Writer {

@@ -8,21 +8,11 @@
 #include <unistd.h>
 
 #include "pkcs11/agent_protocol/unique_fd.h"
+#include "tests/support/loopback.h"
 #include "tests/support/temp_dir.h"
 
 namespace attache::testing {
 namespace {
-
-int free_port() {
-    UniqueFd s(socket(AF_INET, SOCK_STREAM, 0));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len);
-    return ntohs(a.sin_port);
-}
 
 bool accepts(int port) {
     UniqueFd s(socket(AF_INET, SOCK_STREAM, 0));

@@ -12,17 +12,6 @@
 
 namespace attache::testing {
 
-int free_port() {
-    UniqueFd s(socket(AF_INET, SOCK_STREAM, 0));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(s.get(), reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(s.get(), reinterpret_cast<sockaddr*>(&a), &len);
-    return ntohs(a.sin_port);
-}
-
 bool wait_for_port(int port) {
     for (int i = 0; i < 500; ++i) {
         UniqueFd s(socket(AF_INET, SOCK_STREAM, 0));

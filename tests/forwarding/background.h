@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "pkcs11/agent_protocol/unique_fd.h"
+#include "tests/support/loopback.h"
 
 namespace attache::testing {
 
-int free_port();
 // True once something accepts connections on 127.0.0.1:port (bounded: ~10 s).
 bool wait_for_port(int port);
 
