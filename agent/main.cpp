@@ -3,10 +3,13 @@
 
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -15,6 +18,8 @@
 #include "agent/core/broker/broker.h"
 #include "agent/core/log.h"
 #include "agent/core/token_manager.h"
+#include "agent/managed/manifest_holders.h"
+#include "agent/managed/system_setup.h"
 #include "agent/pinentry/pinentry.h"
 #include "agent/policy/policy_loader.h"
 #include "agent/server/native_handler.h"
@@ -57,6 +62,8 @@ struct Options {
     bool debug = false;
     bool kill = false;
     ShellSyntax syntax = ShellSyntax::sh;
+    bool system = false;  // managed mode
+    std::string config_dir = kSystemConfigDir;
 };
 
 // Connections to a socket whose protocol is switched off (systemd's socket unit still
@@ -84,7 +91,21 @@ bool same_path(const std::string& a, const std::string& b) {
            std::filesystem::path(b).lexically_normal();
 }
 
-Result<Sockets> open_sockets(const Config& config, std::vector<InheritedSocket> inherited) {
+// Personal mode: the user's own 0700 directory. Managed mode: root's, sockets open to every uid.
+Status prepare_socket_dir(const std::filesystem::path& dir, bool system) {
+    return system ? prepare_system_socket_dir(dir) : prepare_runtime_dir(dir);
+}
+
+Result<ListeningSocket> listen_here(const std::string& path, bool system) {
+    ATTACHE_CHECK(prepare_socket_dir(std::filesystem::path(path).parent_path(), system));
+    ATTACHE_TRY(ListeningSocket ls, listen_on(path));
+    if (system && chmod(path.c_str(), 0666) != 0)
+        return Error("chmod " + path + ": " + std::strerror(errno));
+    return ls;
+}
+
+Result<Sockets> open_sockets(const Config& config, std::vector<InheritedSocket> inherited,
+                             bool system) {
     Sockets out;
     for (const auto& s : inherited) {
         const bool native = same_path(s.path, config.socket);
@@ -95,19 +116,17 @@ Result<Sockets> open_sockets(const Config& config, std::vector<InheritedSocket> 
                          "and agent.toml agree");
         }
         // systemd made the directory; it must still be ours alone.
-        ATTACHE_CHECK(prepare_runtime_dir(std::filesystem::path(s.path).parent_path()));
+        ATTACHE_CHECK(prepare_socket_dir(std::filesystem::path(s.path).parent_path(), system));
         ATTACHE_TRY(ListeningSocket ls, adopt_socket(s.fd, s.path));
         (native ? out.native : out.ssh) = std::move(ls);
         (native ? out.native_inherited : out.ssh_inherited) = true;
     }
     if (!out.native) {
-        ATTACHE_CHECK(prepare_runtime_dir(std::filesystem::path(config.socket).parent_path()));
-        ATTACHE_TRY(ListeningSocket ls, listen_on(config.socket));
+        ATTACHE_TRY(ListeningSocket ls, listen_here(config.socket, system));
         out.native = std::move(ls);
     }
     if (!out.ssh && config.ssh_enabled) {
-        ATTACHE_CHECK(prepare_runtime_dir(std::filesystem::path(config.ssh_socket).parent_path()));
-        ATTACHE_TRY(ListeningSocket ls, listen_on(config.ssh_socket));
+        ATTACHE_TRY(ListeningSocket ls, listen_here(config.ssh_socket, system));
         out.ssh = std::move(ls);
     }
     return out;
@@ -139,7 +158,44 @@ int kill_agent(const Options& opts) {
     return 0;
 }
 
-int run(const Options& opts) {
+// What the agent serves with, read before anything starts.
+struct Setup {
+    Config config;
+    Policy policy;
+    std::shared_ptr<CardHolders> holders;  // managed mode
+    std::optional<BrokerUser> broker;      // managed mode
+};
+
+// Managed mode: root's files only; nothing from the command line can name a module, a
+// configuration or a socket.
+Result<Setup> system_setup(const Options& opts) {
+    if (!opts.config.empty() || !opts.admin_config.empty() || !opts.modules.empty() ||
+        !opts.socket.empty() || !opts.ssh_socket.empty() || opts.pinentry)
+        return Error("--system takes its configuration from " + opts.config_dir +
+                     "/agent.toml only: --config, --admin-config, --module, --socket, "
+                     "--ssh-socket and --pinentry are refused");
+    ATTACHE_CHECK(check_start_environment());
+    ATTACHE_TRY(Config config, load_system_config(opts.config_dir));
+    ATTACHE_TRY(Policy policy, load_policy(config, {}));
+    ATTACHE_TRY(BrokerUser broker, find_broker_user(config.broker_user));
+    ATTACHE_TRY(std::shared_ptr<ManifestHolders> holders,
+                ManifestHolders::load({config.manifest, config.manifest_signer}));
+    set_broker_environment(config, broker);
+    return Setup{std::move(config), std::move(policy), std::move(holders), std::move(broker)};
+}
+
+int run(Options opts) {
+    std::optional<Setup> managed;
+    if (opts.system) {
+        auto setup = system_setup(opts);
+        if (!setup) {
+            std::fprintf(stderr, "attache-agent: %s\n", setup.error().message().c_str());
+            return 1;
+        }
+        managed = std::move(*setup);
+        opts.foreground = true;  // a system service: systemd (or the admin's supervisor) runs it
+        opts.config = opts.config_dir + "/agent.toml";
+    }
     auto files = default_config_files();
     std::vector<std::filesystem::path> admin{
         opts.admin_config.empty() ? files.front() : std::filesystem::path(opts.admin_config)};
@@ -149,14 +205,15 @@ int run(const Options& opts) {
     } else if (files.size() > 1) {
         user.push_back(files[1]);
     }
-    auto config = load_config(admin, user);
+    auto config = managed ? Result<Config>(managed->config) : load_config(admin, user);
     if (!config) {
         std::fprintf(stderr, "attache-agent: %s\n", config.error().message().c_str());
         return 1;
     }
     // The admin's policy, with the user's layered on top (stricter only); a file that does not
     // parse stops the agent rather than leaving it without rules.
-    auto policy = load_policy(*config, default_user_policy_file());
+    auto policy = managed ? Result<Policy>(managed->policy)
+                          : load_policy(*config, default_user_policy_file());
     if (!policy) {
         std::fprintf(stderr, "attache-agent: %s\n", policy.error().message().c_str());
         return 1;
@@ -166,7 +223,7 @@ int run(const Options& opts) {
                      opts.config.c_str());
         return 1;
     }
-    if (!opts.modules.empty())
+    if (!opts.modules.empty() && !managed)
         config->modules = opts.modules;
     if (!opts.socket.empty())
         config->socket = opts.socket;
@@ -206,10 +263,17 @@ int run(const Options& opts) {
         log_error(s.error().message());
         return 1;
     }
-    auto sockets = open_sockets(*config, std::move(*inherited));
+    auto sockets = open_sockets(*config, std::move(*inherited), managed.has_value());
     if (!sockets) {
         log_error(sockets.error().message());
         return 1;
+    }
+    // Bound as root if started so; from here on the broker's own user, before any module runs.
+    if (managed) {
+        if (Status s = become_broker_user(*managed->broker); !s) {
+            log_error(s.error().message());
+            return 1;
+        }
     }
     std::optional<ListeningSocket>& native = sockets->native;
     std::optional<ListeningSocket>& ssh = sockets->ssh;
@@ -271,13 +335,15 @@ int run(const Options& opts) {
     AgentIdentity identity{kVersion, config->socket, serve_ssh ? config->ssh_socket : ""};
     LogAuditSink audit_sink;
     Broker broker(BrokerParts{tokens, std::make_shared<const Policy>(std::move(*policy)),
-                              audit_sink, prompt, config->prompt_on_use, proc_start_time});
+                              audit_sink, prompt, config->prompt_on_use, proc_start_time,
+                              managed ? managed->holders : nullptr});
     NativeFrontend native_frontend(broker, identity);
     NativeHandler native_handler(native_frontend);
     LogindSessions sessions;  // each client's login session, local or remote
     ServerOptions server_options;
     server_options.sessions = &sessions;
     server_options.allow_root = config->allow_root;
+    server_options.any_uid = managed.has_value();
     server_options.on_lock_signal = [&tokens] { tokens.lock_all("SIGUSR1"); };
     Server server(server_options);
     server.add_listener(native->fd.get(), native_handler);
@@ -372,6 +438,15 @@ int main(int argc, char** argv) {
                    "pinentry program the agent asks for PINs with (default: `pinentry` of the "
                    "configuration, itself `pinentry` in PATH); \"\" never prompts");
     app.add_flag("--debug", opts.debug, "Log debug messages");
+    app.add_flag("--system", opts.system,
+                 "Managed mode: the broker of a managed workstation, run by systemd's system "
+                 "instance as its own user (`broker_user`, default attache) or started as root "
+                 "(it binds /run/attache/agent.sock and ssh.sock, then becomes that user). "
+                 "Configuration from /etc/attache/agent.toml only (root's files; modules by "
+                 "absolute path); cards served to their holders by the signed card manifest");
+    app.add_option("--config-dir", opts.config_dir,
+                   "With --system: the configuration directory instead of /etc/attache (tests "
+                   "and staging; it must be root's alone like /etc/attache)");
     app.set_version_flag("--version", kVersion);
     CLI11_PARSE(app, argc, argv);
     if (int(sh) + int(csh) + int(fish) > 1) {

@@ -109,6 +109,12 @@ class [[nodiscard]] Result<void> {
         assert(error_);
         return std::move(*error_);
     }
+    // Prepends what the caller was doing to an error; success stays success.
+    Result<void> context(std::string_view what) && {
+        if (error_)
+            return std::move(*error_).context(what);
+        return {};
+    }
 
   private:
     std::optional<Error> error_;

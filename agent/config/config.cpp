@@ -117,6 +117,23 @@ Status apply_key(Config& c, const std::string& origin, const std::string& key,
                          "~/.config/attache/policy.toml)");
         }
         ATTACHE_TRY(c.policy, get<std::string>(origin, key, node, "a path string"));
+    } else if (key == "broker_user" || key == "manifest" || key == "manifest_signer" ||
+               key == "module_environment") {
+        if (user_file)
+            return Error(where(origin, node) + ": '" + key +
+                         "' may only be set in the admin's file");
+        if (key == "module_environment") {
+            ATTACHE_TRY(c.module_environment, get_strings(origin, key, node));
+            for (const auto& v : c.module_environment) {
+                if (v.find('=') == std::string::npos || v.front() == '=')
+                    return bad_value(origin, key, node, "an array of \"NAME=VALUE\" strings");
+            }
+        } else {
+            ATTACHE_TRY(std::string value, get<std::string>(origin, key, node, "a string"));
+            (key == "broker_user" ? c.broker_user
+             : key == "manifest"  ? c.manifest
+                                  : c.manifest_signer) = value;
+        }
     } else if (key == "locked") {
         if (user_file) {
             return Error(where(origin, node) + ": 'locked' may only be set in the admin's file");

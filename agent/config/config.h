@@ -54,6 +54,14 @@ struct Config {
     std::string policy = "/etc/attache/policy.toml";
     // Keys of the user's file the admin's file forbids overriding.
     std::vector<std::string> locked;
+
+    // Managed mode (`attache-agent --system`; admin's file only, ignored in personal mode).
+    std::string broker_user = "attache";                   // the system user the broker runs as
+    std::string manifest = "/etc/attache/cards.manifest";  // and cards.manifest.sig beside it
+    std::string manifest_signer = "/etc/attache/manifest-signer.pem";
+    // NAME=VALUE pairs the modules get (the broker's environment is otherwise cleared), e.g.
+    // "OPENSC_CONF=/etc/attache/opensc.conf".
+    std::vector<std::string> module_environment;
 };
 
 // The files read, in order; missing files are skipped.

@@ -127,13 +127,13 @@ Reply NativeFrontend::hello(const HelloRequest& r, NativeConnection& connection)
     return HelloReply{kProtocolVersion, identity_.version};
 }
 
-Reply NativeFrontend::status() {
+Reply NativeFrontend::status(const Context& context) {
     StatusReply s;
     s.agent = identity_.version;
     s.pid = static_cast<uint32_t>(getpid());
     s.socket = identity_.socket;
     s.ssh_socket = identity_.ssh_socket;
-    for (const auto& t : broker_.token_states())
+    for (const auto& t : broker_.token_states(context))
         s.tokens.push_back(to_status(t));
     return s;
 }
@@ -157,7 +157,7 @@ Reply NativeFrontend::handle(Request& request, const ClientFacts& client,
         [&](auto& r) -> Reply {
             using T = std::decay_t<decltype(r)>;
             if constexpr (std::is_same_v<T, StatusRequest>) {
-                return status();
+                return status(context);
             } else if constexpr (std::is_same_v<T, RandomRequest>) {
                 return random(r);
             } else if constexpr (std::is_same_v<T, HelloRequest>) {

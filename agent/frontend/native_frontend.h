@@ -36,7 +36,7 @@ class NativeFrontend {
 
   private:
     protocol::Reply hello(const protocol::HelloRequest& r, NativeConnection& connection);
-    protocol::Reply status();
+    protocol::Reply status(const Context& context);
     protocol::Reply random(const protocol::RandomRequest& r);
 
     Broker& broker_;

@@ -47,7 +47,8 @@ struct ClientFacts {
     pid_t pid = 0;
     uid_t uid = 0;
     gid_t gid = 0;
-    std::string exe;  // canonical path of /proc/PID/exe, "?" when unreadable
+    std::string user;  // the uid's login name (passwd); empty when it has none
+    std::string exe;   // canonical path of /proc/PID/exe, "?" when unreadable
     // /proc/PID/stat field 22 (clock ticks after boot): pid and start time name one process,
     // so a remembered confirmation never passes to a later process that reuses the pid.
     uint64_t start_time = 0;

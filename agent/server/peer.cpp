@@ -1,5 +1,6 @@
 #include "agent/server/peer.h"
 
+#include <pwd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -167,6 +168,16 @@ void add_process_facts(ClientFacts& client) {
     client.unit = std::move(unit);
 }
 
+// The uid's login name: what the card manifest names holders by.
+static std::string login_name(uid_t uid) {
+    passwd pw{};
+    passwd* found = nullptr;
+    std::vector<char> buf(16384);
+    if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) != 0 || found == nullptr)
+        return {};
+    return found->pw_name;
+}
+
 Result<ClientFacts> peer_of(int fd) {
     ucred cred{};
     socklen_t len = sizeof cred;
@@ -177,6 +188,7 @@ Result<ClientFacts> peer_of(int fd) {
     c.pid = cred.pid;
     c.uid = cred.uid;
     c.gid = cred.gid;
+    c.user = login_name(cred.uid);
     add_process_facts(c);
     return c;
 }

@@ -195,7 +195,7 @@ bool Server::accept_one(int listen_fd, ConnectionHandler& handler) {
     }
     const std::string who = "from pid " + std::to_string(peer->pid) + " (" + peer->exe + ")";
     const uid_t me = getuid();
-    if (peer->uid != me && !(peer->uid == 0 && options_.allow_root)) {
+    if (peer->uid == 0 ? !options_.allow_root && me != 0 : peer->uid != me && !options_.any_uid) {
         refused("from uid " + std::to_string(peer->uid) + " (pid " + std::to_string(peer->pid) +
                 ", " + peer->exe + "): only uid " + std::to_string(me) + " may use this agent");
         return true;

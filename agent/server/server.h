@@ -48,6 +48,8 @@ inline constexpr int kAcceptBackoffMs = 100;
 
 struct ServerOptions {
     bool allow_root = false;
+    // Managed mode: every local uid may connect; the broker's chain decides what each may do.
+    bool any_uid = false;
     std::function<void()> on_lock_signal;  // SIGUSR1
     // Where a client's login session is looked up (logind); null: only the sshd-ancestor
     // fallback. Asked in the connection's thread, so a slow bus never holds the accept loop.

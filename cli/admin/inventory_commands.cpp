@@ -7,6 +7,7 @@
 #include "cli/admin/failure.h"
 #include "cli/admin/inventory.h"
 #include "cli/admin/inventory_json.h"
+#include "cli/admin/manifest_export.h"
 #include "cli/admin/openssl_util.h"
 #include "cli/admin/options.h"
 #include "cli/admin/registration.h"
@@ -29,6 +30,8 @@ struct InventoryOptions {
     std::string reason;
     // export
     std::string out;
+    bool manifest = false;
+    std::string signing_key;
 };
 
 std::optional<std::string> optional(const std::string& s) {
@@ -205,10 +208,26 @@ void add_inventory_commands(CLI::App& app, int& exit_code) {
         [ss, &exit_code] { run_command(ss->json, exit_code, [ss] { return set_state(*ss); }); });
 
     CLI::App* export_cmd = subcommand(
-        *inv, "export", "Export every record: CSV (one row per key), or JSON with --json", ex);
-    add_out_option(*export_cmd, ex->out, "Export file");
-    export_cmd->callback(
-        [ex, &exit_code] { run_command(ex->json, exit_code, [ex] { return export_all(*ex); }); });
+        *inv, "export",
+        "Export every record: CSV (one row per key), or JSON with --json; or, with --manifest, "
+        "the signed card manifest of managed workstations",
+        ex);
+    add_out_option(*export_cmd, ex->out, "Export file (with --manifest: required; FILE.sig too)");
+    export_cmd->add_flag("--manifest", ex->manifest,
+                         "Write the card manifest (each card's serial, model, holder, state and "
+                         "keys' SPKI SHA-256), signed with --signing-key");
+    export_cmd->add_option("--signing-key", ex->signing_key,
+                           "The admin's manifest signing key (PEM, Ed25519 or P-256); its public "
+                           "key goes to /etc/attache/manifest-signer.pem on the workstations");
+    export_cmd->callback([ex, &exit_code] {
+        run_command(ex->json, exit_code, [ex] {
+            if (ex->manifest)
+                return export_manifest({ex->inventory, ex->signing_key, ex->out});
+            if (!ex->signing_key.empty())
+                fail(kUsage, "--signing-key is for --manifest");
+            return export_all(*ex);
+        });
+    });
 }
 
 }  // namespace attache::cli::admin

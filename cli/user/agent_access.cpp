@@ -95,7 +95,10 @@ std::vector<protocol::KeyEntry> matching_keys(std::vector<protocol::KeyEntry> ke
 }  // namespace
 
 protocol::Client connect_agent() {
-    auto client = protocol::Client::connect(protocol::default_socket_path(), "attache");
+    auto endpoint = protocol::agent_endpoint();
+    if (!endpoint)
+        throw CommandFailure(kAgentNotRunning, endpoint.error().message());
+    auto client = protocol::Client::connect(*endpoint, "attache");
     if (!client)
         throw CommandFailure(kAgentNotRunning, client.error().message());
     return std::move(*client);

@@ -35,6 +35,12 @@ std::string shell_quote(const std::string& s) {
 
 // The agent's SSH socket, or the default one when the agent is not running.
 std::string ssh_socket() {
+    // Managed mode: the broker's socket, whatever a relay may have put in the environment.
+    auto managed = protocol::managed_ssh_socket();
+    if (!managed)
+        fail(kFailure, managed.error().message());
+    if (*managed)
+        return **managed;
     auto client = protocol::Client::connect(protocol::default_socket_path(), "attache");
     if (!client)
         return default_ssh_socket();

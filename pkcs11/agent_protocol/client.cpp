@@ -48,6 +48,11 @@ std::string default_socket_path() {
 }
 
 Result<Client> Client::connect(const std::string& path, std::string_view client_name) {
+    return connect(AgentEndpoint{path, std::nullopt, "your own agent"}, client_name);
+}
+
+Result<Client> Client::connect(const AgentEndpoint& endpoint, std::string_view client_name) {
+    const std::string& path = endpoint.path;
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (path.size() >= sizeof addr.sun_path) {
@@ -59,20 +64,32 @@ Result<Client> Client::connect(const std::string& path, std::string_view client_
         return Error(std::string("socket: ") + std::strerror(errno));
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
         int err = errno;
+        if (endpoint.server_uid)
+            return Error("the attache broker is not running (cannot connect to " + path + ": " +
+                         std::strerror(err) +
+                         "); ask your administrator (systemctl status "
+                         "attache-broker)");
         return Error("attache-agent is not running (cannot connect to " + path + ": " +
                      std::strerror(err) +
                      "); start it with `systemctl --user start attache-agent` or `attache-agent`");
     }
-    // The PIN goes through this socket: make sure the listener is this user's own agent (or
-    // root's, who can read any process anyway), not another user's process at a path we were
-    // pointed to.
+    // The PIN goes through this socket: make sure the listener is who it should be, not another
+    // process at a path we were pointed to.
     ucred peer{};
     socklen_t len = sizeof peer;
     if (getsockopt(fd.get(), SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || len != sizeof peer) {
         return Error("cannot check who listens on " + path);
     }
-    // Root may use another user's agent on purpose (an agent with allow_root = true).
-    if (peer.uid != getuid() && peer.uid != 0 && getuid() != 0) {
+    if (endpoint.server_uid) {
+        // The listener's credentials are those of whoever called listen(): systemd's socket
+        // unit, or the broker before it left root, is root. Root is out of scope anyway, and
+        // only root can put a socket in the broker's root-owned directory.
+        if (peer.uid != *endpoint.server_uid && peer.uid != 0)
+            return Error("refusing to talk to " + path + ": it is served by uid " +
+                         std::to_string(peer.uid) + ", not by " + endpoint.server_name + ", uid " +
+                         std::to_string(*endpoint.server_uid));
+    } else if (peer.uid != getuid() && peer.uid != 0 && getuid() != 0) {
+        // Root may use another user's agent on purpose (an agent with allow_root = true).
         return Error("refusing to talk to " + path + ": it is served by uid " +
                      std::to_string(peer.uid) + ", not by your own agent (uid " +
                      std::to_string(getuid()) + ")");

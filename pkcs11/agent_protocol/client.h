@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "pkcs11/agent_protocol/agent_endpoint.h"
 #include "pkcs11/agent_protocol/messages.h"
 #include "pkcs11/agent_protocol/reply_wait.h"
 #include "pkcs11/agent_protocol/unique_fd.h"
@@ -20,6 +21,10 @@ class Client {
   public:
     // Connects and performs the version handshake. The error message says how to start the
     // agent when nothing listens on `path`.
+    // The listener must be the endpoint's server uid (managed mode: the broker's user), or
+    // the caller's own uid (or root) when it names none.
+    static Result<Client> connect(const AgentEndpoint& endpoint, std::string_view client_name);
+    // A personal agent at `path` (tests, `attache-agent -k --socket`).
     static Result<Client> connect(const std::string& path, std::string_view client_name);
 
     // Sends one request and returns the agent's reply; an ErrorReply from the agent is a

@@ -48,8 +48,8 @@ struct ConnectionPool::Connection {
     int entry = -1;
 };
 
-ConnectionPool::ConnectionPool(std::string socket_path)
-    : path_(std::move(socket_path)), client_name_(client_name()) {}
+ConnectionPool::ConnectionPool(protocol::AgentEndpoint endpoint)
+    : endpoint_(std::move(endpoint)), client_name_(client_name()) {}
 
 ConnectionPool::~ConnectionPool() = default;
 
@@ -59,7 +59,7 @@ uint64_t ConnectionPool::epoch() const {
 }
 
 Result<std::unique_ptr<ConnectionPool::Connection>> ConnectionPool::connect_new() {
-    auto client = protocol::Client::connect(path_, client_name_);
+    auto client = protocol::Client::connect(endpoint_, client_name_);
     if (!client)
         return transport(client.error().message(), kAgentUnreachable);
     auto c = std::make_unique<Connection>(std::move(*client));

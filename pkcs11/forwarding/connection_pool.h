@@ -23,7 +23,7 @@ namespace attache::forwarding {
 
 class ConnectionPool {
   public:
-    explicit ConnectionPool(std::string socket_path);
+    explicit ConnectionPool(protocol::AgentEndpoint endpoint);
     ~ConnectionPool();
     ConnectionPool(const ConnectionPool&) = delete;
     ConnectionPool& operator=(const ConnectionPool&) = delete;
@@ -37,7 +37,7 @@ class ConnectionPool {
 
     // The current agent epoch (moves on when a restarted agent is found).
     uint64_t epoch() const;
-    const std::string& socket_path() const { return path_; }
+    const std::string& socket_path() const { return endpoint_.path; }
 
   private:
     struct Connection;
@@ -45,7 +45,7 @@ class ConnectionPool {
     Result<std::unique_ptr<Connection>> connect_new();
     void release(std::unique_ptr<Connection> c, bool keep);
 
-    const std::string path_;
+    const protocol::AgentEndpoint endpoint_;
     const std::string client_name_;
 
     mutable std::mutex mutex_;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "pkcs11/agent_protocol/agent_endpoint.h"
 #include "pkcs11/agent_protocol/client.h"
 #include "pkcs11/forwarding/fd_registry.h"
 #include "pkcs11/forwarding/log.h"
@@ -96,9 +97,15 @@ CK_RV initialize(CK_VOID_PTR init_args) {
     LoadedOptions loaded = load_options();
     if (!loaded.problem.empty())
         notice(loaded.problem + " (no key types are hidden)");
-    auto module =
-        std::make_shared<Module>(loaded.options, protocol::default_socket_path(), registry());
-    debug("C_Initialize: agent socket " + protocol::default_socket_path() +
+    // Managed mode: the broker's socket and user, and no $ATTACHE_SOCK elsewhere.
+    auto endpoint = protocol::agent_endpoint();
+    if (!endpoint) {
+        notice(endpoint.error().message());
+        return CKR_GENERAL_ERROR;
+    }
+    const std::string socket = endpoint->path;
+    auto module = std::make_shared<Module>(loaded.options, std::move(*endpoint), registry());
+    debug("C_Initialize: agent socket " + socket +
           ", hidden key types: " + loaded.options.describe() +
           (loaded.source.empty() ? "" : " (from " + loaded.source + ")"));
     module->start();

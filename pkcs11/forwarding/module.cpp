@@ -26,8 +26,8 @@ CK_ULONG next_handle() {
     return ++g_next_handle;
 }
 
-Module::Module(Options options, std::string socket_path, SlotRegistry& registry)
-    : options_(options), pool_(std::move(socket_path)), slots_(registry) {}
+Module::Module(Options options, protocol::AgentEndpoint endpoint, SlotRegistry& registry)
+    : options_(options), pool_(std::move(endpoint)), slots_(registry) {}
 
 Module::~Module() = default;
 

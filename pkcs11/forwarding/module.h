@@ -34,7 +34,7 @@ CK_ULONG next_handle();
 
 class Module {
   public:
-    Module(Options options, std::string socket_path, SlotRegistry& registry);
+    Module(Options options, protocol::AgentEndpoint endpoint, SlotRegistry& registry);
     ~Module();
     Module(const Module&) = delete;
     Module& operator=(const Module&) = delete;

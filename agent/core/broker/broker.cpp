@@ -98,6 +98,7 @@ Performed Broker::key_operation(Operation& operation, const Context& context) {
     const Policy& policy = *parts_.policy;
     StepRunner steps;
     steps.run("resolve-key", [&] { return resolve_key(chain, parts_.tokens); }) &&
+        steps.run("holder", [&] { return check_holder(chain, parts_.holders.get()); }) &&
         steps.run("key-policy", [&] { return check_key_policy(chain); }) &&
         steps.run("channel", [&] { return check_channel(chain, policy); }) &&
         steps.run("client-policy", [&] { return apply_client_policy(chain, policy); }) &&
@@ -189,7 +190,9 @@ Result<UnlockResult> Broker::unlock_token(Chain& chain, UnlockOperation& op) {
 Performed Broker::unlock(UnlockOperation& op, const Context& context) {
     Chain chain(context, OperationKind::unlock, op.token);
     StepRunner steps;
-    steps.run("resolve-token", [&] { return resolve_token(chain, parts_.tokens); }) &&
+    steps.run("resolve-token",
+              [&] { return resolve_token(chain, parts_.tokens, parts_.holders.get()); }) &&
+        steps.run("holder", [&] { return check_holder(chain, parts_.holders.get()); }) &&
         steps.run("client-policy", [&] { return apply_client_policy(chain, *parts_.policy); }) &&
         steps.run("session", [&] { return check_session(chain, parts_.start_time_of); });
     Performed performed;
@@ -218,8 +221,15 @@ Performed Broker::lock(const LockOperation& op, const Context& context) {
     std::vector<std::shared_ptr<Token>> targets;
     StepRunner steps;
     if (op.token.empty()) {
-        targets = parts_.tokens.tokens();
-    } else if (steps.run("resolve-token", [&] { return resolve_token(chain, parts_.tokens); })) {
+        // Managed mode: "lock all" is all of the client's own cards.
+        for (const auto& t : parts_.tokens.tokens()) {
+            if (serves(*t, context))
+                targets.push_back(t);
+        }
+    } else if (steps.run(
+                   "resolve-token",
+                   [&] { return resolve_token(chain, parts_.tokens, parts_.holders.get()); }) &&
+               steps.run("holder", [&] { return check_holder(chain, parts_.holders.get()); })) {
         targets.push_back(chain.token);
     }
     steps.run("client-policy", [&] { return apply_client_policy(chain, *parts_.policy); });
@@ -259,10 +269,12 @@ Performed Broker::list(const Context& context) {
     }
     KeyListing listing;
     for (const auto& t : parts_.tokens.tokens()) {
-        if (!t->present())
+        if (!t->present() || !serves(*t, context))
             continue;
-        for (const auto& k : t->keys())
-            listing.keys.push_back({t, k});
+        for (const auto& k : t->keys()) {
+            if (!parts_.holders || parts_.holders->lists_key(*t, *k))
+                listing.keys.push_back({t, k});
+        }
     }
     // Listing is not audited line by line: it reveals public keys only, and ssh lists at
     // every connection.
@@ -302,11 +314,17 @@ void Broker::audit(const Chain& chain, const Performed& performed, const std::st
     parts_.audit.record(r);
 }
 
-std::vector<TokenState> Broker::token_states() const {
+std::vector<TokenState> Broker::token_states(const Context& context) const {
     std::vector<TokenState> out;
-    for (const auto& t : parts_.tokens.tokens())
-        out.push_back(t->status());
+    for (const auto& t : parts_.tokens.tokens()) {
+        if (serves(*t, context))
+            out.push_back(t->status());
+    }
     return out;
+}
+
+bool Broker::serves(const Token& token, const Context& context) const {
+    return !parts_.holders || parts_.holders->check_card(token, context.client.user).served;
 }
 
 Result<Bytes> Broker::random(size_t size) {

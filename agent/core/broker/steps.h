@@ -1,8 +1,8 @@
 #pragma once
 
 // The steps of the broker's chain, in the order Broker::perform runs them:
-//   resolve_key -> check_key_policy -> check_channel -> apply_client_policy -> check_session
-//   -> confirm_use -> unlock_on_use -> (the token) -> (the audit record)
+//   resolve_key -> check_holder -> check_key_policy -> check_channel -> apply_client_policy
+//   -> check_session -> confirm_use -> unlock_on_use -> (the token) -> (the audit record)
 // Each is a function of the chain's state and the parts it needs, testable alone. A step that
 // returns an error stops the chain: the error's code and message go to the client and the audit
 // record names the step.
@@ -11,6 +11,7 @@
 
 #include "agent/core/broker/chain.h"
 #include "agent/core/broker/remembered_uses.h"
+#include "agent/core/card_holders.h"
 #include "agent/core/token_manager.h"
 #include "agent/core/user_prompt.h"
 #include "agent/policy/policy.h"
@@ -21,8 +22,13 @@ namespace attache::agent {
 // removed card that holds it (token_absent, "insert it").
 Status resolve_key(Chain& chain, const TokenManager& tokens);
 
-// The token an unlock or lock names (empty: the only token).
-Status resolve_token(Chain& chain, const TokenManager& tokens);
+// The token an unlock or lock names (empty: the only token; in managed mode, the client's only
+// card).
+Status resolve_token(Chain& chain, const TokenManager& tokens, CardHolders* holders);
+
+// Managed mode (holders not null): the card is the client's, by the signed manifest, and so is
+// the key. A card served to no one that is unlocked is locked at once.
+Status check_holder(Chain& chain, CardHolders* holders);
 
 // The key's own limits: served at all (never-extractable, generated on the card ...) and the
 // operation allowed by its usage attributes and its certificate's key usage.

@@ -1,0 +1,55 @@
+#pragma once
+
+// The card manifest: which cards a managed workstation's broker serves, to whom, and with
+// which keys. Written on the enrolment station (`attache inventory export --manifest`), signed
+// with the admin's key, verified by the broker (docs/admin-guide.md, "Managed mode").
+//
+// The signature covers the file's exact bytes (detached, in FILE.sig), so nothing is
+// canonicalised: the broker verifies the bytes first and parses them only then.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "pkcs11/result.h"
+
+namespace attache::manifest {
+
+constexpr std::string_view kFormat = "attache-card-manifest/1";
+
+struct ManifestKey {
+    std::string role;         // "authentication" or "encryption"
+    std::string spki_sha256;  // lower-case hex SHA-256 of the DER SubjectPublicKeyInfo
+};
+
+struct ManifestCard {
+    std::string serial;  // the token's serial number, as CK_TOKEN_INFO gives it (trimmed)
+    std::string model;
+    std::string manufacturer;
+    std::string holder;  // the holder's login name on the workstations
+    std::string state;   // the inventory's state: only "active" cards are served
+    std::vector<ManifestKey> keys;
+
+    bool active() const { return state == "active"; }
+    bool lists_key(std::string_view spki_sha256) const;
+};
+
+struct CardManifest {
+    std::string issued_at;  // UTC, "2026-12-02T04:30:00Z"
+    // Grows with every export of one inventory: a broker never goes back to a lower one.
+    uint64_t sequence = 0;
+    std::vector<ManifestCard> cards;
+
+    // The card with this serial (and model), if the manifest names it.
+    const ManifestCard* find(std::string_view serial, std::string_view model) const;
+};
+
+// The manifest's bytes: stable field order, one card per line (diffable).
+std::string serialize(const CardManifest& manifest);
+
+// Parses bytes whose signature was already verified. Errors name the field.
+Result<CardManifest> parse(std::string_view text);
+
+}  // namespace attache::manifest
