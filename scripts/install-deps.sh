@@ -24,6 +24,8 @@ packages=(
   # mail and browser clients through attache-pkcs11.so (tests/mail): NSS's certutil, modutil
   # and cmsutil; Firefox ESR and Thunderbird run headless (no X server needed)
   libnss3-tools firefox-esr thunderbird
+  # a TPM token (tests/tpm): swtpm on loopback, tpm2-pkcs11 and the TCTI that reaches swtpm
+  swtpm libtpm2-pkcs11-1 libtss2-tcti-swtpm0
   # shells whose syntax `attache-agent -c` and `--fish` print (tests evaluate the output)
   tcsh fish
   # fuzzing (libFuzzer)
