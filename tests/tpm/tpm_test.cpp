@@ -8,13 +8,9 @@
 
 namespace attache::testing {
 
-// Unlocks the token, signs with the key (named by its URI, as a user names it) through the
-// agent's CLI and checks the signature with OpenSSL against the public key the agent gives.
-// One key per test: tpm2-pkcs11 keeps each key it used loaded in the TPM, and swtpm without a
-// resource manager (a real machine has the kernel's /dev/tpmrm0) has room for one key next to
-// the primary key; the second key's C_SignInit fails with TPM_RC_OBJECT_MEMORY.
+// Signs with the key (named by its URI, as a user names it) through the agent's CLI and
+// checks the signature with OpenSSL against the public key the agent gives.
 void TpmTokenTest::signs_and_openssl_verifies(const std::string& label) {
-    agent_.unlock(token().uri);
     const std::string msg = write_temp(dir_, "msg", to_bytes("signed in the TPM\n"));
     const std::string other = write_temp(dir_, "other", to_bytes("not signed\n"));
     const auto key = agent_.key(label);
@@ -23,7 +19,9 @@ void TpmTokenTest::signs_and_openssl_verifies(const std::string& label) {
     const std::string sig = (dir_ / (label + ".sig")).string();
     auto s = agent_.cli({"sign", "--key", key.uri, "--in", msg, "--out", sig});
     ASSERT_EQ(s.exit_code, 0) << describe(s) << agent_.log();
-    const std::string pub = public_key_file(label);
+    const std::string pub = (dir_ / (label + ".pub.pem")).string();
+    auto p = agent_.cli({"pubkey", "--key", key.id, "--out", pub});
+    ASSERT_EQ(p.exit_code, 0) << describe(p);
     auto v = run_command({"openssl", "dgst", "-sha256", "-verify", pub, "-signature", sig, msg});
     EXPECT_EQ(v.exit_code, 0) << describe(v);
     EXPECT_NE(v.out.find("Verified OK"), std::string::npos) << describe(v);
@@ -56,14 +54,16 @@ TEST_F(TpmTokenTest, StatusShowsTheTrimmedLabelAndItsUriUnlocksTheToken) {
     EXPECT_TRUE(token().unlocked);
 }
 
-TEST_F(TpmTokenTest, TheTpmsP256KeySignsWhatOpensslVerifies) {
-    signs_and_openssl_verifies("tpm-ec");
-}
-
-// tpm2-pkcs11's RSA keys may always sign and decrypt: served for signing because the
-// certificate stored with it (SetUp) says it signs.
-TEST_F(TpmTokenTest, TheTpmsRsaKeySignsWhatOpensslVerifies) {
+// Both keys in one agent: the resource manager swaps them in and out of the TPM.
+TEST_F(TpmTokenTest, TheTpmsP256AndRsaKeysSignWhatOpensslVerifies) {
+    agent_.unlock(token().uri);
+    for (const char* label : {"tpm-ec", "tpm-rsa"}) {
+        SCOPED_TRACE(label);
+        signs_and_openssl_verifies(label);
+    }
+    // Again, the other way round (each key loaded back in).
     signs_and_openssl_verifies("tpm-rsa");
+    signs_and_openssl_verifies("tpm-ec");
 }
 
 }  // namespace attache::testing
