@@ -24,6 +24,10 @@ packages=(
   # mail and browser clients through attache-pkcs11.so (tests/mail): NSS's certutil, modutil
   # and cmsutil; Firefox ESR and Thunderbird run headless (no X server needed)
   libnss3-tools firefox-esr thunderbird
+  # a TPM token (tests/tpm): swtpm on loopback behind tpm2-abrmd (on a private bus, through
+  # the TCTIs for both), tpm2-pkcs11 and its tpm2_ptool (which runs tpm2-tools)
+  swtpm tpm2-abrmd libtss2-tcti-swtpm0 libtss2-tcti-tabrmd0 libtpm2-pkcs11-1
+  libtpm2-pkcs11-tools tpm2-tools
   # shells whose syntax `attache-agent -c` and `--fish` print (tests evaluate the output)
   tcsh fish
   # fuzzing (libFuzzer)

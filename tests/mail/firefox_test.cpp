@@ -1,7 +1,9 @@
-// Firefox ESR, headless, through attache-pkcs11.so: mutual TLS to a local `openssl s_server
-// -Verify 1` with the card's certificate chosen without a dialog, the agent unlocked and
-// locked (unlocked then by the agent's scripted pinentry). Only loopback traffic: every other
-// destination goes to a proxy on 127.0.0.1 that does not exist.
+// Firefox ESR, headless, through attache-pkcs11.so added by an enterprise policy
+// (policies.json: SecurityDevices, and Preferences locking security.default_personal_cert to
+// "Select Automatically"): mutual TLS to a local `openssl s_server -Verify 1` with the card's
+// certificate chosen without a dialog, the agent unlocked and locked (unlocked then by the
+// agent's scripted pinentry). Only loopback traffic: every other destination goes to a proxy
+// on 127.0.0.1 that does not exist.
 
 #include <unistd.h>
 
@@ -10,17 +12,15 @@
 #include <thread>
 
 #include "tests/forwarding/background.h"
-#include "tests/forwarding/forwarding_fixture.h"
+#include "tests/mail/mozilla_fixture.h"
 #include "tests/workstation/workstation_support.h"
 
 namespace attache::testing {
 namespace {
 
-// Preferences of the test profile: the certificate picked automatically, nothing that
-// phones home, no first-run pages.
-constexpr const char* kUserJs =
-    R"(user_pref("security.default_personal_cert", "Select Automatically");
-user_pref("security.osclientcerts.autoload", false);
+// Preferences of the test profile: nothing that phones home, no first-run pages. (The
+// certificate choice comes from the policy, as on an administered machine.)
+constexpr const char* kUserJs = R"(user_pref("security.osclientcerts.autoload", false);
 user_pref("security.enterprise_roots.enabled", false);
 user_pref("network.proxy.type", 1);
 user_pref("network.proxy.http", "127.0.0.1");
@@ -49,34 +49,20 @@ user_pref("extensions.update.enabled", false);
 user_pref("security.OCSP.enabled", 0);
 )";
 
-class FirefoxTest : public ForwardingTest {
-  protected:
-    void SetUp() override {
-#ifdef ATTACHE_ASAN_RUNTIME
-        // The sanitizer build's module needs ASan's runtime preloaded into the program that
-        // loads it; Firefox and Thunderbird replace malloc and are not run that way here.
-        GTEST_SKIP() << "firefox-esr cannot load the AddressSanitizer build of the module";
-#endif
-        if (access("/usr/bin/firefox-esr", X_OK) != 0)
-            GTEST_SKIP() << "firefox-esr is not installed (scripts/install-deps.sh installs it)";
-    }
+// The policy's certificate choice: an administrator's way to let Firefox answer a server's
+// certificate request with the card's certificate, without asking.
+constexpr const char* kCertificateChoicePolicy =
+    R"(, "Preferences": {"security.default_personal_cert": {"Value": "Select Automatically", "Status": "locked"}})";
 
-    // A profile whose NSS database has the module (as the SecurityDevices policy would add
-    // it) and trusts the test CA.
+class FirefoxTest : public MozillaClientTest {
+  protected:
+    FirefoxTest() : MozillaClientTest(firefox_app()) {}
+
+    // The profile (the test CA trusted, no module) and the policy that adds the module.
     void make_profile() {
-        profile_ = agent_.dir() / "profile";
-        std::filesystem::create_directories(profile_);
-        const std::string db = "sql:" + profile_.string();
-        const std::string ca = write("ca.pem", ca_.cert_pem());
-        for (const std::vector<std::string>& argv :
-             {std::vector<std::string>{"certutil", "-N", "-d", db, "--empty-password"},
-              {"certutil", "-A", "-d", db, "-n", "test-ca", "-t", "CT,C,C", "-a", "-i", ca},
-              {"modutil", "-dbdir", db, "-add", "Attache", "-libfile", forwarding_module_path(),
-               "-force"}}) {
-            auto r = run_command(argv, {}, tool_env());
-            ASSERT_EQ(r.exit_code, 0) << describe(r);
-        }
-        write_file(profile_ / "user.js", kUserJs);
+        MozillaClientTest::make_profile(kUserJs);
+        write_policy(kCertificateChoicePolicy);
+        expect_module_not_in_profile();
     }
 
     // Starts the server, opens its page in Firefox, returns the server's log.
@@ -94,15 +80,15 @@ class FirefoxTest : public ForwardingTest {
              "-key", key, "-CAfile", ca, "-Verify", "1", "-verify_return_error", "-www"},
             log);
         EXPECT_TRUE(wait_for_port(port));
-        auto env = tool_env();
-        env["HOME"] = agent_.dir().path().string();
-        env["MOZ_HEADLESS"] = "1";
         firefox_ = run_command_within(
             240000,
-            {"firefox-esr", "--headless", "--no-remote", "--profile", profile_.string(),
-             "--screenshot", (agent_.dir() / "page.png").string(),
-             "https://127.0.0.1:" + std::to_string(port) + "/"},
-            env);
+            under_policy({"firefox-esr", "--headless", "--no-remote", "--profile",
+                          profile_.string(), "--screenshot", (agent_.dir() / "page.png").string(),
+                          "https://127.0.0.1:" + std::to_string(port) + "/"}),
+            app_env());
+        // The policy added the module to the profile (it was not there before the start).
+        const std::string modules = profile_modules();
+        EXPECT_NE(modules.find(forwarding_module_path()), std::string::npos) << modules;
         return read_file(log);
     }
 
@@ -124,7 +110,6 @@ class FirefoxTest : public ForwardingTest {
             << agent_log;
     }
 
-    std::filesystem::path profile_;
     CommandResult firefox_;
 };
 

@@ -1,5 +1,6 @@
 // Thunderbird (Debian's package), headless, driven through Marionette (tests/mail/marionette-run,
-// chrome-context scripts): with attache-pkcs11.so in its profile it lists the card's
+// chrome-context scripts): with attache-pkcs11.so added by an enterprise policy
+// (policies.json, SecurityDevices; tests/mail/mozilla_fixture.h) it lists the card's
 // certificates, signs a message with S/MIME through its own compose code
 // (nsIMsgComposeSecure), checked by `openssl cms -verify`, and decrypts S/MIME that OpenSSL
 // encrypted to the card's RSA and EC certificates with its own decoder (nsICMSDecoderJS). The agent
@@ -12,7 +13,7 @@
 #include <filesystem>
 
 #include "tests/forwarding/background.h"
-#include "tests/forwarding/forwarding_fixture.h"
+#include "tests/mail/mozilla_fixture.h"
 #include "tests/workstation/workstation_support.h"
 
 namespace attache::testing {
@@ -42,16 +43,34 @@ user_pref("mail.spotlight.firstRunDone", true);
 user_pref("security.OCSP.enabled", 0);
 )";
 
-// The card's certificates as Thunderbird's certificate database lists them.
-constexpr const char* kListCertificates = R"(
+// The module the policy added (its library) and the card's certificates as Thunderbird's
+// certificate database lists them. The policy adds the module while Thunderbird starts, so the
+// script waits for it (bounded by marionette-run's timeout). Thunderbird's "Please
+// authenticate to the security device" dialog, if it opens, creates DIALOG once its script
+// has run (from then on it sees the login complete): the locked test's pinentry answers then.
+constexpr const char* kListTemplate = R"(
 const done = arguments[arguments.length - 1];
-try {
-  const db = Components.classes["@mozilla.org/security/x509certdb;1"]
-      .getService(Components.interfaces.nsIX509CertDB);
-  done(db.getCerts().filter(c => c.tokenName == "alice").map(c => c.commonName).sort());
-} catch (e) {
-  done("error: " + e);
-}
+(async () => {
+  const Cc = Components.classes, Ci = Components.interfaces;
+  Services.ww.registerNotification((win, topic) => {
+    if (topic != "domwindowopened") return;
+    win.addEventListener("load", () => {
+      if (!win.document.documentURI.includes("protectedAuth")) return;
+      const file = Cc["@mozilla.org/file/local;1"].createInstance(Ci.nsIFile);
+      file.initWithPath("DIALOG");
+      file.create(Ci.nsIFile.NORMAL_FILE_TYPE, 0o600);
+    }, { once: true });
+  });
+  const modules = Cc["@mozilla.org/security/pkcs11moduledb;1"].getService(Ci.nsIPKCS11ModuleDB);
+  let module;
+  while (!(module = (await modules.listModules()).find(m => m.name == "Attache"))) {
+    await new Promise(resolve => Cc["@mozilla.org/timer;1"].createInstance(Ci.nsITimer)
+        .initWithCallback(resolve, 100, Ci.nsITimer.TYPE_ONE_SHOT));
+  }
+  const db = Cc["@mozilla.org/security/x509certdb;1"].getService(Ci.nsIX509CertDB);
+  return { module: module.libName,
+           certs: db.getCerts().filter(c => c.tokenName == "alice").map(c => c.commonName).sort() };
+})().then(done, e => done("error: " + e));
 )";
 
 // Signs a text part with the identity's signing certificate (the card's), as Thunderbird's
@@ -104,46 +123,27 @@ const done = arguments[arguments.length - 1];
 })().then(done, e => done("error: " + e));
 )";
 
-class ThunderbirdTest : public ForwardingTest {
+class ThunderbirdTest : public MozillaClientTest {
   protected:
-    void SetUp() override {
-#ifdef ATTACHE_ASAN_RUNTIME
-        // The sanitizer build's module needs ASan's runtime preloaded into the program that
-        // loads it; Firefox and Thunderbird replace malloc and are not run that way here.
-        GTEST_SKIP() << "thunderbird cannot load the AddressSanitizer build of the module";
-#endif
-        if (access("/usr/bin/thunderbird", X_OK) != 0)
-            GTEST_SKIP() << "thunderbird is not installed (scripts/install-deps.sh installs it)";
-    }
+    ThunderbirdTest() : MozillaClientTest(thunderbird_app()) {}
 
+    // The profile (the test CA trusted, no module), Marionette on a free port, and the policy
+    // that adds the module.
     void make_profile() {
-        profile_ = agent_.dir() / "tb-profile";
-        std::filesystem::create_directories(profile_);
-        const std::string db = "sql:" + profile_.string();
-        ca_file_ = write("ca.pem", ca_.cert_pem());
-        for (const std::vector<std::string>& argv :
-             {std::vector<std::string>{"certutil", "-N", "-d", db, "--empty-password"},
-              {"certutil", "-A", "-d", db, "-n", "test-ca", "-t", "CT,C,C", "-a", "-i", ca_file_},
-              {"modutil", "-dbdir", db, "-add", "Attache", "-libfile", forwarding_module_path(),
-               "-force"}}) {
-            auto r = run_command(argv, {}, tool_env());
-            ASSERT_EQ(r.exit_code, 0) << describe(r);
-        }
         port_ = free_port();
-        write_file(profile_ / "user.js", std::string(kPrefs) + "user_pref(\"marionette.port\", " +
-                                             std::to_string(port_) + ");\n");
+        MozillaClientTest::make_profile(std::string(kPrefs) + "user_pref(\"marionette.port\", " +
+                                        std::to_string(port_) + ");\n");
+        write_policy();
+        expect_module_not_in_profile();
     }
 
     // Runs one chrome script in a fresh headless Thunderbird; its JSON result.
     CommandResult script(const std::string& text) {
-        auto env = tool_env();
-        env["HOME"] = agent_.dir().path().string();
-        env["MOZ_HEADLESS"] = "1";
         const std::string log = (agent_.dir() / "thunderbird.log").string();
-        Background thunderbird(
-            {"thunderbird", "--headless", "--marionette", "-remote-allow-system-access",
-             "--no-remote", "--profile", profile_.string()},
-            log, env);
+        Background thunderbird(under_policy({"thunderbird", "--headless", "--marionette",
+                                             "-remote-allow-system-access", "--no-remote",
+                                             "--profile", profile_.string()}),
+                               log, app_env());
         const std::string file = write("script.js", text);
         // A bound on a hang (the failure this test exists for: before the fix, listing the
         // certificates with the agent unlocked never returned), not a measurement.
@@ -155,11 +155,14 @@ class ThunderbirdTest : public ForwardingTest {
     }
 
     void lists_signs_and_decrypts() {
-        auto listed = script(kListCertificates);
+        std::string list = kListTemplate;
+        list.replace(list.find("DIALOG"), 6, dialog_signal());
+        auto listed = script(list);
         ASSERT_EQ(listed.exit_code, 0) << describe(listed);
-        EXPECT_EQ(listed.out,
-                  "[\"alice ec-derive\", \"alice ec-sign\", \"alice rsa-decrypt\", \"alice "
-                  "rsa-sign\"]\n")
+        // The module is the one the policy named (the profile had none: make_profile).
+        EXPECT_EQ(listed.out, std::string("{\"module\": \"") + forwarding_module_path() +
+                                  "\", \"certs\": [\"alice ec-derive\", \"alice ec-sign\", "
+                                  "\"alice rsa-decrypt\", \"alice rsa-sign\"]}\n")
             << describe(listed);
 
         const std::string out = (agent_.dir() / "signed.eml").string();
@@ -210,8 +213,9 @@ class ThunderbirdTest : public ForwardingTest {
         }
     }
 
-    std::filesystem::path profile_;
-    std::string ca_file_;
+    // Created when Thunderbird's protected-authentication dialog has loaded.
+    std::string dialog_signal() const { return (agent_.dir() / "dialog-loaded").string(); }
+
     int port_ = 0;
 };
 
@@ -220,19 +224,22 @@ TEST_F(ThunderbirdTest, ListsSignsAndDecryptsWithTheAgentUnlocked) {
     agent_.unlock();
     make_profile();
     lists_signs_and_decrypts();
+    // No dialog at all: with the agent unlocked the module keeps NSS from opening one.
+    EXPECT_FALSE(std::filesystem::exists(dialog_signal()));
 }
 
 TEST_F(ThunderbirdTest, ListsSignsAndDecryptsWithTheAgentLockedThroughItsPinentry) {
-    // The PIN comes after 3 s, as from a person. Thunderbird's own protected-authentication
-    // dialog misses a login that completes before the dialog has loaded (it then never
-    // closes: Thunderbird's race, not the module's); with the agent unlocked the module now
-    // keeps NSS from opening that dialog at all (the test above).
+    // The PIN comes once Thunderbird's own protected-authentication dialog has loaded, as
+    // from a person reading it: the dialog misses a login that completes before its script
+    // has run (it then never closes: Thunderbird's race, not the module's); with the agent
+    // unlocked the module keeps NSS from opening that dialog at all (the test above).
     TestPinentry pinentry;
-    pinentry.answer({std::string("delay=3 pin ") + SoftHsm::kUserPin});
+    pinentry.answer({"after=" + dialog_signal() + " pin " + SoftHsm::kUserPin});
     start_agent({alice_token(false)}, {.pinentry = TestPinentry::program()});
     make_profile();
     lists_signs_and_decrypts();
     EXPECT_EQ(pinentry.prompts(), 1);
+    EXPECT_TRUE(std::filesystem::exists(dialog_signal()));
 }
 
 }  // namespace

@@ -23,7 +23,8 @@ class TestPinentry {
 
     static std::string program() { return ATTACHE_TEST_PINENTRY_PATH; }
     // Appends answers for the next prompts ("pin 123456", "cancel", "decline", "hang",
-    // optionally prefixed with "delay=SECONDS ").
+    // optionally prefixed with "delay=SECONDS " and/or "after=FILE ": GETPIN answered once
+    // FILE exists, when the program that asked is ready for the answer).
     void answer(std::initializer_list<std::string> answers);
     // Everything pinentry was sent, prompt by prompt.
     std::string shown() const;
