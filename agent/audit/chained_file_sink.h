@@ -1,0 +1,79 @@
+#pragma once
+
+// The audit file the user cannot rewrite: one line per record (record_line.h), each with a
+// sequence number and mac_n = HMAC-SHA256(key, mac_{n-1} || line_n before " mac="), where the
+// chain starts at a header (type=header, mac_{-1} = 32 zero bytes) naming a random chain id,
+// the start time and the first sequence number. Deleting, changing or reordering records, cutting
+// off the file's start or adding another file's records shows in `attache audit verify`
+// (chain_verify.h); only the key's holder can write records that verify.
+//
+// At start the sink checks the existing file with its key. When the last segment is intact it
+// continues it (a type=resume record: the broker restarted). When it is not, it never chains
+// onto damage: it starts a new segment with a header saying what it found
+// (after_damage_seq=N damage="..."), which verify reports too.
+//
+// The file is opened O_APPEND | O_CLOEXEC and created mode 0640 (the directory, root's, decides
+// who may reach it). Each record is one write(2), so records of concurrent callers never
+// interleave; a mutex orders the chain.
+//
+// fsync policy: by default every record is fdatasync'ed before record() returns. An audit
+// record should survive a crash or power loss right after the operation it describes, and the
+// cost (a disk flush, about a millisecond on an SSD) is small beside a card's signature
+// (70 ms and more). FsyncPolicy::none leaves flushing to the kernel (seconds), for tokens that
+// sign thousands of times a second; a crash may then lose the last records, which looks like
+// a chain whose end was cut off (verify cannot tell that from a deleted end either).
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "agent/audit/audit_key.h"
+#include "agent/audit/record_line.h"
+#include "agent/core/broker/audit_sink.h"
+#include "pkcs11/agent_protocol/unique_fd.h"
+
+namespace attache::audit {
+
+enum class FsyncPolicy { each_record, none };
+
+class ChainedFileAuditSink : public agent::AuditSink {
+  public:
+    // Opens (or creates) `path`, checks it and writes the header, resume or restart record.
+    static Result<std::unique_ptr<ChainedFileAuditSink>> open(const std::string& path, AuditKey key,
+                                                              FsyncPolicy fsync);
+
+    // Writes the record; a failure is reported once in the agent's log (and again after a
+    // success), never to the client.
+    void record(const agent::AuditRecord& record) override;
+
+    // Appends a record of `type` with these fields after seq, chain and time.
+    Status append(std::string_view type, const Fields& fields);
+
+    // The outcome of the last write (managed mode may stop serving when audit fails).
+    Status last_status() const;
+
+  private:
+    ChainedFileAuditSink(std::string path, UniqueFd fd, AuditKey key, FsyncPolicy fsync)
+        : path_(std::move(path)), fd_(std::move(fd)), key_(std::move(key)), fsync_(fsync) {}
+    Status start(std::string_view existing);
+    Status append_locked(std::string_view type, const Fields& fields);
+
+    const std::string path_;
+    const UniqueFd fd_;
+    const AuditKey key_;
+    const FsyncPolicy fsync_;
+
+    mutable std::mutex mutex_;
+    std::string chain_;  // guarded by mutex_
+    std::uint64_t next_seq_ = 0;
+    Bytes previous_mac_;
+    bool newline_first_ = false;  // the file does not end in a newline (a cut-off write)
+    Status last_;
+    bool failure_reported_ = false;
+};
+
+// The current time as the records show it: RFC 3339 in UTC, to the millisecond.
+std::string record_time_now();
+
+}  // namespace attache::audit
