@@ -6,6 +6,7 @@
 #define SD_JOURNAL_SUPPRESS_LOCATION 1
 #include <systemd/sd-journal.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "agent/audit/record_line.h"
@@ -30,7 +31,10 @@ void JournalAuditSink::record(const agent::AuditRecord& record) {
     iov.reserve(entry.size());
     for (const auto& f : entry)
         iov.push_back({const_cast<char*>(f.data()), f.size()});
-    const int rc = sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
+    // sd_journal_sendv() succeeds silently when no journal listens: ask first.
+    const int rc = agent::journal_available()
+                       ? sd_journal_sendv(iov.data(), static_cast<int>(iov.size()))
+                       : -ENOENT;
     std::lock_guard lock(mutex_);
     if (rc < 0 && !failing_) {
         failing_ = true;
