@@ -24,7 +24,7 @@ struct AuditConfig {
     bool journal = false;   // the system journal (JournalAuditSink)
     std::string file;       // the chained audit file; empty: none
     std::string key_file = kDefaultKeyPath;
-    FsyncPolicy fsync = FsyncPolicy::each_record;
+    FsyncPolicy fsync = FsyncPolicy::background;
 };
 
 Result<std::unique_ptr<agent::AuditSink>> make_audit_sink(const AuditConfig& config);

@@ -44,9 +44,48 @@ Result<std::unique_ptr<ChainedFileAuditSink>> ChainedFileAuditSink::open(const s
         return Error("cannot set the mode of " + path + ": " + std::strerror(errno));
     std::unique_ptr<ChainedFileAuditSink> sink(
         new ChainedFileAuditSink(path, std::move(fd), std::move(key), fsync));
-    std::lock_guard lock(sink->mutex_);
-    ATTACHE_CHECK(sink->start(existing));
+    {
+        std::lock_guard lock(sink->mutex_);
+        ATTACHE_CHECK(sink->start(existing));
+    }
+    if (fsync != FsyncPolicy::none)
+        ATTACHE_CHECK(sink->flush());
+    if (fsync == FsyncPolicy::background)
+        sink->flusher_ = std::thread([s = sink.get()] { s->flusher(); });
     return sink;
+}
+
+ChainedFileAuditSink::~ChainedFileAuditSink() {
+    if (flusher_.joinable()) {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_flusher_.notify_one();
+        flusher_.join();
+    }
+}
+
+Status ChainedFileAuditSink::flush() {
+    if (::fdatasync(fd_.get()) != 0)
+        return Error("cannot flush the audit file " + path_ + ": " + std::strerror(errno));
+    return ok();
+}
+
+// Flushes whatever was written, until stopped; the last records are flushed before it ends.
+void ChainedFileAuditSink::flusher() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+        wake_flusher_.wait(lock, [this] { return unflushed_ || stopping_; });
+        if (!unflushed_)
+            return;
+        unflushed_ = false;
+        lock.unlock();
+        const Status flushed = flush();  // records written meanwhile wait for the next round
+        lock.lock();
+        if (!flushed)
+            report_locked(flushed);
+    }
 }
 
 Status ChainedFileAuditSink::start(std::string_view existing) {
@@ -95,23 +134,39 @@ Status ChainedFileAuditSink::append_locked(std::string_view type, const Fields& 
     newline_first_ = false;
     previous_mac_ = mac;
     ++next_seq_;
-    if (fsync_ == FsyncPolicy::each_record && ::fdatasync(fd_.get()) != 0)
-        return Error("cannot flush the audit file " + path_ + ": " + std::strerror(errno));
+    unflushed_ = true;
     return ok();
 }
 
 Status ChainedFileAuditSink::append(std::string_view type, const Fields& fields) {
+    Status status;
+    {
+        std::lock_guard lock(mutex_);
+        status = append_locked(type, fields);
+        if (!status || fsync_ != FsyncPolicy::each_record) {
+            report_locked(status);
+            if (status && fsync_ == FsyncPolicy::background)
+                wake_flusher_.notify_one();
+            return status;
+        }
+    }
+    // each_record: outside the lock, so that concurrent callers share the disk's flushes.
+    status = flush();
     std::lock_guard lock(mutex_);
-    last_ = append_locked(type, fields);
-    if (!last_ && !failure_reported_) {
+    report_locked(status);
+    return status;
+}
+
+void ChainedFileAuditSink::report_locked(const Status& status) {
+    last_ = status;
+    if (!status && !failure_reported_) {
         failure_reported_ = true;
-        agent::log_error("audit: " + last_.error().message() +
+        agent::log_error("audit: " + status.error().message() +
                          ": audit records are not being kept");
-    } else if (last_ && failure_reported_) {
+    } else if (status && failure_reported_) {
         failure_reported_ = false;
         agent::log_info("audit: writing to the audit file " + path_ + " again");
     }
-    return last_;
 }
 
 void ChainedFileAuditSink::record(const agent::AuditRecord& record) {

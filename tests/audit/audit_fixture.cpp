@@ -61,7 +61,7 @@ AuditKey AuditFileTest::key() const {
 }
 
 std::unique_ptr<ChainedFileAuditSink> AuditFileTest::open_sink() const {
-    auto sink = ChainedFileAuditSink::open(file_, key(), FsyncPolicy::each_record);
+    auto sink = ChainedFileAuditSink::open(file_, key(), FsyncPolicy::background);
     if (!sink)
         throw std::runtime_error(sink.error().message());
     return std::move(*sink);

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "agent/audit/audit_file.h"
 #include "agent/audit/audit_sinks.h"
 #include "agent/audit/chain_verify.h"
@@ -119,7 +121,7 @@ TEST_F(AuditKeyFile, TheSinksFromAConfigWriteTheFile) {
     config.agent_log = true;
     config.file = file_;
     config.key_file = key_file_;
-    config.fsync = FsyncPolicy::none;
+    config.fsync = FsyncPolicy::each_record;
     auto sink = make_audit_sink(config);
     ASSERT_TRUE(sink) << sink.error().message();
     (*sink)->record(sample_record(1));
@@ -133,6 +135,27 @@ TEST_F(AuditKeyFile, TheSinksFromAConfigWriteTheFile) {
     auto refused = make_audit_sink(config);
     ASSERT_FALSE(refused);
     EXPECT_NE(refused.error().message().find("mode 0644"), std::string::npos);
+}
+
+TEST_F(AuditKeyFile, ConcurrentRecordsMakeOneChain) {
+    constexpr int kThreads = 4;
+    constexpr int kEach = 50;
+    {
+        auto sink = open_sink();
+        std::vector<std::thread> threads;
+        for (int t = 0; t < kThreads; ++t)
+            threads.emplace_back([&sink, t] {
+                for (int i = 0; i < kEach; ++i)
+                    sink->record(sample_record(t * kEach + i));
+            });
+        for (auto& t : threads)
+            t.join();
+        EXPECT_TRUE(sink->last_status());
+    }
+    const auto key = this->key();
+    const ChainReport r = verify_chain(read_file(file_), &key);
+    EXPECT_TRUE(r.intact()) << r.problem->message;
+    EXPECT_EQ(r.records, 1u + kThreads * kEach);
 }
 
 class Recording : public agent::AuditSink {
