@@ -7,7 +7,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include <array>
 #include <cerrno>
@@ -39,16 +39,30 @@ Result<AuditKey> AuditKey::from_bytes(std::string_view bytes) {
     AuditKey key;
     if (!Secret::from(bytes, key.secret_))
         return Error("the audit key does not fit in locked memory");
+    EVP_MAC* hmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (hmac == nullptr)
+        return Error("OpenSSL has no HMAC");
+    key.keyed_.reset(EVP_MAC_CTX_new(hmac));
+    EVP_MAC_free(hmac);  // the context holds its own reference
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                                 OSSL_PARAM_construct_end()};
+    if (!key.keyed_ ||
+        EVP_MAC_init(key.keyed_.get(), key.secret_.data(), key.secret_.size(), params) != 1)
+        return Error("cannot set up HMAC-SHA256 with the audit key");
     return key;
 }
 
 Bytes AuditKey::chain_mac(const Bytes& previous_mac, std::string_view body) const {
-    Bytes input(previous_mac);
-    input.insert(input.end(), body.begin(), body.end());
     Bytes mac(EVP_MAX_MD_SIZE);
-    unsigned int size = 0;
-    HMAC(EVP_sha256(), secret_.data(), static_cast<int>(secret_.size()), input.data(), input.size(),
-         mac.data(), &size);
+    size_t size = 0;
+    std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(EVP_MAC_CTX_dup(keyed_.get()));
+    // Fails only without memory; an empty MAC then matches no record and verifies nothing.
+    if (!ctx || EVP_MAC_update(ctx.get(), previous_mac.data(), previous_mac.size()) != 1 ||
+        EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(body.data()),
+                       body.size()) != 1 ||
+        EVP_MAC_final(ctx.get(), mac.data(), &size, mac.size()) != 1)
+        return {};
     mac.resize(size);
     return mac;
 }

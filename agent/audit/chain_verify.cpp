@@ -59,14 +59,17 @@ Result<Record> read_record(std::string_view line) {
     return r;
 }
 
-// The line number of the first record of `chain` with sequence number `seq` after `offset`.
+// The line number of the first record of `chain` with sequence number `seq` after `offset`,
+// before the next header: a file of many segments is still read a bounded number of times.
 std::optional<size_t> find_later(std::string_view text, size_t offset, size_t number,
                                  const std::string& chain, std::uint64_t seq) {
     Lines lines(text, offset, number);
     std::string_view line;
     while (lines.next(line)) {
         auto r = read_record(line);
-        if (r && r->type != "header" && r->chain == chain && r->seq == seq)
+        if (r && r->type == "header")
+            return std::nullopt;
+        if (r && r->chain == chain && r->seq == seq)
             return lines.number();
     }
     return std::nullopt;

@@ -7,7 +7,8 @@
 // off the file's start or adding another file's records shows in `attache audit verify`
 // (chain_verify.h); only the key's holder can write records that verify.
 //
-// At start the sink checks the existing file with its key. When the last segment is intact it
+// At start the sink checks the existing file with its key (all of it: about 3 s of CPU for a
+// million records on a test machine, most of it parsing). When the last segment is intact it
 // continues it (a type=resume record: the broker restarted). When it is not, it never chains
 // onto damage: it starts a new segment with a header saying what it found
 // (after_damage_seq=N damage="..."), which verify reports too.
