@@ -36,6 +36,8 @@ const char* exit_code_meaning(int code) {
             return "the inventory is not usable";
         case kCertificateRejected:
             return "the certificate was rejected";
+        case kAuditChainBroken:
+            return "the audit chain is broken";
         default:
             return "failed";
     }

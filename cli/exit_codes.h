@@ -22,6 +22,7 @@ enum ExitCode : int {
     kAmbiguousToken = 14,  // the token URI matches several tokens
     kInventory = 15,       // the inventory is not usable (not Attache's, newer schema, no record)
     kCertificateRejected = 16,  // cert import: another key's, expired, or wrong key usage
+    kAuditChainBroken = 17,     // audit verify: a record is missing, altered, reordered, foreign
 };
 
 // One line saying what a code means (the table of docs/user-guide.md).

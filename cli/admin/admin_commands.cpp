@@ -13,6 +13,7 @@ void add_admin_commands(CLI::App& app, int& exit_code) {
     admin::add_inventory_commands(app, exit_code);
     admin::add_retire_command(app, exit_code);
     admin::add_verify_card_command(app, exit_code);
+    admin::add_audit_commands(app, exit_code);
 }
 
 }  // namespace attache::cli

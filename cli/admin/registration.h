@@ -13,5 +13,6 @@ void add_pin_commands(CLI::App& app, int& exit_code);         // pin status|chan
 void add_inventory_commands(CLI::App& app, int& exit_code);   // inventory list|show|...
 void add_retire_command(CLI::App& app, int& exit_code);       // retire
 void add_verify_card_command(CLI::App& app, int& exit_code);  // verify-card
+void add_audit_commands(CLI::App& app, int& exit_code);       // audit verify|new-key
 
 }  // namespace attache::cli::admin

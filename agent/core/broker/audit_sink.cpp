@@ -4,7 +4,7 @@
 
 namespace attache::agent {
 
-void LogAuditSink::record(const AuditRecord& r) {
+AuditFields audit_fields(const AuditRecord& r) {
     AuditFields fields{{"op", std::string(operation_name(r.operation))},
                        {"via", std::string(channel_name(r.channel))},
                        {r.on_token ? "token" : "key", r.subject},
@@ -29,7 +29,11 @@ void LogAuditSink::record(const AuditRecord& r) {
         fields.emplace_back("stopped_by", r.step);
     if (!r.reason.empty())
         fields.emplace_back("reason", r.reason);
-    audit(fields);
+    return fields;
+}
+
+void LogAuditSink::record(const AuditRecord& r) {
+    audit(audit_fields(r));
 }
 
 }  // namespace attache::agent

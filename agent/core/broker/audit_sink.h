@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "agent/core/log.h"
 #include "agent/request/context.h"
 
 namespace attache::agent {
@@ -27,6 +28,10 @@ struct AuditRecord {
     std::string sshsig_namespace;
     bool ssh_forwarded = false;
 };
+
+// The record's fields in their fixed order (names as the audit line shows them): what every
+// sink writes, the log line, the journal entry and the chained audit file alike.
+AuditFields audit_fields(const AuditRecord& record);
 
 class AuditSink {
   public:
