@@ -14,6 +14,7 @@
 #include <iostream>
 #include <optional>
 
+#include "agent/audit/audit_sinks.h"
 #include "agent/config/config.h"
 #include "agent/core/broker/broker.h"
 #include "agent/core/log.h"
@@ -291,6 +292,21 @@ int run(Options opts) {
         }
     };
 
+    // Personal mode: audit lines in the agent's log. Managed mode: also the system journal and
+    // the chained file only the broker can append to with a valid MAC (opened as its user).
+    audit::AuditConfig audit_config;
+    if (managed) {
+        audit_config.journal = true;
+        audit_config.file = config->audit_file;
+        audit_config.key_file = config->audit_key;
+    }
+    auto audit_sink = audit::make_audit_sink(audit_config);
+    if (!audit_sink) {
+        log_error("the audit: " + audit_sink.error().message());
+        remove_sockets();
+        return 1;
+    }
+
     TokenManager tokens(*config, [](const std::string& m) { log_info(m); });
     if (Status s = tokens.start(); !s) {
         log_error(s.error().message());
@@ -333,9 +349,8 @@ int run(Options opts) {
     }
 
     AgentIdentity identity{kVersion, config->socket, serve_ssh ? config->ssh_socket : ""};
-    LogAuditSink audit_sink;
     Broker broker(BrokerParts{tokens, std::make_shared<const Policy>(std::move(*policy)),
-                              audit_sink, prompt, config->prompt_on_use, proc_start_time,
+                              **audit_sink, prompt, config->prompt_on_use, proc_start_time,
                               managed ? managed->holders : nullptr});
     NativeFrontend native_frontend(broker, identity);
     NativeHandler native_handler(native_frontend);

@@ -118,7 +118,7 @@ Status apply_key(Config& c, const std::string& origin, const std::string& key,
         }
         ATTACHE_TRY(c.policy, get<std::string>(origin, key, node, "a path string"));
     } else if (key == "broker_user" || key == "manifest" || key == "manifest_signer" ||
-               key == "module_environment") {
+               key == "module_environment" || key == "audit_file" || key == "audit_key") {
         if (user_file)
             return Error(where(origin, node) + ": '" + key +
                          "' may only be set in the admin's file");
@@ -130,9 +130,11 @@ Status apply_key(Config& c, const std::string& origin, const std::string& key,
             }
         } else {
             ATTACHE_TRY(std::string value, get<std::string>(origin, key, node, "a string"));
-            (key == "broker_user" ? c.broker_user
-             : key == "manifest"  ? c.manifest
-                                  : c.manifest_signer) = value;
+            (key == "broker_user"  ? c.broker_user
+             : key == "manifest"   ? c.manifest
+             : key == "audit_file" ? c.audit_file
+             : key == "audit_key"  ? c.audit_key
+                                   : c.manifest_signer) = value;
         }
     } else if (key == "locked") {
         if (user_file) {

@@ -62,6 +62,9 @@ struct Config {
     // NAME=VALUE pairs the modules get (the broker's environment is otherwise cleared), e.g.
     // "OPENSC_CONF=/etc/attache/opensc.conf".
     std::vector<std::string> module_environment;
+    // The chained audit file and its HMAC key (the broker's user's alone, mode 0400).
+    std::string audit_file = "/var/log/attache/audit.log";
+    std::string audit_key = "/etc/attache/audit.key";
 };
 
 // The files read, in order; missing files are skipped.

@@ -95,6 +95,13 @@ void ManagedFixture::prepare() {
                       "-out", (etc() / "manifest-signer.pem").string()}),
          "openssl pkey -pubout");
     module_line = "modules = [\"" + module_path_ + "\"]";
+    // The audit: the key made by the CLI and given to the broker's user; the log directory is
+    // the broker's (systemd's LogsDirectory= makes it so).
+    std::filesystem::create_directory(root_ / "log");
+    must(run_command({ATTACHE_CLI_PATH, "audit", "new-key", audit_key().string()}),
+         "attache audit new-key");
+    ASSERT_EQ(chown(audit_key().c_str(), uid_of("attache"), gid_of("attache")), 0);
+    ASSERT_EQ(chown((root_ / "log").c_str(), uid_of("attache"), gid_of("attache")), 0);
 }
 
 ManagedFixture::~ManagedFixture() {
@@ -183,13 +190,14 @@ void ManagedFixture::write_config() {
     for (const auto& e : module_environment)
         env_line += ", \"" + e + "\"";
     env_line += "]";
-    write_file(etc() / "agent.toml", module_line + "\n" + env_line + "\n" + "policy = \"" +
-                                         (etc() / "policy.toml").string() + "\"\n" +
-                                         "manifest = \"" + (etc() / "cards.manifest").string() +
-                                         "\"\n" + "manifest_signer = \"" +
-                                         (etc() / "manifest-signer.pem").string() + "\"\n" +
-                                         "socket = \"" + socket().string() + "\"\n" +
-                                         "allow_extractable_keys = true\npoll_interval_ms = 100\n");
+    write_file(etc() / "agent.toml",
+               module_line + "\n" + env_line + "\n" + "policy = \"" +
+                   (etc() / "policy.toml").string() + "\"\n" + "manifest = \"" +
+                   (etc() / "cards.manifest").string() + "\"\n" + "manifest_signer = \"" +
+                   (etc() / "manifest-signer.pem").string() + "\"\n" + "socket = \"" +
+                   socket().string() + "\"\n" + "audit_file = \"" + audit_file().string() + "\"\n" +
+                   "audit_key = \"" + audit_key().string() + "\"\n" +
+                   "allow_extractable_keys = true\npoll_interval_ms = 100\n");
 }
 
 void ManagedFixture::start(const std::vector<std::string>& extra_args,

@@ -73,6 +73,8 @@ class ManagedFixture {
     const std::filesystem::path& root() const { return root_; }
     std::filesystem::path etc() const { return root_ / "etc"; }
     std::filesystem::path socket() const { return root_ / "run/agent.sock"; }
+    std::filesystem::path audit_file() const { return root_ / "log/audit.log"; }
+    std::filesystem::path audit_key() const { return etc() / "audit.key"; }
     // agent.toml's `modules` (default: SoftHSM2); set before start().
     std::string module_line;
     std::vector<std::string> module_environment;

@@ -241,5 +241,36 @@ TEST_F(ManagedMode, AConfigurationFileOthersCanWriteStopsTheBroker) {
         << fixture_->log();
 }
 
+TEST_F(ManagedMode, TheAuditFileIsChainedAndAnAlterationIsReported) {
+    card_with_keys({"01"});
+    fixture_->start();
+    ASSERT_EQ(holder({"unlock", "--pin-source", "env:ATTACHE_PIN"}, kPin).exit_code, 0);
+    const auto out = fixture_->writable_dir(kHolder);
+    ASSERT_EQ(sign_as_holder("key-01", out / "sig").exit_code, 0);
+    EXPECT_NE(fixture_->call_as(kOther, sign_request("pkcs11:id=%01")), "ok");
+    fixture_->stop();
+    // The file is the broker's: not the holder's to rewrite.
+    struct stat st {};
+    ASSERT_EQ(stat(fixture_->audit_file().c_str(), &st), 0);
+    EXPECT_EQ(st.st_uid, uid_of("attache"));
+    EXPECT_EQ(st.st_mode & 0777, 0640u);
+    const std::string key = fixture_->audit_key().string();
+    const std::string file = fixture_->audit_file().string();
+    auto intact = run_command({ATTACHE_CLI_PATH, "audit", "verify", file, "--key-file", key});
+    EXPECT_EQ(intact.exit_code, 0) << describe(intact);
+    EXPECT_NE(intact.out.find("chain intact"), std::string::npos) << describe(intact);
+    std::string text = read_file(file);
+    EXPECT_NE(text.find("uid=" + std::to_string(uid_of(kHolder))), std::string::npos) << text;
+    EXPECT_NE(text.find("uid=" + std::to_string(uid_of(kOther))), std::string::npos) << text;
+    // The other user's refused attempt, rewritten as a success: the MAC no longer matches.
+    const auto refused = text.find("result=refused-by-policy");
+    ASSERT_NE(refused, std::string::npos) << text;
+    text.replace(refused, std::string("result=refused-by-policy").size(), "result=ok");
+    write_file(file, text);
+    auto altered = run_command({ATTACHE_CLI_PATH, "audit", "verify", file, "--key-file", key});
+    EXPECT_EQ(altered.exit_code, 17) << describe(altered);
+    EXPECT_NE(altered.out.find("altered"), std::string::npos) << describe(altered);
+}
+
 }  // namespace
 }  // namespace attache::testing
