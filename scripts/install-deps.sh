@@ -18,9 +18,10 @@ packages=(
   softhsm2 opensc opensc-pkcs11 gnutls-bin
   openssh-client openssh-server libengine-pkcs11-openssl
   # the real smartcard stack (tests/smartcard): pcscd, vpcd's reader driver, the virtual PIV
-  # card (Debian's /usr/bin/python3 with python3-cryptography), PC/SC for its checks, and
+  # card (Debian's /usr/bin/python3 with python3-cryptography), PC/SC for its checks and for
+  # PIV enrolment (libpcsclite-dev), and
   # unshare/ip for the private network namespace
-  pcscd libpcsclite1 vsmartcard-vpcd python3 python3-cryptography util-linux iproute2
+  pcscd libpcsclite1 libpcsclite-dev vsmartcard-vpcd python3 python3-cryptography util-linux iproute2
   # mail and browser clients through attache-pkcs11.so (tests/mail): NSS's certutil, modutil
   # and cmsutil; Firefox ESR and Thunderbird run headless (no X server needed)
   libnss3-tools firefox-esr thunderbird
