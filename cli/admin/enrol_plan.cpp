@@ -217,7 +217,10 @@ Report plan_report(const EnrolOptions& o, const EnrolPlan& plan) {
     } else {
         j["erase"] = nullptr;
         j["initialise"] = nullptr;
-        text += "  log in with the user PIN; refuse if the card holds a private key\n";
+        text += plan.card.path == EnrolmentPath::piv
+                    ? "  through PC/SC: refuse if a key slot holds a certificate; verify the PIN "
+                      "and authenticate with the management key\n"
+                    : "  log in with the user PIN; refuse if the card holds a private key\n";
     }
     j["generate"] = nlohmann::json::array();
     for (const PlannedKey& k : plan.keys) {

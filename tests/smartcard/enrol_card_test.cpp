@@ -229,6 +229,13 @@ TEST_F(CardEnrolTest, WrongManagementKeyLeavesTheKeySlotsUntouched) {
     const auto card = CardStack::create(dir_, "blank", {"--mgmt-alg", "aes128"});
     stack_.insert(card);
     const size_t log_start = stack_.card_log().size();
+    // --dry-run: the plan names the slots and sends the card nothing (no PIN presented).
+    auto dry = enrol("ec-p256", kDefaultAes128, {"--dry-run"});
+    EXPECT_EQ(dry.exit_code, 0) << describe(dry);
+    const auto plan = nlohmann::json::parse(dry.out);
+    EXPECT_EQ(plan["generate"][0]["piv_slot"], "9A") << dry.out;
+    EXPECT_EQ(plan["generate"][1]["piv_slot"], "9D") << dry.out;
+    EXPECT_FALSE(contains(stack_.card_log().substr(log_start), "VERIFY")) << stack_.card_log();
     const std::string wrong = "0f0e0d0c0b0a09080706050403020100";
     auto r = enrol("ec-p256", wrong);
     EXPECT_EQ(r.exit_code, cli::kWrongPin) << describe(r);
