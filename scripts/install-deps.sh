@@ -10,6 +10,8 @@ packages=(
   libp11-kit-dev p11-kit p11-kit-modules libssl-dev openssl
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libsqlite3-dev
   libsystemd-dev libassuan-dev libgpg-error-dev
+  # PC/SC for PIV enrolment (cli/admin/piv/: what OpenSC cannot do on PIV cards)
+  libpcsclite-dev
   # workstation tests: udevadm, systemd-analyze and the environment.d generator, a private
   # D-Bus bus standing in for the system bus
   udev systemd dbus-daemon
@@ -18,10 +20,9 @@ packages=(
   softhsm2 opensc opensc-pkcs11 gnutls-bin
   openssh-client openssh-server libengine-pkcs11-openssl
   # the real smartcard stack (tests/smartcard): pcscd, vpcd's reader driver, the virtual PIV
-  # card (Debian's /usr/bin/python3 with python3-cryptography), PC/SC for its checks and for
-  # PIV enrolment (libpcsclite-dev), and
+  # card (Debian's /usr/bin/python3 with python3-cryptography), PC/SC for its checks, and
   # unshare/ip for the private network namespace
-  pcscd libpcsclite1 libpcsclite-dev vsmartcard-vpcd python3 python3-cryptography util-linux iproute2
+  pcscd libpcsclite1 vsmartcard-vpcd python3 python3-cryptography util-linux iproute2
   # mail and browser clients through attache-pkcs11.so (tests/mail): NSS's certutil, modutil
   # and cmsutil; Firefox ESR and Thunderbird run headless (no X server needed)
   libnss3-tools firefox-esr thunderbird
