@@ -327,6 +327,9 @@ Report cert_import(const CertImportOptions& o) {
 
     if (card_type_of(token).path == EnrolmentPath::piv)
         return import_on_piv(o, token, inventory, *record, cert, der, cert_key, cert_spki);
+    if (!o.management_key_source.empty() || !o.management_key_alg.empty())
+        fail(kUsage, "--management-key-source and --management-key-alg are for PIV cards; " +
+                         token.describe() + " is not one. Nothing was changed");
 
     auto session = check(token.module.open_session(token.slot, true), "opening a session");
     login(session, token, o.pin_source, PinRole::user);
