@@ -10,6 +10,8 @@ packages=(
   libp11-kit-dev p11-kit p11-kit-modules libssl-dev openssl
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libsqlite3-dev
   libsystemd-dev libassuan-dev libgpg-error-dev
+  # PC/SC for PIV enrolment (cli/admin/piv/: what OpenSC cannot do on PIV cards)
+  libpcsclite-dev
   # workstation tests: udevadm, systemd-analyze and the environment.d generator, a private
   # D-Bus bus standing in for the system bus
   udev systemd dbus-daemon

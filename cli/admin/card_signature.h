@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -28,6 +29,10 @@ struct CardSignatureAlgorithm {
 
 // RSA: sha256WithRSAEncryption; P-256: ecdsa-with-SHA256; P-384: ecdsa-with-SHA384; Ed25519.
 Result<CardSignatureAlgorithm> card_signature_algorithm(EVP_PKEY* public_key);
+
+// A signature of `message` by a key on the card, in the form X.509 carries.
+using CardSigner = std::function<Result<Bytes>(const CardSignatureAlgorithm& algorithm,
+                                               std::span<const uint8_t> message)>;
 
 Result<Bytes> sign_on_card(const p11::Session& session, CK_OBJECT_HANDLE private_key,
                            const CardSignatureAlgorithm& algorithm,

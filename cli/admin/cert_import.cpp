@@ -14,12 +14,15 @@
 #include <openssl/x509v3.h>
 
 #include <ctime>
+#include <functional>
 
+#include "cli/admin/card_type.h"
 #include "cli/admin/failure.h"
 #include "cli/admin/inventory.h"
 #include "cli/admin/openssl_util.h"
 #include "cli/admin/options.h"
 #include "cli/admin/pins.h"
+#include "cli/admin/piv_cert_store.h"
 #include "cli/admin/registration.h"
 #include "cli/admin/token_select.h"
 #include "cli/command_output.h"
@@ -37,6 +40,8 @@ struct CertImportOptions {
     std::string chain;
     std::string inventory;
     std::string pin_source;
+    std::string management_key_source;  // PIV cards: read for this command only
+    std::string management_key_alg;
     bool replace = false;
     bool json = false;
 };
@@ -196,6 +201,97 @@ size_t store_chain(p11::Session& session, const std::vector<X509Ptr>& chain,
     return stored;
 }
 
+struct ImportedCertificate {
+    std::string key_id;
+    std::string role;
+    std::string label;
+    size_t chain_stored = 0;
+    bool replaced = false;
+};
+
+// The certificate recorded in the inventory and the report; `recorded` runs once the inventory
+// has it. `not_recorded` says what a failure to record leaves on the card.
+Report record_import(Inventory& inventory, const Enrolment& record, X509* cert, const Bytes& der,
+                     const ImportedCertificate& imported, const std::string& not_recorded,
+                     const std::function<void()>& recorded) {
+    CertificateRecord c{serial_hex(cert), name_string(X509_get_issuer_name(cert)),
+                        time_string(X509_get0_notAfter(cert)), sha256_hex(der)};
+    auto state = inventory.record_certificate(record.id, imported.key_id, c, Operator::current(),
+                                              time_string(std::time(nullptr)));
+    if (!state)
+        fail(kInventory,
+             "recording the certificate " + not_recorded + ": " + state.error().message());
+    recorded();
+
+    Report report;
+    report.json = {
+        {"record", record.id},
+        {"state", state_name(*state)},
+        {"key", {{"role", imported.role}, {"key_id", imported.key_id}, {"label", imported.label}}},
+        {"certificate",
+         {{"serial", c.serial},
+          {"subject", name_string(X509_get_subject_name(cert))},
+          {"issuer", c.issuer},
+          {"not_after", c.not_after},
+          {"sha256", c.sha256}}},
+        {"issuers_stored", imported.chain_stored},
+        {"replaced", imported.replaced}};
+    report.text = "Stored certificate " + c.serial + " from " + c.issuer + " (valid until " +
+                  c.not_after + ") for the " + imported.role + " key '" + imported.label +
+                  "' (CKA_ID " + imported.key_id + ").\nInventory record " +
+                  std::to_string(record.id) + " is " + std::string(state_name(*state)) + ".";
+    if (imported.chain_stored > 0)
+        report.text +=
+            "\nStored " + std::to_string(imported.chain_stored) + " issuer certificate(s).";
+    return report;
+}
+
+// PIV through OpenSC: the certificate goes to the slot of the recorded key whose public key it
+// carries (piv_cert_store.h); issuer certificates are checked, not stored.
+Report import_on_piv(const CertImportOptions& o, const SelectedToken& token, Inventory& inventory,
+                     const Enrolment& record, X509* cert, const Bytes& der, EVP_PKEY* cert_key,
+                     const std::string& cert_spki) {
+    const KeyRecord* recorded = nullptr;
+    for (const KeyRecord& k : record.keys) {
+        if (k.spki_sha256 == cert_spki)
+            recorded = &k;
+    }
+    if (recorded == nullptr)
+        fail(kCertificateRejected, "the certificate is for none of the keys inventory record " +
+                                       std::to_string(record.id) + " lists (its SPKI SHA-256 is " +
+                                       cert_spki + "); nothing was changed");
+    auto slot = slot_of_opensc_key_id(recorded->key_id);
+    if (!slot)
+        fail(kInventory, "the recorded key " + recorded->key_id +
+                             " is not in a PIV key slot; nothing was changed");
+    check_key_usage(cert, recorded->role, cert_key);
+    std::optional<piv::ManagementAlg> alg;
+    if (!o.management_key_alg.empty()) {
+        alg = piv::management_alg_from_name(o.management_key_alg);
+        if (!alg)
+            fail(kUsage, "--management-key-alg must be 3des, aes128, aes192 or aes256");
+    }
+    if (o.management_key_source.empty())
+        fail(kUsage, "token " + token.describe() +
+                         " is a PIV card: writing its certificates needs its management key. Give "
+                         "it with --management-key-source (prompt, fd:N, file:PATH or env:NAME; it "
+                         "is never stored); nothing was changed");
+    const PivStoreOutcome outcome = store_piv_certificate(
+        token, {*slot, cert_key, der, o.replace, o.pin_source, o.management_key_source, alg});
+    if (outcome == PivStoreOutcome::already_there)
+        note("This certificate is already on the card.");
+    if (!o.chain.empty())
+        note(
+            "The issuer certificates were checked; PIV cards have no place for them, so they "
+            "were not stored.");
+    ImportedCertificate imported{recorded->key_id, recorded->role, recorded->label, 0,
+                                 outcome == PivStoreOutcome::replaced};
+    return record_import(inventory, record, cert, der, imported,
+                         "(the certificate is on the card; run `attache cert import` again to "
+                         "record it)",
+                         [] {});
+}
+
 Report cert_import(const CertImportOptions& o) {
     // The certificate and its issuers: checked before the card or the inventory is touched.
     auto certs = check(load_certificates(o.in), "--in", kUsage);
@@ -228,6 +324,12 @@ Report cert_import(const CertImportOptions& o) {
                              std::string(state_name(record->state)) +
                              "; certificates are imported for awaiting-certificate or active "
                              "records only");
+
+    if (card_type_of(token).path == EnrolmentPath::piv)
+        return import_on_piv(o, token, inventory, *record, cert, der, cert_key, cert_spki);
+    if (!o.management_key_source.empty() || !o.management_key_alg.empty())
+        fail(kUsage, "--management-key-source and --management-key-alg are for PIV cards; " +
+                         token.describe() + " is not one. Nothing was changed");
 
     auto session = check(token.module.open_session(token.slot, true), "opening a session");
     login(session, token, o.pin_source, PinRole::user);
@@ -277,38 +379,19 @@ Report cert_import(const CertImportOptions& o) {
         created.add(check(p11::create_certificate(session, der, key.id, key.label)));
     size_t chain_stored = store_chain(session, chain, created);
 
-    CertificateRecord c{serial_hex(cert), name_string(X509_get_issuer_name(cert)),
-                        time_string(X509_get0_notAfter(cert)), sha256_hex(der)};
-    auto state = inventory.record_certificate(record->id, key_id, c, Operator::current(),
-                                              time_string(std::time(nullptr)));
-    if (!state)
-        fail(kInventory, "recording the certificate (nothing was stored on the card): " +
-                             state.error().message());
-    created.commit();
-    if (replaced) {
-        if (Status s = session.destroy(*replaced); !s)
-            note("warning: the previous certificate could not be removed: " + s.error().message());
-    }
-
-    Report report;
-    report.json = {{"record", record->id},
-                   {"state", state_name(*state)},
-                   {"key", {{"role", recorded->role}, {"key_id", key_id}, {"label", key.label}}},
-                   {"certificate",
-                    {{"serial", c.serial},
-                     {"subject", name_string(X509_get_subject_name(cert))},
-                     {"issuer", c.issuer},
-                     {"not_after", c.not_after},
-                     {"sha256", c.sha256}}},
-                   {"issuers_stored", chain_stored},
-                   {"replaced", replaced.has_value()}};
-    report.text = "Stored certificate " + c.serial + " from " + c.issuer + " (valid until " +
-                  c.not_after + ") for the " + recorded->role + " key '" + key.label +
-                  "' (CKA_ID " + key_id + ").\nInventory record " + std::to_string(record->id) +
-                  " is " + std::string(state_name(*state)) + ".";
-    if (chain_stored > 0)
-        report.text += "\nStored " + std::to_string(chain_stored) + " issuer certificate(s).";
-    return report;
+    ImportedCertificate imported{key_id, recorded->role, key.label, chain_stored,
+                                 replaced.has_value()};
+    return record_import(inventory, *record, cert, der, imported,
+                         "(nothing was stored on the card)", [&] {
+                             created.commit();
+                             if (replaced) {
+                                 if (Status s = session.destroy(*replaced); !s)
+                                     note(
+                                         "warning: the previous certificate could not be "
+                                         "removed: " +
+                                         s.error().message());
+                             }
+                         });
 }
 
 }  // namespace
@@ -326,6 +409,12 @@ void add_cert_commands(CLI::App& app, int& exit_code) {
     import->add_flag("--replace", o->replace, "replace the key's current certificate (renewal)");
     add_inventory_option(*import, o->inventory);
     add_secret_source_option(*import, "--pin-source", o->pin_source, "user PIN");
+    add_optional_secret_source_option(
+        *import, "--management-key-source", o->management_key_source,
+        "PIV cards: the card's management key, hex digits (never stored or printed)");
+    import->add_option(
+        "--management-key-alg", o->management_key_alg,
+        "PIV cards: 3des, aes128, aes192 or aes256 (default: from the key's length)");
     add_output_flags(*import, o->json);
     import->callback(
         [o, &exit_code] { run_command(o->json, exit_code, [o] { return cert_import(*o);

@@ -141,6 +141,14 @@ bool plausible_email(std::string_view address) {
 Result<std::string> make_signed_csr(const p11::Session& session, CK_OBJECT_HANDLE private_key,
                                     EVP_PKEY* public_key, const CsrContent& content,
                                     std::string_view key_name) {
+    auto sign = [&](const CardSignatureAlgorithm& algorithm, std::span<const uint8_t> message) {
+        return sign_on_card(session, private_key, algorithm, message, key_name);
+    };
+    return make_signed_csr(sign, public_key, content);
+}
+
+Result<std::string> make_signed_csr(const CardSigner& sign, EVP_PKEY* public_key,
+                                    const CsrContent& content) {
     ATTACHE_TRY(CardSignatureAlgorithm algorithm, card_signature_algorithm(public_key));
     X509ReqPtr req(X509_REQ_new());
     if (!req || X509_REQ_set_version(req.get(), X509_REQ_VERSION_1) != 1 ||
@@ -158,7 +166,7 @@ Result<std::string> make_signed_csr(const p11::Session& session, CK_OBJECT_HANDL
     Bytes to_sign(tbs, tbs + tbs_len);
     OPENSSL_free(tbs);
 
-    auto signature = sign_on_card(session, private_key, algorithm, to_sign, key_name);
+    auto signature = sign(algorithm, to_sign);
     if (!signature)
         return std::move(signature).error().context("signing the certificate request on the card");
     ATTACHE_CHECK(set_signature(req.get(), *signature));

@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "cli/admin/card_signature.h"
 #include "cli/admin/key_plan.h"
 #include "pkcs11/result.h"
 #include "pkcs11/session.h"
@@ -30,7 +31,10 @@ struct CsrContent {
     KeyRole role = KeyRole::authentication;
 };
 
-// The request as PEM.
+// The request as PEM, signed by `sign` (which returns the X.509 form of the signature).
+Result<std::string> make_signed_csr(const CardSigner& sign, EVP_PKEY* public_key,
+                                    const CsrContent& content);
+// Signed through PKCS#11 by the private key `private_key`.
 Result<std::string> make_signed_csr(const p11::Session& session, CK_OBJECT_HANDLE private_key,
                                     EVP_PKEY* public_key, const CsrContent& content,
                                     std::string_view key_name);

@@ -27,6 +27,7 @@
 #include "cli/admin/confirm.h"
 #include "cli/admin/csr.h"
 #include "cli/admin/enrol_plan.h"
+#include "cli/admin/enrol_steps.h"
 #include "cli/admin/failure.h"
 #include "cli/admin/interrupt.h"
 #include "cli/admin/inventory.h"
@@ -35,6 +36,7 @@
 #include "cli/admin/openssl_util.h"
 #include "cli/admin/options.h"
 #include "cli/admin/pins.h"
+#include "cli/admin/piv_enrol.h"
 #include "cli/admin/progress.h"
 #include "cli/admin/registration.h"
 #include "cli/admin/token_init.h"
@@ -48,34 +50,15 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A generated key, ready for its request and the inventory.
-struct NewKey {
-    PlannedKey plan;
-    p11::KeyPairHandles handles;
-    p11::Pkey public_key;
-    std::string spki_sha256;
-    std::string csr_path;
-};
-
-nlohmann::json key_json(const NewKey& k, const SelectedToken& token) {
-    return {{"role", role_name(k.plan.role)},
-            {"label", k.plan.label},
-            {"key_id", hex(k.handles.id)},
-            {"key_type", p11::key_algorithm_name(k.plan.algorithm)},
-            {"spki_sha256", k.spki_sha256},
-            {"csr", k.csr_path},
-            {"uri", p11::Uri::for_object(token.info, CKO_PRIVATE_KEY, k.handles.id, k.plan.label)}};
-}
-
 Report enrol(const EnrolOptions& o) {
     // 1. The plan. Nothing below this line is reached with a check failed.
     EnrolPlan plan = make_plan(o);
     if (o.dry_run)
         return plan_report(o, plan);
+    if (plan.card.path == EnrolmentPath::piv)
+        return enrol_piv(o, plan);
     SelectedToken& token = plan.token;
     const std::vector<PlannedKey>& keys_to_make = plan.keys;
-    const X509NamePtr& subject = plan.subject;
-    const std::optional<std::string>& email = plan.email;
 
     // 2. The operator's go-ahead to erase a card that holds something.
     if (plan.needs_confirmation || (plan.erase && !o.confirm.empty())) {
@@ -142,7 +125,8 @@ Report enrol(const EnrolOptions& o) {
 
     GeneratedKeys generated(session);
     WrittenFiles written;
-    std::vector<NewKey> keys;
+    std::vector<EnrolledKey> keys;
+    std::vector<CK_OBJECT_HANDLE> private_keys;  // one per key
     // From here on, every failure and every interruption undoes the generation.
     auto stop = [&](int code, const std::string& message) {
         std::string undone = generated.undo();
@@ -199,86 +183,36 @@ Report enrol(const EnrolOptions& o) {
             auto spki = p11::spki_der(pub->get());
             if (!spki)
                 stop(kFailure, spki.error().message());
-            for (const NewKey& other : keys) {
-                if (other.handles.id == handles->id)
+            for (const EnrolledKey& other : keys) {
+                if (other.id == handles->id)
                     stop(kFailure, "both keys got the same CKA_ID " + hex(handles->id));
             }
-            keys.push_back({key, *handles, std::move(*pub), sha256_hex(*spki), csr_paths[i]});
+            private_keys.push_back(handles->private_key);
+            keys.push_back(
+                {key, handles->id, std::move(*pub), sha256_hex(*spki), csr_paths[i], std::nullopt});
         }
 
         // 5. Requests, signed on the card.
-        for (NewKey& k : keys) {
-            CsrContent content{subject.get(), email, k.plan.role};
-            auto pem = make_signed_csr(session, k.handles.private_key, k.public_key.get(), content,
-                                       k.plan.label);
-            if (!pem)
-                stop(exit_code_for(pem.error()), pem.error().message());
-            if (Status s = write_new_file(k.csr_path, *pem, 0644); !s)
-                stop(kFailure, s.error().message());
-            written.add(k.csr_path);
-            checkpoint();
-        }
+        auto signer = [&](const EnrolledKey& k) -> CardSigner {
+            const CK_OBJECT_HANDLE private_key =
+                private_keys[static_cast<size_t>(&k - keys.data())];
+            return [&session, private_key, label = k.plan.label](
+                       const CardSignatureAlgorithm& algorithm, std::span<const uint8_t> message) {
+                return sign_on_card(session, private_key, algorithm, message, label);
+            };
+        };
+        write_requests(keys, plan, signer, written, stop, checkpoint);
 
         // 6. The inventory, in one transaction.
-        Enrolment record;
-        record.token_serial = token.info.serial;
-        record.token_model = token.info.model;
-        record.token_manufacturer = token.info.manufacturer;
-        record.token_label = token.info.label;
-        record.holder = o.holder;
-        record.subject = name_string(subject.get());
-        record.email = email;
         std::string enrolled = "enrolled";
         if (initialised)
             enrolled += std::string(" on a card initialised as '") + token.info.label + "'" +
                         (o.new_so_pin_source.empty() ? "" : " with a new SO PIN");
-        for (const NewKey& k : keys) {
-            record.keys.push_back({std::string(role_name(k.plan.role)), hex(k.handles.id),
-                                   k.plan.label,
-                                   std::string(p11::key_algorithm_name(k.plan.algorithm)),
-                                   k.spki_sha256, k.csr_path, std::nullopt, std::nullopt});
-        }
         checkpoint();
-        auto inventory = Inventory::open_or_create(o.inventory);
-        if (!inventory)
-            stop(kInventory, inventory.error().message());
-        auto id = inventory->add_enrolment(record, Operator::current(),
-                                           time_string(std::time(nullptr)), enrolled);
-        if (!id)
-            stop(kInventory, "recording the enrolment: " + id.error().message());
-        generated.commit();
-        written.commit();
-
-        Report report;
-        report.json = {{"record", *id},
-                       {"state", state_name(CardState::awaiting_certificate)},
-                       {"inventory", absolute_path(o.inventory)},
-                       {"initialised", initialised},
-                       {"new_so_pin", initialised && !o.new_so_pin_source.empty()},
-                       {"holder", o.holder},
-                       {"subject", record.subject},
-                       {"email", email ? nlohmann::json(*email) : nlohmann::json()},
-                       {"token",
-                        {{"uri", p11::Uri::for_token(token.info)},
-                         {"label", token.info.label},
-                         {"serial", token.info.serial},
-                         {"model", token.info.model}}},
-                       {"keys", nlohmann::json::array()}};
-        std::string text = "Enrolled " + o.holder + " on token " + token.describe() +
-                           " (inventory record " + std::to_string(*id) +
-                           ", state awaiting-certificate).\n";
-        for (const NewKey& k : keys) {
-            report.json["keys"].push_back(key_json(k, token));
-            text += "  " + std::string(role_name(k.plan.role)) + " key '" + k.plan.label + "' " +
-                    std::string(p11::key_algorithm_name(k.plan.algorithm)) + ", CKA_ID " +
-                    hex(k.handles.id) + "\n    SPKI SHA-256 " + k.spki_sha256 + "\n    request " +
-                    k.csr_path + "\n";
-        }
-        text +=
-            "Send the requests to the CA, then store the certificates with "
-            "`attache cert import`.";
-        report.text = text;
-        return report;
+        return record_enrolment(o, plan, keys, enrolled, initialised, stop, [&] {
+            generated.commit();
+            written.commit();
+        });
     } catch (const CommandFailure&) {
         throw;  // stop() has already undone what this run did
     } catch (const std::exception& e) {
@@ -332,6 +266,13 @@ void add_enrol_command(CLI::App& app, int& exit_code) {
     add_inventory_option(*cmd, o->inventory);
     add_secret_source_option(*cmd, "--pin-source", o->pin_source, "user PIN");
     add_secret_source_option(*cmd, "--so-pin-source", o->so_pin_source, "SO PIN (with --init)");
+    add_optional_secret_source_option(
+        *cmd, "--management-key-source", o->management_key_source,
+        "PIV cards: the card's management key, hex digits (read for this command only, never "
+        "stored or printed)");
+    cmd->add_option("--management-key-alg", o->management_key_alg,
+                    "PIV cards: 3des, aes128, aes192 or aes256 (default: from the key's length; "
+                    "24 bytes are tried as 3DES, then AES-192)");
     add_secret_source_option(*cmd, "--new-pin-source", o->new_pin_source,
                              "user PIN to set (with --init)");
     add_optional_secret_source_option(*cmd, "--new-so-pin-source", o->new_so_pin_source,

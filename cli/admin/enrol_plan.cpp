@@ -56,6 +56,34 @@ void check_mechanisms(const SelectedToken& token, const std::vector<PlannedKey>&
                               (supported.empty() ? std::string("none") : join(supported, ", ")));
 }
 
+// PIV through OpenSC: what the card's own commands need, checked before the card is touched.
+std::vector<piv::Slot> check_piv_plan(const EnrolOptions& o, const SelectedToken& token,
+                                      const std::vector<PlannedKey>& keys) {
+    if (o.init)
+        fail(kUsage, "token " + token.describe() +
+                         " is a PIV card: it has no C_InitToken, so --init does not apply. Enrol "
+                         "a blank PIV card without --init (reset a used one with its vendor's "
+                         "tool first); nothing was changed");
+    if (o.management_key_source.empty())
+        fail(kUsage, "token " + token.describe() +
+                         " is a PIV card: generating its keys and writing its certificates need "
+                         "its management key. Give it with --management-key-source (prompt, fd:N, "
+                         "file:PATH or env:NAME; it is never stored); nothing was changed");
+    if (!o.management_key_alg.empty() && !piv::management_alg_from_name(o.management_key_alg))
+        fail(kUsage, "--management-key-alg must be 3des, aes128, aes192 or aes256");
+    std::vector<piv::Slot> slots;
+    for (const PlannedKey& key : keys) {
+        if (!piv::piv_algorithm(key.algorithm))
+            fail(kRefusedByToken, "PIV cards have no " +
+                                      std::string(p11::key_algorithm_name(key.algorithm)) +
+                                      " keys (they have rsa-2048, rsa-3072, ec-p256 and ec-p384); "
+                                      "nothing was changed");
+        slots.push_back(key.role == KeyRole::authentication ? piv::Slot::authentication
+                                                            : piv::Slot::key_management);
+    }
+    return slots;
+}
+
 }  // namespace
 
 std::string absolute_path(const std::string& path) {
@@ -123,14 +151,30 @@ EnrolPlan make_plan(const EnrolOptions& o) {
         fail(kUsage, s.error().message() + kNothingChanged);
     check(Inventory::check_usable(o.inventory), {}, kInventory);
 
-    // The token.
+    // The token, and the way it can be enrolled.
     SelectedToken token = select_token(o.module, o.token);
+    const CardType card = card_type_of(token);
+    if (card.path == EnrolmentPath::refused)
+        fail(kRefusedByToken, card.refusal);
     if (!o.init && !token.info.initialized())
         fail(kUsage, "token " + token.describe() + " is not initialised; add --init --label LABEL");
     refuse_open_enrolment(o.inventory, token, {});
-    check_mechanisms(token, keys);
+    std::vector<piv::Slot> piv_slots;
+    std::optional<piv::ManagementAlg> management_alg;
+    if (card.path == EnrolmentPath::piv) {
+        piv_slots = check_piv_plan(o, token, keys);
+        if (!o.management_key_alg.empty())
+            management_alg = piv::management_alg_from_name(o.management_key_alg);
+    } else {
+        if (!o.management_key_source.empty() || !o.management_key_alg.empty())
+            fail(kUsage, "--management-key-source and --management-key-alg are for PIV cards; " +
+                             token.describe() + " is not one");
+        check_mechanisms(token, keys);
+    }
 
-    EnrolPlan plan{std::move(token), std::move(keys), std::move(subject), std::move(email)};
+    EnrolPlan plan{std::move(token),     card,           std::move(keys),
+                   std::move(piv_slots), management_alg, std::move(subject),
+                   std::move(email)};
     if (o.init) {
         check_initialisation(plan.token, o.init_request());
         plan.erase = inspect_card(plan.token);
@@ -173,15 +217,26 @@ Report plan_report(const EnrolOptions& o, const EnrolPlan& plan) {
     } else {
         j["erase"] = nullptr;
         j["initialise"] = nullptr;
-        text += "  log in with the user PIN; refuse if the card holds a private key\n";
+        text += plan.card.path == EnrolmentPath::piv
+                    ? "  through PC/SC: refuse if a key slot holds a certificate; verify the PIN "
+                      "and authenticate with the management key\n"
+                    : "  log in with the user PIN; refuse if the card holds a private key\n";
     }
     j["generate"] = nlohmann::json::array();
     for (const PlannedKey& k : plan.keys) {
-        j["generate"].push_back({{"role", role_name(k.role)},
-                                 {"label", k.label},
-                                 {"key_type", p11::key_algorithm_name(k.algorithm)}});
+        const size_t i = j["generate"].size();
+        nlohmann::json g = {{"role", role_name(k.role)},
+                            {"label", k.label},
+                            {"key_type", p11::key_algorithm_name(k.algorithm)}};
+        std::string where = "on the card";
+        if (i < plan.piv_slots.size()) {
+            g["piv_slot"] = piv::slot_name(plan.piv_slots[i]);
+            where = "in PIV slot " + piv::slot_name(plan.piv_slots[i]) +
+                    " (GENERATE ASYMMETRIC KEY PAIR through PC/SC, after the management key)";
+        }
+        j["generate"].push_back(std::move(g));
         text += "  generate the " + std::string(role_name(k.role)) + " key '" + k.label + "' (" +
-                std::string(p11::key_algorithm_name(k.algorithm)) + ") on the card\n";
+                std::string(p11::key_algorithm_name(k.algorithm)) + ") " + where + "\n";
     }
     j["write"] = plan.request_paths;
     if (plan.request_paths.empty())

@@ -11,6 +11,8 @@
 //     and no open record for this card;
 //   - the output directory: a file can be created there (and is removed again), and no request
 //     file that enrolment would write exists yet.
+// OpenSC's PIV cards (card_type.h) are enrolled through PC/SC (piv_enrol.h): no --init, key types
+// PIV has, and a --management-key-source; any other card OpenSC drives is refused here.
 // A card that gets its serial number only at --init (a blank token) has its request names and
 // open record checked again once it has one; a blank card holds nothing to lose.
 //
@@ -20,8 +22,11 @@
 #include <string>
 #include <vector>
 
+#include "cli/admin/card_type.h"
 #include "cli/admin/key_plan.h"
 #include "cli/admin/openssl_util.h"
+#include "cli/admin/piv/management_key.h"
+#include "cli/admin/piv/piv_card.h"
 #include "cli/admin/token_init.h"
 #include "cli/admin/token_select.h"
 #include "cli/command_output.h"
@@ -47,6 +52,9 @@ struct EnrolOptions {
     std::string so_pin_source;
     std::string new_pin_source;
     std::string new_so_pin_source;
+    // PIV cards through OpenSC (card_type.h): the management key, per command, never stored.
+    std::string management_key_source;
+    std::string management_key_alg;  // empty: from the key's length (and the card, for 24 bytes)
     bool json = false;
 
     InitRequest init_request() const {
@@ -56,7 +64,12 @@ struct EnrolOptions {
 
 struct EnrolPlan {
     SelectedToken token;
+    CardType card;
     std::vector<PlannedKey> keys;
+    // EnrolmentPath::piv: the slot of each key, in `keys` order (authentication 9A, encryption
+    // 9D), and the management key's algorithm when given.
+    std::vector<piv::Slot> piv_slots;
+    std::optional<piv::ManagementAlg> management_alg;
     X509NamePtr subject;
     std::optional<std::string> email;
     // --init: what the card holds now, and whether the operator must confirm its erasure.

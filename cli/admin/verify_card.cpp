@@ -2,16 +2,18 @@
 // lists: exactly one private key with its CKA_ID is on the card; it is still card-born and
 // card-bound (CKA_LOCAL, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_SENSITIVE, not
 // CKA_EXTRACTABLE) with only its intended usages; its public key has the recorded SPKI SHA-256;
-// it signs a fresh random challenge that verifies with that public key (so the private key
-// really is the recorded one); and its certificate is the recorded one. The card itself must be
+// it answers a fresh random challenge for that public key (a signature, or for a key the module
+// allows only decryption or ECDH, a decryption or a shared secret: possession.h), so the private
+// key really is the recorded one; and its certificate is the recorded one. On a PIV card through
+// OpenSC the usage attributes are OpenSC's per-slot choice and are not compared, and CKA_LOCAL
+// and the like are OpenSC's claim: the proof of origin is the enrolment's record (the public key
+// came from the card's GENERATE answer, piv_enrol.h). The card itself must be
 // the recorded one (serial, model) and hold no private key the record does not list.
 // Any failure: exit code kMismatch (a substituted card, a re-keyed card).
 // A card whose record says it must not be used (lost, damaged, retired) is reported as such,
 // naming the record and since when, without a PIN and without checking its keys.
 
-#include <openssl/rand.h>
-
-#include "cli/admin/card_signature.h"
+#include "cli/admin/card_type.h"
 #include "cli/admin/failure.h"
 #include "cli/admin/inventory.h"
 #include "cli/admin/key_checks.h"
@@ -19,6 +21,7 @@
 #include "cli/admin/openssl_util.h"
 #include "cli/admin/options.h"
 #include "cli/admin/pins.h"
+#include "cli/admin/possession.h"
 #include "cli/admin/registration.h"
 #include "cli/admin/token_select.h"
 #include "cli/command_output.h"
@@ -49,8 +52,11 @@ p11::KeyUsage expected_usage(const KeyRecord& k) {
 }
 
 // The problems of one recorded key on the card (empty: it checks out).
+// `piv`: a PIV card through OpenSC, whose usage attributes are OpenSC's fixed choice for each
+// slot (9D: decrypt or derive only), not something the card stores or enrolment chose: they are
+// not compared with the enrolment's; possession is still proved by what the key allows.
 std::vector<std::string> check_key(const p11::Session& session, const KeyRecord& recorded,
-                                   const std::vector<const p11::KeyObject*>& on_card) {
+                                   const std::vector<const p11::KeyObject*>& on_card, bool piv) {
     if (on_card.empty())
         return {"no private key with this CKA_ID is on the card"};
     if (on_card.size() > 1)
@@ -64,8 +70,10 @@ std::vector<std::string> check_key(const p11::Session& session, const KeyRecord&
     } else {
         for (auto& p : provenance_problems(*values))
             problems.push_back(std::move(p));
-        for (auto& p : usage_problems(*values, expected_usage(recorded)))
-            problems.push_back(std::move(p));
+        if (!piv) {
+            for (auto& p : usage_problems(*values, expected_usage(recorded)))
+                problems.push_back(std::move(p));
+        }
     }
 
     if (!key.pkey) {
@@ -79,18 +87,11 @@ std::vector<std::string> check_key(const p11::Session& session, const KeyRecord&
         return problems;
     }
     // Proof of possession: the private key answers for the recorded public key.
-    auto algorithm = card_signature_algorithm(key.pkey.get());
-    Bytes challenge(32);
-    if (!algorithm || RAND_bytes(challenge.data(), static_cast<int>(challenge.size())) != 1) {
-        problems.push_back("cannot prepare a challenge for this key type");
-    } else {
-        auto signature = sign_on_card(session, key.private_key, *algorithm, challenge, key.label);
-        if (!signature)
-            problems.push_back("it cannot sign a challenge: " + signature.error().message());
-        else if (!signature_verifies(key.pkey.get(), *algorithm, challenge, *signature))
-            problems.push_back(
-                "its signature on a challenge does not verify with the recorded "
-                "public key: the private key is not the recorded one");
+    if (values) {
+        if (Status proof =
+                prove_possession(session, key.private_key, key.pkey.get(), *values, key.label);
+            !proof)
+            problems.push_back(proof.error().message());
     }
 
     if (recorded.certificate) {
@@ -183,6 +184,7 @@ Report verify_card(const VerifyOptions& o) {
                                 token.info.model + ", the record has a " +
                                 record->token_manufacturer + " " + record->token_model);
 
+    const bool piv = card_type_of(token).path == EnrolmentPath::piv;
     auto session = check(token.module.open_session(token.slot, false), "opening a session");
     login(session, token, o.pin_source, PinRole::user);
     auto keys = check(p11::find_keys(session), "listing the card's keys");
@@ -199,18 +201,22 @@ Report verify_card(const VerifyOptions& o) {
             if (hex(k.id) == recorded.key_id)
                 on_card.push_back(&k);
         }
-        auto problems = check_key(session, recorded, on_card);
+        auto problems = check_key(session, recorded, on_card, piv);
         all_ok = all_ok && problems.empty();
         key_results.push_back({{"role", recorded.role},
                                {"key_id", recorded.key_id},
                                {"label", recorded.label},
                                {"ok", problems.empty()},
                                {"problems", problems}});
-        text += "  " + recorded.role + " key " + recorded.key_id + ": " +
-                (problems.empty() ? std::string("OK (on the card, card-born, never extractable, "
-                                                "fingerprint and challenge match)")
-                                  : "MISMATCH\n    - " + join(problems, "\n    - ")) +
-                "\n";
+        text +=
+            "  " + recorded.role + " key " + recorded.key_id + ": " +
+            (problems.empty() && piv
+                 ? std::string("OK (in its PIV slot; fingerprint and challenge match; card-born "
+                               "as recorded at enrolment, from the card's GENERATE answer)")
+             : problems.empty() ? std::string("OK (on the card, card-born, never extractable, "
+                                              "fingerprint and challenge match)")
+                                : "MISMATCH\n    - " + join(problems, "\n    - ")) +
+            "\n";
     }
     for (const p11::KeyObject& k : keys) {
         if (record->key(hex(k.id)) == nullptr)

@@ -8,6 +8,9 @@
 //   ATTACHE_FILTER_LOG             file that gets one line per C_InitToken, C_Login, C_SetPIN
 //   ATTACHE_FILTER_FALSE_ATTRIBUTES boolean attributes C_GetAttributeValue reports as false,
 //                                  e.g. "0x163" (CKA_LOCAL): a card that imported its keys
+//   ATTACHE_FILTER_LIBRARY_MANUFACTURER C_GetInfo's manufacturerID (e.g. "OpenSC Project": a
+//                                  module that says it is OpenSC's, for the choice of the
+//                                  enrolment path, which is made from what the module says)
 // State is per process: each run of `attache` starts afresh.
 
 #include <dlfcn.h>
@@ -32,6 +35,7 @@ long g_generated = 0;
 long g_delay_ms = 0;
 CK_FLAGS g_extra_flags = 0;
 std::string g_log;
+std::string g_library_manufacturer;
 
 void log_call(const char* name) {
     if (g_log.empty())
@@ -158,6 +162,18 @@ void read_environment() {
         g_extra_flags = std::strtoul(flags, nullptr, 0);
     if (const char* log = std::getenv("ATTACHE_FILTER_LOG"))
         g_log = log;
+    if (const char* m = std::getenv("ATTACHE_FILTER_LIBRARY_MANUFACTURER"))
+        g_library_manufacturer = m;
+}
+
+CK_RV get_info(CK_INFO_PTR info) {
+    CK_RV rv = g_real->C_GetInfo(info);
+    if (rv == CKR_OK && !g_library_manufacturer.empty()) {
+        std::memset(info->manufacturerID, ' ', sizeof info->manufacturerID);
+        std::memcpy(info->manufacturerID, g_library_manufacturer.data(),
+                    std::min(g_library_manufacturer.size(), sizeof info->manufacturerID));
+    }
+    return rv;
 }
 
 }  // namespace
@@ -181,6 +197,7 @@ extern "C" __attribute__((visibility("default"))) CK_RV C_GetFunctionList(
         g_list.C_GetMechanismList = get_mechanism_list;
         g_list.C_GetMechanismInfo = get_mechanism_info;
         g_list.C_GetTokenInfo = get_token_info;
+        g_list.C_GetInfo = get_info;
         g_list.C_GenerateKeyPair = generate_key_pair;
         g_list.C_GetAttributeValue = get_attribute_value;
         g_list.C_InitToken = init_token;

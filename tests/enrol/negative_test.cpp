@@ -101,6 +101,26 @@ TEST_F(BadInput, UserPinOnItsFinalTryIsNotSpent) {
     expect_unchanged();
 }
 
+TEST_F(BadInput, OpenscCardTypeOtherThanPivIsRefusedBeforeTheCardIsTouched) {
+    // The enrolment path is chosen from what the module says about itself (C_GetInfo's
+    // manufacturer, the token's): here SoftHSM2 behind the filter module, which reports OpenSC's
+    // library manufacturer, stands for a non-PIV card OpenSC drives (none can be had here).
+    use_filter_module({{"ATTACHE_FILTER_LOG", path("calls.log")},
+                       {"ATTACHE_FILTER_LIBRARY_MANUFACTURER", "OpenSC Project"}});
+    auto r = enrol(serial_, "ec-p256");
+    EXPECT_EQ(r.exit_code, 8) << testing::describe(r);
+    EXPECT_TRUE(
+        contains(r.err, "is driven by OpenSC, which cannot enrol this card type truthfully"))
+        << r.err;
+    EXPECT_TRUE(contains(r.err, "pkcs15-init --generate-key")) << r.err;
+    EXPECT_TRUE(contains(r.err, "Nothing was changed")) << r.err;
+    EXPECT_TRUE(log_lines().empty());  // no C_Login, no C_InitToken
+    expect_unchanged();
+    // --dry-run says the same.
+    auto dry = enrol(serial_, "ec-p256", {"--dry-run"});
+    EXPECT_EQ(dry.exit_code, 8) << testing::describe(dry);
+}
+
 TEST_F(BadInput, KeyTypeTheCardDoesNotSupport) {
     // A card without Edwards curves, and one without ECDH.
     use_filter_module({{"ATTACHE_FILTER_HIDE", "0x1055,0x1057"}});
