@@ -33,7 +33,7 @@ struct KeyRecord {
     uint32_t decrypt_support = 0;
     Bytes spki;
     Bytes certificate;
-    std::string certificate_label;  // the certificate object's own CKA_LABEL
+    std::string certificate_label;   // the certificate object's own CKA_LABEL
     std::shared_ptr<EVP_PKEY> pkey;  // null when no public key could be found
     CK_OBJECT_HANDLE private_handle = CK_INVALID_HANDLE;
 

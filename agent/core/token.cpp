@@ -554,24 +554,31 @@ Result<Bytes> Token::sign(const KeyRecord& key, const SignOperation& request,
                           const OperationPrompt& prompt) {
     ATTACHE_TRY(SignPlan plan, plan_sign(key, request));
     const p11::TokenInfo token = info();
-    return run(key, protocol::kOpSign, [&](p11::Session& s) -> Result<Bytes> {
-        ATTACHE_TRY(Bytes sig, p11::sign(s, key.private_handle, std::move(plan.mechanism),
-                                         plan.input, key.uri, plan.output_size,
-                                         context_login(s, key, token, prompt, "a signature")));
-        if (plan.ecdsa_to_der)
-            return p11::ecdsa_raw_to_der(sig);
-        return sig;
-    }, prompt.pin != nullptr);
+    return run(
+        key, protocol::kOpSign,
+        [&](p11::Session& s) -> Result<Bytes> {
+            ATTACHE_TRY(Bytes sig, p11::sign(s, key.private_handle, std::move(plan.mechanism),
+                                             plan.input, key.uri, plan.output_size,
+                                             context_login(s, key, token, prompt, "a signature")));
+            if (plan.ecdsa_to_der)
+                return p11::ecdsa_raw_to_der(sig);
+            return sig;
+        },
+        prompt.pin != nullptr);
 }
 
 Result<Bytes> Token::decrypt(const KeyRecord& key, const DecryptOperation& request,
                              const OperationPrompt& prompt) {
     ATTACHE_TRY(DecryptPlan plan, plan_decrypt(key, request));
     const p11::TokenInfo token = info();
-    return run(key, protocol::kOpDecrypt, [&](p11::Session& s) {
-        return p11::decrypt(s, key.private_handle, std::move(plan.mechanism), request.data, key.uri,
-                            plan.output_size, context_login(s, key, token, prompt, "a decryption"));
-    }, prompt.pin != nullptr);
+    return run(
+        key, protocol::kOpDecrypt,
+        [&](p11::Session& s) {
+            return p11::decrypt(s, key.private_handle, std::move(plan.mechanism), request.data,
+                                key.uri, plan.output_size,
+                                context_login(s, key, token, prompt, "a decryption"));
+        },
+        prompt.pin != nullptr);
 }
 
 Result<Bytes> Token::derive(const KeyRecord& key, const DeriveOperation& request) {

@@ -13,8 +13,14 @@ namespace {
 using namespace protocol;
 
 Operation to_operation(SignRequest& r) {
-    return SignOperation{std::move(r.key),  r.scheme,    r.hash,           r.prehashed,
-                         r.pss_salt_length, r.ecdsa_der, std::move(r.data), std::move(r.context_pin)};
+    return SignOperation{std::move(r.key),
+                         r.scheme,
+                         r.hash,
+                         r.prehashed,
+                         r.pss_salt_length,
+                         r.ecdsa_der,
+                         std::move(r.data),
+                         std::move(r.context_pin)};
 }
 
 Operation to_operation(DecryptRequest& r) {

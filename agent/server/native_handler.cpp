@@ -61,10 +61,10 @@ void NativeHandler::serve(int fd, const ClientFacts& client) {
         Bytes out = encode_reply(id, reply, connection.version);
         if (out.size() > kMaxMessageSize + 4) {
             OPENSSL_cleanse(out.data(), out.size());
-            out = encode_reply(id,
-                               ErrorReply{ErrorCode::busy, 0, 0,
-                                          "the reply would exceed the message size limit"},
-                               connection.version);
+            out = encode_reply(
+                id,
+                ErrorReply{ErrorCode::busy, 0, 0, "the reply would exceed the message size limit"},
+                connection.version);
         }
         Status sent = stream::write_all(fd, out);
         if (carries_secret(reply))

@@ -18,8 +18,7 @@ Result<RequestFrame> decode_request(std::span<const uint8_t> body,
                                     uint32_t version = kProtocolVersion);
 Bytes encode_request(uint32_t id, const Request& request, uint32_t version = kProtocolVersion);
 
-Result<ReplyFrame> decode_reply(std::span<const uint8_t> body,
-                                uint32_t version = kProtocolVersion);
+Result<ReplyFrame> decode_reply(std::span<const uint8_t> body, uint32_t version = kProtocolVersion);
 Bytes encode_reply(uint32_t id, const Reply& reply, uint32_t version = kProtocolVersion);
 
 // Reads the u32 length prefix of a frame. Error for 0 or more than kMaxMessageSize.

@@ -134,7 +134,6 @@ void set_common(AttributeSet& a, CK_OBJECT_CLASS klass, const std::string& label
         .set_bytes(CKA_ID, cka_id);
 }
 
-
 CK_KEY_TYPE ck_key_type(KeyType t) {
     switch (t) {
         case KeyType::rsa:
@@ -417,8 +416,8 @@ Result<KeyObjects> build_key_objects(const protocol::KeyEntry& e) {
     out.objects.push_back(std::move(pub));
 
     if (cert) {
-        out.objects.push_back(certificate_object(e.certificate_label, e.cka_id, e.certificate,
-                                                 *cert, kCategoryUser));
+        out.objects.push_back(
+            certificate_object(e.certificate_label, e.cka_id, e.certificate, *cert, kCategoryUser));
     }
     return out;
 }

@@ -35,7 +35,7 @@ struct PublicKeyInfo {
 struct KeyObjects {
     std::string key_id;  // the agent's key id: what sign and decrypt requests name
     PublicKeyInfo key;
-    uint32_t operations = 0;  // protocol::KeyOperation mask the agent serves
+    uint32_t operations = 0;           // protocol::KeyOperation mask the agent serves
     bool always_authenticate = false;  // the token wants the PIN before every use
     uint32_t decrypt_support = 0;      // protocol::DecryptSupport mask; 0: not known
     std::vector<ObjectSpec> objects;

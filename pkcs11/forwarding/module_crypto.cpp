@@ -310,7 +310,7 @@ CK_RV Module::decrypt_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism
         // The agent lists what the token decrypts: no question to the token here.
         if (!token_decrypts(o->decrypt_support, spec)) {
             return spec.scheme == protocol::DecryptScheme::rsa_oaep ? CKR_MECHANISM_PARAM_INVALID
-                                                                     : CKR_MECHANISM_INVALID;
+                                                                    : CKR_MECHANISM_INVALID;
         }
         s.decrypt.emplace();
         s.decrypt->spec = std::move(spec);

@@ -187,15 +187,14 @@ TEST_F(PerUsePinTest, DecryptionTakesTheContextPinToo) {
 TEST_F(PerUsePinTest, Pkcs11ToolSignsWithItsContextLoginAndOpensslVerifies) {
     const std::string data = write("data", "to be signed once");
     const std::string sig = (agent_.dir() / "data.sig").string();
-    auto r = tool({"pkcs11-tool", "--module", forwarding_module_path(), "--sign", "-m",
-                   "ECDSA-SHA256", "--signature-format", "openssl", "--id",
-                   hex(agent_.key("per-use").cka_id),
-                   "--login", "--pin", "123456", "--input-file", data, "--output-file", sig});
+    auto r =
+        tool({"pkcs11-tool", "--module", forwarding_module_path(), "--sign", "-m", "ECDSA-SHA256",
+              "--signature-format", "openssl", "--id", hex(agent_.key("per-use").cka_id), "--login",
+              "--pin", "123456", "--input-file", data, "--output-file", sig});
     ASSERT_EQ(r.exit_code, 0) << describe(r) << agent_.log();
     EXPECT_EQ(pinentry_.prompts(), 0);
     const std::string pub = public_key_pem("per-use");
-    auto v = run_command(
-        {"openssl", "dgst", "-sha256", "-verify", pub, "-signature", sig, data});
+    auto v = run_command({"openssl", "dgst", "-sha256", "-verify", pub, "-signature", sig, data});
     EXPECT_EQ(v.exit_code, 0) << describe(v);
     EXPECT_NE(v.out.find("Verified OK"), std::string::npos) << describe(v);
 }

@@ -40,7 +40,8 @@ std::string common_name(const Bytes& der) {
 Bytes name_der(const Bytes& der, bool subject) {
     const unsigned char* p = der.data();
     X509Ptr cert(d2i_X509(nullptr, &p, long(der.size())));
-    X509_NAME* name = subject ? X509_get_subject_name(cert.get()) : X509_get_issuer_name(cert.get());
+    X509_NAME* name =
+        subject ? X509_get_subject_name(cert.get()) : X509_get_issuer_name(cert.get());
     unsigned char* out = nullptr;
     const int len = i2d_X509_NAME(name, &out);
     Bytes b(out, out + len);
@@ -75,7 +76,8 @@ class TokenObjectsTest : public ForwardingTest {
             const Usage usage = k.label == "rsa-decrypt" ? Usage::decrypt : Usage::sign;
             Bytes der = ca_.issue(k.pkey.get(), "alice " + k.label, usage);
             // The card's certificate labels differ from its key labels for one key.
-            const std::string label = k.label == "ec-sign" ? "Alice's signing certificate" : k.label;
+            const std::string label =
+                k.label == "ec-sign" ? "Alice's signing certificate" : k.label;
             ASSERT_TRUE(p11::create_certificate(*session, der, k.id, label));
             certificates_[k.label] = der;
         }
@@ -155,9 +157,9 @@ TEST_F(TokenObjectsTest, OaepHashTheTokenLacksIsRefusedAtInitWithoutADecryption)
     const CK_OBJECT_HANDLE key = find(s, CKO_PRIVATE_KEY, "rsa-decrypt");
     ASSERT_NE(key, CK_INVALID_HANDLE);
     // SoftHSM2 2.6 does OAEP with SHA-1 only.
-    for (auto [hash, mgf] : {std::pair{CKM_SHA256, CKG_MGF1_SHA256},
-                             std::pair{CKM_SHA384, CKG_MGF1_SHA384},
-                             std::pair{CKM_SHA512, CKG_MGF1_SHA512}}) {
+    for (auto [hash, mgf] :
+         {std::pair{CKM_SHA256, CKG_MGF1_SHA256}, std::pair{CKM_SHA384, CKG_MGF1_SHA384},
+          std::pair{CKM_SHA512, CKG_MGF1_SHA512}}) {
         CK_RSA_PKCS_OAEP_PARAMS params{hash, mgf, CKZ_DATA_SPECIFIED, nullptr, 0};
         CK_MECHANISM m{CKM_RSA_PKCS_OAEP, &params, sizeof params};
         EXPECT_EQ(p11().C_DecryptInit(s, &m, key), CKR_MECHANISM_PARAM_INVALID) << hash;

@@ -8,9 +8,9 @@ using Layout = std::vector<Kind>;
 const Layout kToken = {Kind::string, Kind::string,  Kind::string,  Kind::string,
                        Kind::string, Kind::boolean, Kind::boolean, Kind::u64,
                        Kind::u64,    Kind::string,  Kind::u32};
-const Layout kKey = {Kind::string, Kind::string,   Kind::string, Kind::string, Kind::string,
-                     Kind::string, Kind::key_type, Kind::u32,    Kind::u32,    Kind::boolean,
-                     Kind::string, Kind::string,   Kind::string,
+const Layout kKey = {Kind::string, Kind::string, Kind::string, Kind::string, Kind::string,
+                     Kind::string, Kind::key_type, Kind::u32, Kind::u32, Kind::boolean,
+                     Kind::string, Kind::string, Kind::string,
                      // version 2: always_authenticate, decrypt_support, certificate_label
                      Kind::boolean, Kind::u32, Kind::string};
 const Layout kAuthority = {Kind::string, Kind::string, Kind::string, Kind::string, Kind::string};
@@ -23,8 +23,8 @@ std::optional<Layout> request_layout(uint8_t type) {
         case 3:  // list-keys
             return Layout{};
         case 4:  // sign (version 2: has_context_pin, context_pin)
-            return Layout{Kind::string, Kind::sign_scheme, Kind::hash,    Kind::boolean, Kind::u32,
-                          Kind::boolean, Kind::string,     Kind::boolean, Kind::string};
+            return Layout{Kind::string,  Kind::sign_scheme, Kind::hash,    Kind::boolean, Kind::u32,
+                          Kind::boolean, Kind::string,      Kind::boolean, Kind::string};
         case 5:  // decrypt (version 2: has_context_pin, context_pin)
             return Layout{Kind::string, Kind::decrypt_scheme, Kind::hash,  Kind::string,
                           Kind::string, Kind::boolean,        Kind::string};

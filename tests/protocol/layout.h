@@ -1,8 +1,8 @@
 #pragma once
 
 // The byte layout of every native protocol message (the current version, 2), written down
-// independently of the codec (an executable copy of the wire format), so tests can check encodings against it and find
-// each field of an encoded message to corrupt it.
+// independently of the codec (an executable copy of the wire format), so tests can check encodings
+// against it and find each field of an encoded message to corrupt it.
 
 #include <cstddef>
 #include <cstdint>

@@ -535,7 +535,10 @@ TEST(ProtocolVersions, SignContextPinRoundTrips) {
     r.key = "k";
     r.data = Bytes(32, 1);
     Secret pin;
-    ASSERT_TRUE(Secret::from(std::string_view("12\0" "4", 4), pin));
+    ASSERT_TRUE(Secret::from(std::string_view("12\0"
+                                              "4",
+                                              4),
+                             pin));
     r.context_pin = std::make_shared<const Secret>(std::move(pin));
     const Bytes body = samples::request_body(5, Request(std::move(r)));
     auto decoded = decode_request(body);
