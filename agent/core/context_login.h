@@ -2,8 +2,9 @@
 
 // PIN-per-operation keys (CKA_ALWAYS_AUTHENTICATE, e.g. a PIV card's 9C digital-signature key):
 // after C_SignInit / C_DecryptInit the token wants C_Login(CKU_CONTEXT_SPECIFIC) with the PIN,
-// for that one operation. The PIN is asked through the UserPrompt each time, used for that one
-// C_Login and dropped: never cached, never retried.
+// for that one operation. The PIN comes with the request (an application's own
+// C_Login(CKU_CONTEXT_SPECIFIC) through attache-pkcs11.so) or is asked through the UserPrompt;
+// either way it is used for that one C_Login and dropped: never cached, never retried.
 
 #include <string>
 
@@ -19,6 +20,8 @@ namespace attache::agent {
 struct OperationPrompt {
     UserPrompt* prompter = nullptr;  // null: such keys are refused (nothing can ask)
     std::string requester;           // the program asking, shown in the dialog
+    // The client's PIN for this one operation; used instead of asking. Not owned.
+    const Secret* pin = nullptr;
 };
 
 // The hook for p11::sign / p11::decrypt: empty for ordinary keys. `operation` says what the PIN

@@ -28,8 +28,12 @@ struct KeyRecord {
     bool verified = false;  // the private key's attributes were read (token unlocked)
     // CKA_ALWAYS_AUTHENTICATE: the token wants the PIN again for every operation.
     bool always_authenticate = false;
+    // protocol::DecryptSupport mask: the decryptions the token does with this key; 0 while
+    // not known (locked, or no decryption key).
+    uint32_t decrypt_support = 0;
     Bytes spki;
     Bytes certificate;
+    std::string certificate_label;   // the certificate object's own CKA_LABEL
     std::shared_ptr<EVP_PKEY> pkey;  // null when no public key could be found
     CK_OBJECT_HANDLE private_handle = CK_INVALID_HANDLE;
 
@@ -45,6 +49,14 @@ struct KeyRecord {
         }
         return 0;
     }
+};
+
+// A certificate authority's certificate stored on a token (`attache cert import --chain`):
+// no key of the token's, listed so applications can build the chain from the card.
+struct AuthorityRecord {
+    std::string label;
+    Bytes cka_id;
+    Bytes certificate;  // DER
 };
 
 }  // namespace attache::agent

@@ -1,5 +1,7 @@
 #include "agent/core/key_scan.h"
 
+#include "agent/core/authority_scan.h"
+
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
@@ -110,14 +112,9 @@ p11::AttributeTemplate with_class(const p11::AttributeTemplate& filter, CK_OBJEC
     return t;
 }
 
-bool is_ca_certificate(const Bytes& der) {
-    const unsigned char* p = der.data();
-    X509* cert = d2i_X509(nullptr, &p, static_cast<long>(der.size()));
-    if (cert == nullptr)
-        return false;
-    const bool ca = X509_check_ca(cert) != 0;
-    X509_free(cert);
-    return ca;
+Result<std::string> certificate_label(const p11::Session& session, CK_OBJECT_HANDLE certificate) {
+    ATTACHE_TRY(p11::AttributeValues v, session.read(certificate, {CKA_LABEL}));
+    return v.string(CKA_LABEL).value_or("");
 }
 
 // Keys seen only through public objects (the token is locked, or the private key is hidden).
@@ -182,6 +179,7 @@ Result<std::vector<KeyRecord>> public_only_records(const p11::Session& session,
             it = by_id.emplace(*id, std::move(r)).first;
         }
         it->second.certificate = *der;
+        it->second.certificate_label = v.string(CKA_LABEL).value_or("");
     }
     std::vector<KeyRecord> out;
     for (auto& [id, r] : by_id) {
@@ -241,6 +239,10 @@ Result<std::vector<KeyRecord>> scan_keys(const p11::Session& session, const p11:
         ATTACHE_TRY(auto keys, p11::find_keys(session, policy.object_filter));
         for (const auto& k : keys) {
             records.push_back(from_private(k, token, policy));
+            if (k.certificate) {
+                ATTACHE_TRY(records.back().certificate_label,
+                            certificate_label(session, *k.certificate));
+            }
             if (!k.id.empty())
                 known_ids.insert(k.id);
         }

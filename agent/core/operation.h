@@ -34,6 +34,9 @@ struct SignOperation {
     uint32_t pss_salt_length = 0;
     bool ecdsa_der = false;  // a DER SEQUENCE instead of PKCS#11's r||s
     Bytes data;
+    // The PIN for this one operation of a CKA_ALWAYS_AUTHENTICATE key, given by the client
+    // (an application's C_Login(CKU_CONTEXT_SPECIFIC)); null: the agent asks it itself.
+    std::shared_ptr<const Secret> context_pin;
 };
 
 struct DecryptOperation {
@@ -42,6 +45,7 @@ struct DecryptOperation {
     std::optional<p11::Hash> oaep_hash = p11::Hash::sha1;
     Bytes oaep_label;
     Bytes data;
+    std::shared_ptr<const Secret> context_pin;  // as in SignOperation
 };
 
 // ECDH: the shared secret with the peer's public point (uncompressed octets).
@@ -94,8 +98,14 @@ struct ListedKey {
     std::shared_ptr<const KeyRecord> key;
 };
 
+struct ListedAuthority {
+    std::shared_ptr<Token> token;
+    AuthorityRecord certificate;
+};
+
 struct KeyListing {
     std::vector<ListedKey> keys;
+    std::vector<ListedAuthority> authorities;  // CA certificates stored on the tokens
 };
 
 using Outcome = std::variant<KeyResult, UnlockResult, LockResult, KeyListing>;

@@ -1,8 +1,11 @@
 #include "agent/core/token.h"
 
+#include <set>
 #include <thread>
 
 #include "agent/core/agent_error.h"
+#include "agent/core/authority_scan.h"
+#include "agent/core/decrypt_support.h"
 #include "agent/core/log.h"
 #include "agent/core/operation_plan.h"
 #include "pkcs11/operations.h"
@@ -90,6 +93,11 @@ TokenState Token::status() const {
     return s;
 }
 
+std::vector<AuthorityRecord> Token::authorities() const {
+    std::lock_guard lock(mutex_);
+    return authorities_;
+}
+
 std::vector<std::shared_ptr<const KeyRecord>> Token::keys() const {
     std::lock_guard lock(mutex_);
     return keys_;
@@ -121,14 +129,29 @@ Status Token::rescan_locked(bool logged_in) {
         control_.emplace(std::move(s));
     }
     ATTACHE_TRY(auto records, scan_keys(*control_, info(), logged_in, settings_.scan));
+    std::set<Bytes> key_ids;
+    for (auto& r : records) {
+        key_ids.insert(r.cka_id);
+        if (r.verified && (r.operations & protocol::kOpDecrypt))
+            r.decrypt_support = decrypt_support_of(r);
+    }
+    ATTACHE_TRY(auto authorities, scan_authorities(*control_, key_ids));
     std::vector<std::shared_ptr<const KeyRecord>> keys;
     keys.reserve(records.size());
     for (auto& r : records)
         keys.push_back(std::make_shared<const KeyRecord>(std::move(r)));
     std::lock_guard lock(mutex_);
     keys_ = std::move(keys);
+    authorities_ = std::move(authorities);
     scanned_ns_ = now_ns();
     return ok();
+}
+
+uint32_t Token::decrypt_support_of(const KeyRecord& key) {
+    auto [it, added] = decrypt_support_.try_emplace(key.id, 0);
+    if (added)
+        it->second = probe_decrypt_support(module_, slot_, key.private_handle);
+    return it->second;
 }
 
 bool Token::rescan_if_older_than(std::chrono::milliseconds min_interval) {
@@ -472,7 +495,7 @@ bool Token::removed() {
 }
 
 template <typename Fn>
-Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, Fn&& fn) {
+Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, Fn&& fn, bool client_pin) {
     ATTACHE_CHECK(ensure_usable());
     if (!key.served) {
         return agent_error(ErrorCode::refused_by_policy,
@@ -506,10 +529,15 @@ Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, Fn&& fn) {
             log_info(r.error().message());
             return agent_error(ErrorCode::token_absent,
                                "the card " + display_name() + " was removed: insert it");
+        } else if (rv == CKR_PIN_INCORRECT && key.always_authenticate && client_pin) {
+            // An application's wrong PIN for one use fails that use only: it must not log
+            // every other application out. Whether the token kept its login is asked of it.
+            check_login();
         } else if (rv == CKR_PIN_INCORRECT && key.always_authenticate) {
-            // A wrong PIN for one use: a PIV card resets its PIN status on any failed VERIFY
-            // (SP 800-73-4), so the token's login is gone whatever the module says. Locked,
-            // the holder unlocks again rather than meet "device error" on the next operation.
+            // A wrong PIN typed in the agent's dialog: a PIV card resets its PIN status on any
+            // failed VERIFY (SP 800-73-4), so the token's login is gone whatever the module
+            // says. Locked, the holder unlocks again rather than meet "device error" on the
+            // next operation.
             if (lock("a wrong PIN for one use of a key"))
                 log_warning("token " + display_name() + " locked: a wrong PIN for key '" +
                             key.label + "'");
@@ -526,24 +554,31 @@ Result<Bytes> Token::sign(const KeyRecord& key, const SignOperation& request,
                           const OperationPrompt& prompt) {
     ATTACHE_TRY(SignPlan plan, plan_sign(key, request));
     const p11::TokenInfo token = info();
-    return run(key, protocol::kOpSign, [&](p11::Session& s) -> Result<Bytes> {
-        ATTACHE_TRY(Bytes sig, p11::sign(s, key.private_handle, std::move(plan.mechanism),
-                                         plan.input, key.uri, plan.output_size,
-                                         context_login(s, key, token, prompt, "a signature")));
-        if (plan.ecdsa_to_der)
-            return p11::ecdsa_raw_to_der(sig);
-        return sig;
-    });
+    return run(
+        key, protocol::kOpSign,
+        [&](p11::Session& s) -> Result<Bytes> {
+            ATTACHE_TRY(Bytes sig, p11::sign(s, key.private_handle, std::move(plan.mechanism),
+                                             plan.input, key.uri, plan.output_size,
+                                             context_login(s, key, token, prompt, "a signature")));
+            if (plan.ecdsa_to_der)
+                return p11::ecdsa_raw_to_der(sig);
+            return sig;
+        },
+        prompt.pin != nullptr);
 }
 
 Result<Bytes> Token::decrypt(const KeyRecord& key, const DecryptOperation& request,
                              const OperationPrompt& prompt) {
     ATTACHE_TRY(DecryptPlan plan, plan_decrypt(key, request));
     const p11::TokenInfo token = info();
-    return run(key, protocol::kOpDecrypt, [&](p11::Session& s) {
-        return p11::decrypt(s, key.private_handle, std::move(plan.mechanism), request.data, key.uri,
-                            plan.output_size, context_login(s, key, token, prompt, "a decryption"));
-    });
+    return run(
+        key, protocol::kOpDecrypt,
+        [&](p11::Session& s) {
+            return p11::decrypt(s, key.private_handle, std::move(plan.mechanism), request.data,
+                                key.uri, plan.output_size,
+                                context_login(s, key, token, prompt, "a decryption"));
+        },
+        prompt.pin != nullptr);
 }
 
 Result<Bytes> Token::derive(const KeyRecord& key, const DeriveOperation& request) {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -79,6 +80,8 @@ class Token {
     void update_info(const p11::TokenInfo& info);
     TokenState status() const;
     std::vector<std::shared_ptr<const KeyRecord>> keys() const;
+    // The CA certificates stored on the token (authority_scan.h).
+    std::vector<AuthorityRecord> authorities() const;
 
     bool present() const { return present_.load(); }
     bool unlocked() const { return unlocked_.load(); }
@@ -118,8 +121,9 @@ class Token {
     Result<Bytes> random(size_t size);
 
   private:
+    // `client_pin`: a CKA_ALWAYS_AUTHENTICATE key's PIN came with the request.
     template <typename Fn>
-    Result<Bytes> run(const KeyRecord& key, uint32_t operation, Fn&& fn);
+    Result<Bytes> run(const KeyRecord& key, uint32_t operation, Fn&& fn, bool client_pin = false);
     Status ensure_usable() const;
     Result<p11::TokenInfo> fetch_info();
     // The login itself; requires control_mutex_. Refuses without C_Login when lock() was
@@ -130,6 +134,8 @@ class Token {
     // Waits out the back-off after wrong PINs; fails when a lock or removal comes first.
     Status wait_for_backoff(uint64_t locks_before);
     Status rescan_locked(bool logged_in);  // requires control_mutex_
+    // The decryptions the token does with `key`, asked once per key; requires control_mutex_.
+    uint32_t decrypt_support_of(const KeyRecord& key);
     void set_locked_state(const std::string& reason);
     // Ends the token's login; requires control_mutex_. Marks the token unusable when the
     // login outlives every session this process had on it.
@@ -158,12 +164,14 @@ class Token {
     mutable std::mutex mutex_;  // guards the fields below
     p11::TokenInfo info_;
     std::vector<std::shared_ptr<const KeyRecord>> keys_;
+    std::vector<AuthorityRecord> authorities_;
     std::chrono::system_clock::time_point since_;
     Clock::time_point unlocked_at_;
     std::string lock_reason_ = "start";
 
     std::mutex control_mutex_;  // serialises login, logout and rescans
     std::optional<p11::Session> control_;
+    std::map<std::string, uint32_t> decrypt_support_;  // by key id; guarded by control_mutex_
 
     // The PIN prompt in progress, if any; guarded by prompt_mutex_ (not held while asking).
     std::mutex prompt_mutex_;

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "agent/core/agent_error.h"
 #include "pkcs11/mechanism.h"
 
@@ -11,13 +13,19 @@ namespace {
 using namespace protocol;
 
 Operation to_operation(SignRequest& r) {
-    return SignOperation{std::move(r.key),  r.scheme,    r.hash,           r.prehashed,
-                         r.pss_salt_length, r.ecdsa_der, std::move(r.data)};
+    return SignOperation{std::move(r.key),
+                         r.scheme,
+                         r.hash,
+                         r.prehashed,
+                         r.pss_salt_length,
+                         r.ecdsa_der,
+                         std::move(r.data),
+                         std::move(r.context_pin)};
 }
 
 Operation to_operation(DecryptRequest& r) {
-    return DecryptOperation{std::move(r.key), r.scheme, r.oaep_hash, std::move(r.oaep_label),
-                            std::move(r.data)};
+    return DecryptOperation{std::move(r.key),        r.scheme,          r.oaep_hash,
+                            std::move(r.oaep_label), std::move(r.data), std::move(r.context_pin)};
 }
 
 Operation to_operation(DeriveRequest& r) {
@@ -61,8 +69,11 @@ Reply to_reply(Performed& performed, MessageType type) {
             return LockReply{std::get<LockResult>(outcome).locked};
         case MessageType::list_keys: {
             ListKeysReply reply;
-            for (const auto& k : std::get<KeyListing>(outcome).keys)
+            const KeyListing& listing = std::get<KeyListing>(outcome);
+            for (const auto& k : listing.keys)
                 reply.keys.push_back(key_entry(*k.token, *k.key));
+            for (const auto& a : listing.authorities)
+                reply.authorities.push_back(authority_entry(*a.token, a.certificate));
             return reply;
         }
         default:
@@ -113,18 +124,36 @@ KeyEntry key_entry(const Token& token, const KeyRecord& key) {
     e.refusal = key.refusal;
     e.spki = key.spki;
     e.certificate = key.certificate;
+    e.always_authenticate = key.always_authenticate;
+    e.decrypt_support = key.decrypt_support;
+    e.certificate_label = key.certificate_label;
     return e;
 }
 
+AuthorityCertificate authority_entry(const Token& token, const AuthorityRecord& certificate) {
+    AuthorityCertificate a;
+    a.token_label = token.label();
+    a.token_serial = token.serial();
+    a.label = certificate.label;
+    a.cka_id = certificate.cka_id;
+    a.certificate = certificate.certificate;
+    return a;
+}
+
 Reply NativeFrontend::hello(const HelloRequest& r, NativeConnection& connection) {
-    if (r.min_version > kProtocolVersion || r.max_version < kProtocolVersion) {
+    // The highest version both speak.
+    const uint32_t version = std::min(r.max_version, kProtocolVersion);
+    if (version < kMinProtocolVersion || version < r.min_version) {
         return ErrorReply{ErrorCode::unsupported_version, 0, 0,
-                          "this agent speaks protocol version " + std::to_string(kProtocolVersion)};
+                          "this agent speaks protocol versions " +
+                              std::to_string(kMinProtocolVersion) + " to " +
+                              std::to_string(kProtocolVersion)};
     }
     connection.hello_done = true;
+    connection.version = version;
     if (std::string_view(r.client).starts_with(forwarding::kClientName))
         connection.channel = Channel::forwarding_module;
-    return HelloReply{kProtocolVersion, identity_.version};
+    return HelloReply{version, identity_.version};
 }
 
 Reply NativeFrontend::status(const Context& context) {

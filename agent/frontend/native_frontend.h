@@ -23,6 +23,7 @@ struct AgentIdentity {
 // forwarding module names itself in its hello; a hint for the policy, nothing more).
 struct NativeConnection {
     bool hello_done = false;
+    uint32_t version = protocol::kMinProtocolVersion;  // agreed in hello
     Channel channel = Channel::native;
 };
 
@@ -47,5 +48,7 @@ class NativeFrontend {
 protocol::ErrorReply error_reply(const Error& error, uint64_t token_flags = 0);
 // The protocol's entry for a key record.
 protocol::KeyEntry key_entry(const Token& token, const KeyRecord& key);
+protocol::AuthorityCertificate authority_entry(const Token& token,
+                                               const AuthorityRecord& certificate);
 
 }  // namespace attache::agent

@@ -19,6 +19,12 @@ uint32_t header_id(const Bytes& body) {
            uint32_t{body[4]};
 }
 
+bool might_carry_pin(uint8_t type) {
+    return type == static_cast<uint8_t>(MessageType::unlock) ||
+           type == static_cast<uint8_t>(MessageType::sign) ||
+           type == static_cast<uint8_t>(MessageType::decrypt);
+}
+
 bool carries_secret(const Reply& reply) {
     return std::holds_alternative<DecryptReply>(reply) ||
            std::holds_alternative<DeriveReply>(reply);
@@ -40,11 +46,11 @@ void NativeHandler::serve(int fd, const ClientFacts& client) {
             return;
         }
         next.after_read();
-        auto frame = decode_request(*body);
+        auto frame = decode_request(*body, connection.version);
         uint32_t id = header_id(*body);
-        if (!body->empty() && (*body)[0] == static_cast<uint8_t>(MessageType::unlock)) {
-            OPENSSL_cleanse(body->data(), body->size());  // it held a PIN
-        }
+        // It may have held a PIN (unlock; sign or decrypt with a context PIN), decoded or not.
+        if (!body->empty() && might_carry_pin((*body)[0]))
+            OPENSSL_cleanse(body->data(), body->size());
         Reply reply;
         if (!frame) {
             reply = ErrorReply{ErrorCode::bad_request, 0, 0, frame.error().message()};
@@ -52,11 +58,13 @@ void NativeHandler::serve(int fd, const ClientFacts& client) {
             id = frame->id;
             reply = frontend_.handle(frame->request, client, connection);
         }
-        Bytes out = encode_reply(id, reply);
+        Bytes out = encode_reply(id, reply, connection.version);
         if (out.size() > kMaxMessageSize + 4) {
             OPENSSL_cleanse(out.data(), out.size());
-            out = encode_reply(id, ErrorReply{ErrorCode::busy, 0, 0,
-                                              "the reply would exceed the message size limit"});
+            out = encode_reply(
+                id,
+                ErrorReply{ErrorCode::busy, 0, 0, "the reply would exceed the message size limit"},
+                connection.version);
         }
         Status sent = stream::write_all(fd, out);
         if (carries_secret(reply))

@@ -104,23 +104,24 @@ Result<Client> Client::connect(const AgentEndpoint& endpoint, std::string_view c
     auto* h = std::get_if<HelloReply>(&reply);
     if (h == nullptr)
         return Error("attache-agent answered the handshake with something else");
-    if (h->version != kProtocolVersion) {
+    if (h->version < kMinProtocolVersion || h->version > kProtocolVersion) {
         return Error("attache-agent speaks protocol version " + std::to_string(h->version) +
-                     ", this client " + std::to_string(kProtocolVersion));
+                     ", this client " + std::to_string(kMinProtocolVersion) + " to " +
+                     std::to_string(kProtocolVersion));
     }
     client.agent_version_ = h->agent;
+    client.version_ = h->version;
     return client;
 }
 
 Result<Reply> Client::call(const Request& request) {
     const uint32_t id = next_id_++;
     const uint64_t kind = latency_kind(request);
-    Bytes frame = encode_request(id, request);
+    Bytes frame = encode_request(id, request, version_);
     const auto start = std::chrono::steady_clock::now();
     Status sent = stream::write_all(fd_.get(), frame);
-    if (std::holds_alternative<UnlockRequest>(request)) {
-        OPENSSL_cleanse(frame.data(), frame.size());  // it held the PIN
-    }
+    if (carries_pin(request))
+        OPENSSL_cleanse(frame.data(), frame.size());
     if (!sent)
         return std::move(sent).error().context("sending to attache-agent");
     const stream::Arrival arrival =
@@ -139,7 +140,7 @@ Result<Reply> Client::call(const Request& request) {
         }
         return std::move(body).error().context("reading from attache-agent");
     }
-    auto decoded = decode_reply(*body);
+    auto decoded = decode_reply(*body, version_);
     // The body may hold a decrypted plaintext or a derived secret: wiped like the agent's copy.
     OPENSSL_cleanse(body->data(), body->size());
     ATTACHE_TRY(ReplyFrame reply, std::move(decoded));

@@ -33,6 +33,8 @@ class Client {
     Result<Reply> call(const Request& request);
 
     const std::string& agent_version() const { return agent_version_; }
+    // The protocol version both sides speak (hello): 1 or 2.
+    uint32_t protocol_version() const { return version_; }
     int fd() const { return fd_.get(); }
 
   private:
@@ -42,6 +44,7 @@ class Client {
     uint32_t next_id_ = 1;
     stream::LatencyHistory latencies_;  // when each kind of reply is due (reply_wait.h)
     std::string agent_version_;
+    uint32_t version_ = kMinProtocolVersion;  // hello is the same in every version
 };
 
 }  // namespace attache::protocol

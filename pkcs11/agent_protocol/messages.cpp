@@ -28,6 +28,16 @@ MessageType type_of(const Request& request) {
         request);
 }
 
+bool carries_pin(const Request& request) {
+    if (const auto* u = std::get_if<UnlockRequest>(&request))
+        return u->pin.has_value();
+    if (const auto* s = std::get_if<SignRequest>(&request))
+        return s->context_pin != nullptr;
+    if (const auto* d = std::get_if<DecryptRequest>(&request))
+        return d->context_pin != nullptr;
+    return false;
+}
+
 const char* name_of(MessageType type) {
     switch (type) {
         case MessageType::hello:

@@ -9,6 +9,7 @@
 // be Hello.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -21,7 +22,12 @@
 
 namespace attache::protocol {
 
-inline constexpr uint32_t kProtocolVersion = 1;
+// Version 2 (docs/protocol.md) adds a PIN for one operation to sign and decrypt, and to each
+// listed key whether it needs that PIN, which decryptions its token does and its certificate's
+// own label, plus the token's authority certificates. Both sides speak 1 and 2; the codec
+// encodes and decodes what the connection's version has.
+inline constexpr uint32_t kProtocolVersion = 2;
+inline constexpr uint32_t kMinProtocolVersion = 1;
 
 // Largest frame body either side accepts: a 16 KiB RSA key's operations and a full key list
 // with certificates fit many times over; anything larger is a broken or hostile peer.
@@ -54,7 +60,7 @@ inline constexpr uint8_t kErrorReply = 0xff;
 // ---- Requests -------------------------------------------------------------------------------
 
 struct HelloRequest {
-    uint32_t min_version = kProtocolVersion;
+    uint32_t min_version = kMinProtocolVersion;
     uint32_t max_version = kProtocolVersion;
     std::string client;  // free text for logs, e.g. "attache-cli"
 };
@@ -68,6 +74,10 @@ struct SignRequest {
     uint32_t pss_salt_length = 0;
     bool ecdsa_der = false;  // DER SEQUENCE instead of PKCS#11's r||s
     Bytes data;
+    // Version 2: the PIN for this one operation of a CKA_ALWAYS_AUTHENTICATE key (an
+    // application's C_Login(CKU_CONTEXT_SPECIFIC)); null: the agent asks it itself. Shared,
+    // not copied, so requests stay copyable values; wiped when the last holder drops it.
+    std::shared_ptr<const Secret> context_pin;
 };
 struct DecryptRequest {
     std::string key;
@@ -75,6 +85,7 @@ struct DecryptRequest {
     std::optional<p11::Hash> oaep_hash = p11::Hash::sha1;
     Bytes oaep_label;
     Bytes data;
+    std::shared_ptr<const Secret> context_pin;  // version 2, as in SignRequest
 };
 struct DeriveRequest {
     std::string key;
@@ -137,9 +148,22 @@ struct KeyEntry {
     std::string refusal;  // why not served (empty when served)
     Bytes spki;
     Bytes certificate;  // DER, empty without one
+    // Version 2 (a version 1 agent leaves them at these values):
+    bool always_authenticate = false;  // the token wants the PIN before every use
+    uint32_t decrypt_support = 0;      // DecryptSupport mask; 0: not known
+    std::string certificate_label;     // the certificate object's own CKA_LABEL
+};
+// A certificate authority's certificate stored on a token (`attache cert import --chain`).
+struct AuthorityCertificate {
+    std::string token_label;
+    std::string token_serial;
+    std::string label;
+    Bytes cka_id;
+    Bytes certificate;  // DER
 };
 struct ListKeysReply {
     std::vector<KeyEntry> keys;
+    std::vector<AuthorityCertificate> authorities;  // version 2
 };
 struct SignReply {
     Bytes signature;
@@ -180,6 +204,9 @@ struct ReplyFrame {
 };
 
 MessageType type_of(const Request& request);
+// The request holds a PIN (unlock, or a sign or decrypt with a context PIN): its encoding
+// must be wiped after use.
+bool carries_pin(const Request& request);
 const char* name_of(MessageType type);
 
 }  // namespace attache::protocol

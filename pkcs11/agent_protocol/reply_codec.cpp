@@ -36,7 +36,7 @@ void write_token(Writer& w, const TokenStatus& t) {
         .u32(t.key_count);
 }
 
-bool read_key(Reader& r, KeyEntry& k) {
+bool read_key(Reader& r, KeyEntry& k, uint32_t version) {
     uint8_t type;
     if (!(r.text(k.id, kMaxTextSize) && r.text(k.uri, kMaxKeyRefSize) &&
           r.text(k.label, kMaxTextSize) && r.bytes(k.cka_id, kMaxTextSize) &&
@@ -49,10 +49,13 @@ bool read_key(Reader& r, KeyEntry& k) {
     if (type < 1 || type > static_cast<uint8_t>(KeyType::ed25519))
         return false;
     k.type = static_cast<KeyType>(type);
-    return true;
+    if (version < 2)
+        return true;
+    return r.boolean(k.always_authenticate) && r.u32(k.decrypt_support) &&
+           r.text(k.certificate_label, kMaxTextSize);
 }
 
-void write_key(Writer& w, const KeyEntry& k) {
+void write_key(Writer& w, const KeyEntry& k, uint32_t version) {
     w.string(k.id)
         .string(k.uri)
         .string(k.label)
@@ -66,6 +69,22 @@ void write_key(Writer& w, const KeyEntry& k) {
         .string(k.refusal)
         .string(k.spki)
         .string(k.certificate);
+    if (version >= 2)
+        w.boolean(k.always_authenticate).u32(k.decrypt_support).string(k.certificate_label);
+}
+
+bool read_authority(Reader& r, AuthorityCertificate& a) {
+    return r.text(a.token_label, kMaxTextSize) && r.text(a.token_serial, kMaxTextSize) &&
+           r.text(a.label, kMaxTextSize) && r.bytes(a.cka_id, kMaxTextSize) &&
+           r.bytes(a.certificate, kMaxMessageSize);
+}
+
+void write_authority(Writer& w, const AuthorityCertificate& a) {
+    w.string(a.token_label)
+        .string(a.token_serial)
+        .string(a.label)
+        .string(a.cka_id)
+        .string(a.certificate);
 }
 
 template <typename T, typename ReadOne>
@@ -88,7 +107,7 @@ bool read_list(Reader& r, std::vector<T>& out, ReadOne read_one) {
     return true;
 }
 
-Result<Reply> decode_body(uint8_t type, Reader& r) {
+Result<Reply> decode_body(uint8_t type, Reader& r, uint32_t version) {
     if (type == kErrorReply) {
         ErrorReply m;
         uint32_t code;
@@ -121,8 +140,11 @@ Result<Reply> decode_body(uint8_t type, Reader& r) {
         }
         case MessageType::list_keys: {
             ListKeysReply m;
-            if (!read_list(r, m.keys, read_key))
+            auto read_one = [version](Reader& in, KeyEntry& k) { return read_key(in, k, version); };
+            if (!read_list(r, m.keys, read_one))
                 return malformed("list-keys");
+            if (version >= 2 && !read_list(r, m.authorities, read_authority))
+                return malformed("list-keys: authority certificates");
             return Reply(std::move(m));
         }
         case MessageType::sign: {
@@ -195,7 +217,7 @@ uint8_t reply_type(const Reply& reply) {
         reply);
 }
 
-void encode_body(Writer& w, const Reply& reply) {
+void encode_body(Writer& w, const Reply& reply, uint32_t version) {
     std::visit(
         [&](const auto& m) {
             using T = std::decay_t<decltype(m)>;
@@ -209,7 +231,12 @@ void encode_body(Writer& w, const Reply& reply) {
             } else if constexpr (std::is_same_v<T, ListKeysReply>) {
                 w.u32(static_cast<uint32_t>(m.keys.size()));
                 for (const auto& k : m.keys)
-                    write_key(w, k);
+                    write_key(w, k, version);
+                if (version >= 2) {
+                    w.u32(static_cast<uint32_t>(m.authorities.size()));
+                    for (const auto& a : m.authorities)
+                        write_authority(w, a);
+                }
             } else if constexpr (std::is_same_v<T, SignReply>) {
                 w.string(m.signature);
             } else if constexpr (std::is_same_v<T, DecryptReply>) {
@@ -234,7 +261,7 @@ void encode_body(Writer& w, const Reply& reply) {
 
 }  // namespace
 
-Result<ReplyFrame> decode_reply(std::span<const uint8_t> body) {
+Result<ReplyFrame> decode_reply(std::span<const uint8_t> body, uint32_t version) {
     if (body.size() > kMaxMessageSize)
         return malformed("too large");
     Reader r(body);
@@ -242,16 +269,16 @@ Result<ReplyFrame> decode_reply(std::span<const uint8_t> body) {
     ReplyFrame frame;
     if (!r.u8(type) || !r.u32(frame.id))
         return malformed("truncated header");
-    ATTACHE_TRY(frame.reply, decode_body(type, r));
+    ATTACHE_TRY(frame.reply, decode_body(type, r, version));
     if (!r.at_end())
         return malformed("trailing bytes");
     return frame;
 }
 
-Bytes encode_reply(uint32_t id, const Reply& reply) {
+Bytes encode_reply(uint32_t id, const Reply& reply, uint32_t version) {
     Writer w;
     w.u32(0).u8(reply_type(reply)).u32(id);
-    encode_body(w, reply);
+    encode_body(w, reply, version);
     w.patch_length(0);
     return w.take();
 }

@@ -42,7 +42,41 @@ bool read_hash(Reader& r, std::optional<p11::Hash>& out) {
     return true;
 }
 
-Result<Request> decode_body(MessageType type, Reader& r) {
+// A PIN as unlock and (version 2) sign and decrypt carry it: bool present, string PIN (empty
+// when absent), copied into locked memory as it is read.
+Result<std::optional<Secret>> read_pin(Reader& r, const char* what) {
+    bool has_pin;
+    std::span<const uint8_t> pin;
+    if (!r.boolean(has_pin) || !r.string(pin, kMaxPinSize))
+        return malformed(what);
+    if (!has_pin) {
+        if (!pin.empty())
+            return Error(std::string("malformed request: ") + what + ": PIN bytes without a PIN");
+        return std::optional<Secret>();
+    }
+    Secret s;
+    if (!Secret::from(std::string_view(reinterpret_cast<const char*>(pin.data()), pin.size()), s))
+        return Error("cannot hold the PIN in locked memory");
+    return std::optional<Secret>(std::move(s));
+}
+
+// The context PIN of sign and decrypt (version 2), shared by copies of the request.
+Result<std::shared_ptr<const Secret>> read_context_pin(Reader& r, const char* what) {
+    ATTACHE_TRY(std::optional<Secret> pin, read_pin(r, what));
+    if (!pin)
+        return std::shared_ptr<const Secret>();
+    return std::make_shared<const Secret>(std::move(*pin));
+}
+
+void write_pin(Writer& w, const Secret* pin) {
+    w.boolean(pin != nullptr);
+    if (pin)
+        w.string(std::span<const uint8_t>(pin->data(), pin->size()));
+    else
+        w.u32(0);
+}
+
+Result<Request> decode_body(MessageType type, Reader& r, uint32_t version) {
     switch (type) {
         case MessageType::hello: {
             HelloRequest m;
@@ -66,6 +100,9 @@ Result<Request> decode_body(MessageType type, Reader& r) {
             if (scheme < 1 || scheme > static_cast<uint8_t>(SignScheme::eddsa)) {
                 return malformed("sign: unknown scheme");
             }
+            if (version >= 2) {
+                ATTACHE_TRY(m.context_pin, read_context_pin(r, "sign"));
+            }
             m.scheme = static_cast<SignScheme>(scheme);
             return Request(std::move(m));
         }
@@ -79,6 +116,9 @@ Result<Request> decode_body(MessageType type, Reader& r) {
             if (scheme < 1 || scheme > static_cast<uint8_t>(DecryptScheme::rsa_pkcs1)) {
                 return malformed("decrypt: unknown scheme");
             }
+            if (version >= 2) {
+                ATTACHE_TRY(m.context_pin, read_context_pin(r, "decrypt"));
+            }
             m.scheme = static_cast<DecryptScheme>(scheme);
             return Request(std::move(m));
         }
@@ -91,23 +131,9 @@ Result<Request> decode_body(MessageType type, Reader& r) {
         }
         case MessageType::unlock: {
             UnlockRequest m;
-            bool has_pin;
-            std::span<const uint8_t> pin;
-            if (!r.text(m.token, kMaxKeyRefSize) || !r.boolean(m.confirm_final_try) ||
-                !r.boolean(has_pin) || !r.string(pin, kMaxPinSize)) {
+            if (!r.text(m.token, kMaxKeyRefSize) || !r.boolean(m.confirm_final_try))
                 return malformed("unlock");
-            }
-            if (has_pin) {
-                Secret s;
-                if (!Secret::from(
-                        std::string_view(reinterpret_cast<const char*>(pin.data()), pin.size()),
-                        s)) {
-                    return Error("cannot hold the PIN in locked memory");
-                }
-                m.pin = std::move(s);
-            } else if (!pin.empty()) {
-                return malformed("unlock: PIN bytes without has_pin");
-            }
+            ATTACHE_TRY(m.pin, read_pin(r, "unlock"));
             return Request(std::move(m));
         }
         case MessageType::lock: {
@@ -128,7 +154,7 @@ Result<Request> decode_body(MessageType type, Reader& r) {
     return malformed("unknown message type");
 }
 
-void encode_body(Writer& w, const Request& request) {
+void encode_body(Writer& w, const Request& request, uint32_t version) {
     std::visit(
         [&](const auto& m) {
             using T = std::decay_t<decltype(m)>;
@@ -142,21 +168,21 @@ void encode_body(Writer& w, const Request& request) {
                     .u32(m.pss_salt_length)
                     .boolean(m.ecdsa_der)
                     .string(m.data);
+                if (version >= 2)
+                    write_pin(w, m.context_pin.get());
             } else if constexpr (std::is_same_v<T, DecryptRequest>) {
                 w.string(m.key)
                     .u8(static_cast<uint8_t>(m.scheme))
                     .u8(hash_code(m.oaep_hash))
                     .string(m.oaep_label)
                     .string(m.data);
+                if (version >= 2)
+                    write_pin(w, m.context_pin.get());
             } else if constexpr (std::is_same_v<T, DeriveRequest>) {
                 w.string(m.key).string(m.peer_point);
             } else if constexpr (std::is_same_v<T, UnlockRequest>) {
-                w.string(m.token).boolean(m.confirm_final_try).boolean(m.pin.has_value());
-                if (m.pin) {
-                    w.string(std::span<const uint8_t>(m.pin->data(), m.pin->size()));
-                } else {
-                    w.u32(0);
-                }
+                w.string(m.token).boolean(m.confirm_final_try);
+                write_pin(w, m.pin ? &*m.pin : nullptr);
             } else if constexpr (std::is_same_v<T, LockRequest>) {
                 w.string(m.token);
             } else if constexpr (std::is_same_v<T, RandomRequest>) {
@@ -180,7 +206,7 @@ Result<uint32_t> frame_length(std::span<const uint8_t, 4> prefix) {
     return len;
 }
 
-Result<RequestFrame> decode_request(std::span<const uint8_t> body) {
+Result<RequestFrame> decode_request(std::span<const uint8_t> body, uint32_t version) {
     if (body.size() > kMaxMessageSize)
         return malformed("too large");
     Reader r(body);
@@ -192,16 +218,16 @@ Result<RequestFrame> decode_request(std::span<const uint8_t> body) {
         type > static_cast<uint8_t>(MessageType::random)) {
         return Error("unknown request type " + std::to_string(type));
     }
-    ATTACHE_TRY(frame.request, decode_body(static_cast<MessageType>(type), r));
+    ATTACHE_TRY(frame.request, decode_body(static_cast<MessageType>(type), r, version));
     if (!r.at_end())
         return malformed("trailing bytes");
     return frame;
 }
 
-Bytes encode_request(uint32_t id, const Request& request) {
+Bytes encode_request(uint32_t id, const Request& request, uint32_t version) {
     Writer w;
     w.u32(0).u8(static_cast<uint8_t>(type_of(request))).u32(id);
-    encode_body(w, request);
+    encode_body(w, request, version);
     w.patch_length(0);
     return w.take();
 }

@@ -19,6 +19,16 @@ enum class SignScheme : uint8_t {
 
 enum class DecryptScheme : uint8_t { rsa_oaep = 1, rsa_pkcs1 = 2 };
 
+// The decryptions a key's token performs, as a bit mask: what an application may start
+// without asking the token (C_DecryptInit answers from it). 0: not known.
+enum DecryptSupport : uint32_t {
+    kDecryptPkcs1 = 1,
+    kDecryptOaepSha1 = 2,
+    kDecryptOaepSha256 = 4,
+    kDecryptOaepSha384 = 8,
+    kDecryptOaepSha512 = 16,
+};
+
 // Operations a key allows, as a bit mask.
 enum KeyOperation : uint32_t { kOpSign = 1, kOpDecrypt = 2, kOpDerive = 4 };
 

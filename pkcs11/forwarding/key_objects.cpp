@@ -122,16 +122,16 @@ Bytes check_value(const Bytes& der) {
     return Bytes(digest, digest + 3);
 }
 
-void set_common(AttributeSet& a, CK_OBJECT_CLASS klass, const protocol::KeyEntry& e,
-                bool is_private) {
+void set_common(AttributeSet& a, CK_OBJECT_CLASS klass, const std::string& label,
+                const Bytes& cka_id, bool is_private) {
     a.set_ulong(CKA_CLASS, klass)
         .set_bool(CKA_TOKEN, true)
         .set_bool(CKA_PRIVATE, is_private)
         .set_bool(CKA_MODIFIABLE, false)
         .set_bool(CKA_COPYABLE, false)
         .set_bool(CKA_DESTROYABLE, false)
-        .set_string(CKA_LABEL, e.label)
-        .set_bytes(CKA_ID, e.cka_id);
+        .set_string(CKA_LABEL, label)
+        .set_bytes(CKA_ID, cka_id);
 }
 
 CK_KEY_TYPE ck_key_type(KeyType t) {
@@ -202,6 +202,33 @@ Result<CertificateValues> certificate_values(const Bytes& der) {
     if (v.subject.empty() || v.issuer.empty() || v.serial.empty())
         return Error("the certificate lacks a subject, issuer or serial number");
     return v;
+}
+
+// PKCS#11 2.40, 4.6.2: 1 token user, 2 authority.
+constexpr CK_ULONG kCategoryUser = 1;
+constexpr CK_ULONG kCategoryAuthority = 2;
+
+ObjectSpec certificate_object(const std::string& label, const Bytes& cka_id, const Bytes& der,
+                              const CertificateValues& values, CK_ULONG category) {
+    ObjectSpec c;
+    c.klass = CKO_CERTIFICATE;
+    AttributeSet& a = c.attributes;
+    set_common(a, CKO_CERTIFICATE, label, cka_id, false);
+    a.set_ulong(CKA_CERTIFICATE_TYPE, CKC_X_509)
+        .set_bool(CKA_TRUSTED, false)
+        .set_ulong(CKA_CERTIFICATE_CATEGORY, category)
+        .set_bytes(CKA_CHECK_VALUE, check_value(der))
+        .set_bytes(CKA_START_DATE, {})
+        .set_bytes(CKA_END_DATE, {})
+        .set_bytes(CKA_SUBJECT, values.subject)
+        .set_bytes(CKA_ISSUER, values.issuer)
+        .set_bytes(CKA_SERIAL_NUMBER, values.serial)
+        .set_bytes(CKA_VALUE, der)
+        .set_bytes(CKA_URL, {})
+        .set_bytes(CKA_HASH_OF_SUBJECT_PUBLIC_KEY, {})
+        .set_bytes(CKA_HASH_OF_ISSUER_PUBLIC_KEY, {})
+        .set_ulong(CKA_JAVA_MIDP_SECURITY_DOMAIN, 0);
+    return c;
 }
 
 }  // namespace
@@ -315,6 +342,8 @@ Result<KeyObjects> build_key_objects(const protocol::KeyEntry& e) {
     out.key_id = e.id;
     out.key = key;
     out.operations = e.served ? e.operations : 0;
+    out.always_authenticate = e.always_authenticate;
+    out.decrypt_support = e.decrypt_support;
 
     Bytes subject;
     std::optional<CertificateValues> cert;
@@ -334,7 +363,7 @@ Result<KeyObjects> build_key_objects(const protocol::KeyEntry& e) {
         priv.klass = CKO_PRIVATE_KEY;
         priv.is_private = true;
         AttributeSet& a = priv.attributes;
-        set_common(a, CKO_PRIVATE_KEY, e, true);
+        set_common(a, CKO_PRIVATE_KEY, e.label, e.cka_id, true);
         a.set_ulong(CKA_KEY_TYPE, key_type)
             .set_bytes(CKA_START_DATE, {})
             .set_bytes(CKA_END_DATE, {})
@@ -349,7 +378,7 @@ Result<KeyObjects> build_key_objects(const protocol::KeyEntry& e) {
             .set_bool(CKA_UNWRAP, false)
             .set_bool(CKA_DERIVE, derive)
             .set_bool(CKA_WRAP_WITH_TRUSTED, false)
-            .set_bool(CKA_ALWAYS_AUTHENTICATE, false)
+            .set_bool(CKA_ALWAYS_AUTHENTICATE, e.always_authenticate)
             .set_bytes(CKA_PUBLIC_KEY_INFO, e.spki);
         set_key_values(a, key.type, values);
         if (key.type == KeyType::rsa) {
@@ -366,7 +395,7 @@ Result<KeyObjects> build_key_objects(const protocol::KeyEntry& e) {
     ObjectSpec pub;
     pub.klass = CKO_PUBLIC_KEY;
     AttributeSet& p = pub.attributes;
-    set_common(p, CKO_PUBLIC_KEY, e, false);
+    set_common(p, CKO_PUBLIC_KEY, e.label, e.cka_id, false);
     p.set_ulong(CKA_KEY_TYPE, key_type)
         .set_bytes(CKA_START_DATE, {})
         .set_bytes(CKA_END_DATE, {})
@@ -387,27 +416,18 @@ Result<KeyObjects> build_key_objects(const protocol::KeyEntry& e) {
     out.objects.push_back(std::move(pub));
 
     if (cert) {
-        ObjectSpec c;
-        c.klass = CKO_CERTIFICATE;
-        AttributeSet& a = c.attributes;
-        set_common(a, CKO_CERTIFICATE, e, false);
-        a.set_ulong(CKA_CERTIFICATE_TYPE, CKC_X_509)
-            .set_bool(CKA_TRUSTED, false)
-            .set_ulong(CKA_CERTIFICATE_CATEGORY, 0)
-            .set_bytes(CKA_CHECK_VALUE, check_value(e.certificate))
-            .set_bytes(CKA_START_DATE, {})
-            .set_bytes(CKA_END_DATE, {})
-            .set_bytes(CKA_SUBJECT, cert->subject)
-            .set_bytes(CKA_ISSUER, cert->issuer)
-            .set_bytes(CKA_SERIAL_NUMBER, cert->serial)
-            .set_bytes(CKA_VALUE, e.certificate)
-            .set_bytes(CKA_URL, {})
-            .set_bytes(CKA_HASH_OF_SUBJECT_PUBLIC_KEY, {})
-            .set_bytes(CKA_HASH_OF_ISSUER_PUBLIC_KEY, {})
-            .set_ulong(CKA_JAVA_MIDP_SECURITY_DOMAIN, 0);
-        out.objects.push_back(std::move(c));
+        out.objects.push_back(
+            certificate_object(e.certificate_label, e.cka_id, e.certificate, *cert, kCategoryUser));
     }
     return out;
+}
+
+Result<ObjectSpec> build_authority_object(const protocol::AuthorityCertificate& authority) {
+    auto values = certificate_values(authority.certificate);
+    if (!values)
+        return Error("an authority certificate that does not parse");
+    return certificate_object(authority.label, authority.cka_id, authority.certificate, *values,
+                              kCategoryAuthority);
 }
 
 }  // namespace attache::forwarding

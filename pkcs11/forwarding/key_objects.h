@@ -35,7 +35,9 @@ struct PublicKeyInfo {
 struct KeyObjects {
     std::string key_id;  // the agent's key id: what sign and decrypt requests name
     PublicKeyInfo key;
-    uint32_t operations = 0;  // protocol::KeyOperation mask the agent serves
+    uint32_t operations = 0;           // protocol::KeyOperation mask the agent serves
+    bool always_authenticate = false;  // the token wants the PIN before every use
+    uint32_t decrypt_support = 0;      // protocol::DecryptSupport mask; 0: not known
     std::vector<ObjectSpec> objects;
 };
 
@@ -46,6 +48,10 @@ Result<PublicKeyInfo> parse_public_key(const Bytes& spki);
 // The objects for one key entry. Error: the entry is unusable (bad SPKI, a type that does not
 // match, a malformed certificate is only left out).
 Result<KeyObjects> build_key_objects(const protocol::KeyEntry& entry);
+
+// A CA certificate stored on the token: a certificate object of category 2 (authority).
+// Error: the DER is no certificate.
+Result<ObjectSpec> build_authority_object(const protocol::AuthorityCertificate& authority);
 
 // The size of a signature by this key in PKCS#11's format.
 size_t signature_size(const PublicKeyInfo& key);

@@ -249,4 +249,27 @@ CK_RV parse_decrypt_mechanism(const CK_MECHANISM& m, KeyType key_type, DecryptSp
     return CKR_OK;
 }
 
+bool token_decrypts(uint32_t decrypt_support, const DecryptSpec& spec) {
+    if (decrypt_support == 0)
+        return true;
+    if (spec.scheme == protocol::DecryptScheme::rsa_pkcs1)
+        return decrypt_support & protocol::kDecryptPkcs1;
+    uint32_t bit = 0;
+    switch (spec.oaep_hash.value_or(p11::Hash::sha1)) {
+        case p11::Hash::sha1:
+            bit = protocol::kDecryptOaepSha1;
+            break;
+        case p11::Hash::sha256:
+            bit = protocol::kDecryptOaepSha256;
+            break;
+        case p11::Hash::sha384:
+            bit = protocol::kDecryptOaepSha384;
+            break;
+        case p11::Hash::sha512:
+            bit = protocol::kDecryptOaepSha512;
+            break;
+    }
+    return decrypt_support & bit;
+}
+
 }  // namespace attache::forwarding

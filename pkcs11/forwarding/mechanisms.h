@@ -64,4 +64,8 @@ struct DecryptSpec {
 CK_RV parse_decrypt_mechanism(const CK_MECHANISM& mechanism, protocol::KeyType key_type,
                               DecryptSpec& out);
 
+// The token does this decryption, by the agent's protocol::DecryptSupport mask for the key
+// (0: not known, e.g. a version 1 agent; then C_Decrypt tells).
+bool token_decrypts(uint32_t decrypt_support, const DecryptSpec& spec);
+
 }  // namespace attache::forwarding

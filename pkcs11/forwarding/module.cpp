@@ -2,6 +2,8 @@
 
 #include "pkcs11/forwarding/module.h"
 
+#include <openssl/sha.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -17,7 +19,16 @@ std::atomic<CK_ULONG> g_next_handle{0};
 bool same_key(const protocol::KeyEntry& a, const protocol::KeyEntry& b) {
     return a.id == b.id && a.label == b.label && a.cka_id == b.cka_id && a.type == b.type &&
            a.bits == b.bits && a.operations == b.operations && a.served == b.served &&
-           a.spki == b.spki && a.certificate == b.certificate;
+           a.spki == b.spki && a.certificate == b.certificate &&
+           a.always_authenticate == b.always_authenticate &&
+           a.decrypt_support == b.decrypt_support && a.certificate_label == b.certificate_label;
+}
+
+// An authority certificate's object name: never a key id (those are 16 hex digits).
+std::string authority_object_id(const Bytes& der) {
+    uint8_t digest[SHA256_DIGEST_LENGTH];
+    SHA256(der.data(), der.size(), digest);
+    return "authority:" + hex(digest, 8);
 }
 
 }  // namespace
@@ -166,37 +177,22 @@ bool Module::refresh_keys() {
             cached.built = std::make_shared<const KeyObjects>(std::move(*built));
             changed = true;
         }
-        for (const ObjectSpec& spec : cached.built->objects) {
-            ObjectKey key{slot->id, entry.id, spec.klass};
-            live.insert(key);
-            auto [it, added] = token_handles_.try_emplace(key, 0);
-            if (!added && spec.is_private && slot->logged_in) {
-                // A private key's handle lives for one login view: after a logout or a
-                // lock, the same key comes back under a new handle when the next view
-                // starts (until then the old one says CKR_USER_NOT_LOGGED_IN).
-                auto existing = objects_.find(it->second);
-                if (existing == objects_.end() ||
-                    existing->second->login_epoch != slot->login_epoch) {
-                    objects_.erase(it->second);
-                    added = true;
-                }
-            }
-            if (added)
-                it->second = next_handle();
-            if (!added && !changed && objects_.count(it->second))
-                continue;
-            auto object = std::make_shared<Object>();
-            object->handle = it->second;
-            object->slot = slot->id;
-            object->klass = spec.klass;
-            object->is_private = spec.is_private;
-            object->key_id = entry.id;
-            object->key = cached.key;
-            object->operations = cached.built->operations;
-            object->attributes = spec.attributes;
-            object->login_epoch = slot->login_epoch;
-            objects_[it->second] = std::move(object);
+        for (const ObjectSpec& spec : cached.built->objects)
+            publish_locked(*slot, entry.id, spec, cached.built, cached.key, changed, live);
+    }
+    for (const auto& authority : keys->authorities) {
+        const SlotState* slot =
+            slots_.find(TokenIdentity{authority.token_label, authority.token_serial});
+        if (slot == nullptr || !slot->present)
+            continue;
+        auto spec = build_authority_object(authority);
+        if (!spec) {
+            debug("an authority certificate left out: " + spec.error().message());
+            continue;
         }
+        // Named by its certificate: the same CA keeps its handle while it stays listed.
+        publish_locked(*slot, authority_object_id(authority.certificate), *spec, nullptr, nullptr,
+                       true, live);
     }
     // Keys that went away (or whose token did): their handles are never valid again.
     for (auto it = token_handles_.begin(); it != token_handles_.end();) {
@@ -209,6 +205,44 @@ bool Module::refresh_keys() {
     }
     std::erase_if(key_cache_, [&](const auto& c) { return !seen_keys.count(c.first); });
     return true;
+}
+
+void Module::publish_locked(const SlotState& slot, const std::string& id, const ObjectSpec& spec,
+                            const std::shared_ptr<const KeyObjects>& built,
+                            const std::shared_ptr<const PublicKeyInfo>& key, bool changed,
+                            std::set<ObjectKey>& live) {
+    ObjectKey object_key{slot.id, id, spec.klass};
+    live.insert(object_key);
+    auto [it, added] = token_handles_.try_emplace(object_key, 0);
+    if (!added && spec.is_private && slot.logged_in) {
+        // A private key's handle lives for one login view: after a logout or a lock, the
+        // same key comes back under a new handle when the next view starts (until then the
+        // old one says CKR_USER_NOT_LOGGED_IN).
+        auto existing = objects_.find(it->second);
+        if (existing == objects_.end() || existing->second->login_epoch != slot.login_epoch) {
+            objects_.erase(it->second);
+            added = true;
+        }
+    }
+    if (added)
+        it->second = next_handle();
+    if (!added && !changed && objects_.count(it->second))
+        return;
+    auto object = std::make_shared<Object>();
+    object->handle = it->second;
+    object->slot = slot.id;
+    object->klass = spec.klass;
+    object->is_private = spec.is_private;
+    object->key_id = id;
+    object->key = key;
+    if (built) {
+        object->operations = built->operations;
+        object->always_authenticate = built->always_authenticate;
+        object->decrypt_support = built->decrypt_support;
+    }
+    object->attributes = spec.attributes;
+    object->login_epoch = slot.login_epoch;
+    objects_[it->second] = std::move(object);
 }
 
 std::vector<KeySummary> Module::key_summaries_locked(CK_SLOT_ID slot) const {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "pkcs11/forwarding/options.h"
 #include "pkcs11/forwarding/sign_input.h"
 #include "pkcs11/forwarding/slot_table.h"
+#include "pkcs11/secret.h"
 
 namespace attache::forwarding {
 
@@ -106,6 +108,8 @@ class Module {
         std::string key_id;                        // token objects: the agent's key
         std::shared_ptr<const PublicKeyInfo> key;  // token objects
         uint32_t operations = 0;
+        bool always_authenticate = false;  // private keys: the PIN before every use
+        uint32_t decrypt_support = 0;      // protocol::DecryptSupport; 0: not known
         AttributeSet attributes;
         CK_SESSION_HANDLE owner = 0;  // session objects (derived keys): the creating session
         uint64_t login_epoch = 0;     // private token objects: the login view they belong to
@@ -118,12 +122,17 @@ class Module {
         CK_SLOT_ID slot = 0;
         bool verify = false;
         std::optional<Bytes> result;  // kept after CKR_BUFFER_TOO_SMALL from the agent's reply
+        bool always_authenticate = false;
+        // C_Login(CKU_CONTEXT_SPECIFIC)'s PIN, until the operation's one request takes it.
+        std::shared_ptr<const Secret> context_pin;
     };
     struct DecryptOperation {
         DecryptSpec spec;
         std::string key_id;
         size_t modulus_bytes = 0;
         std::optional<Bytes> result;
+        bool always_authenticate = false;
+        std::shared_ptr<const Secret> context_pin;  // as in SignOperation
         DecryptOperation();
         ~DecryptOperation();
     };
@@ -151,6 +160,8 @@ class Module {
     void drop_session_locked(CK_SESSION_HANDLE handle);
     void start_over_locked(SlotState& slot);
     CK_RV so_login_locked(const Session& s);
+    // C_Login(CKU_CONTEXT_SPECIFIC): the PIN for the session's active sign or decrypt.
+    CK_RV context_login(Session& s, CK_UTF8CHAR_PTR pin, CK_ULONG pin_len);
 
     // Requests. Each returns the reply of type T or sets `outcome`.
     template <typename T>
@@ -164,6 +175,12 @@ class Module {
     // Refreshes the token objects from the agent's key list.
     bool refresh_keys();
     std::vector<KeySummary> key_summaries_locked(CK_SLOT_ID slot) const;
+    // Publishes one token object of the key list under its stable handle (a new one for a
+    // private key in a new login view); `changed`: the key's objects were rebuilt.
+    void publish_locked(const SlotState& slot, const std::string& id, const ObjectSpec& spec,
+                        const std::shared_ptr<const KeyObjects>& built,
+                        const std::shared_ptr<const PublicKeyInfo>& key, bool changed,
+                        std::set<ObjectKey>& live);
     // The object behind `handle` as the session sees it: CKR_OBJECT_HANDLE_INVALID otherwise.
     CK_RV visible_object_locked(const Session& s, CK_OBJECT_HANDLE handle, ObjectPtr& out,
                                 CK_RV invalid = CKR_OBJECT_HANDLE_INVALID);
@@ -178,8 +195,6 @@ class Module {
     CK_RV store_session_key(const Session& s, AttributeSet attributes, CK_OBJECT_HANDLE_PTR key);
     CK_RV key_for_operation(Session& s, CK_OBJECT_HANDLE handle, CK_OBJECT_CLASS klass,
                             uint32_t operation, ObjectPtr& out);
-    // False when the token is known not to do this decryption mechanism (asked once).
-    bool token_decrypts(const Session& s, const Object& key, const DecryptSpec& spec);
     CK_RV sign_like_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
                          CK_OBJECT_HANDLE key, bool verify);
     CK_RV run_sign(Session& s, SignOperation& op, Bytes input, CK_BYTE_PTR signature,
@@ -202,7 +217,6 @@ class Module {
         std::shared_ptr<const PublicKeyInfo> key;
     };
     std::map<std::pair<CK_SLOT_ID, std::string>, CachedKey> key_cache_;
-    std::map<std::tuple<CK_SLOT_ID, std::string, std::optional<p11::Hash>>, bool> oaep_support_;
     bool slot_list_counted_ = false;  // C_GetSlotList's size query refreshed the slots
     std::string last_error_;
 };

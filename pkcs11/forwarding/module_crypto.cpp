@@ -102,7 +102,8 @@ CK_RV Module::sign_like_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechani
         rv = input.check_key();
         if (rv != CKR_OK)
             return rv;
-        slot_op.emplace(SignOperation{std::move(input), o->key_id, s.slot, verify, std::nullopt});
+        slot_op.emplace(SignOperation{std::move(input), o->key_id, s.slot, verify, std::nullopt,
+                                      !verify && o->always_authenticate, nullptr});
         return CKR_OK;
     });
 }
@@ -121,9 +122,14 @@ CK_RV Module::run_sign(Session& s, SignOperation& op, Bytes input, CK_BYTE_PTR s
                        CK_ULONG_PTR signature_len) {
     const size_t size = signature_size(op.input.key());
     Outcome o;
-    auto reply = request<protocol::SignReply>(
-        make_sign_request(op.key_id, op.input.spec(), std::move(input)), Call::operation, s.epoch,
-        o);
+    protocol::SignRequest r = make_sign_request(op.key_id, op.input.spec(), std::move(input));
+    // The context login's PIN goes with this one request and is then gone (the request's
+    // Secret wipes it; a request carrying a PIN is never sent twice).
+    r.context_pin = std::move(op.context_pin);
+    op.context_pin.reset();
+    const bool may_retry = !r.context_pin;
+    auto reply = request<protocol::SignReply>(protocol::Request(std::move(r)), Call::operation,
+                                              s.epoch, o, may_retry);
     if (!reply) {
         s.sign.reset();
         return fail(o, s);
@@ -301,50 +307,18 @@ CK_RV Module::decrypt_init(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism
         rv = parse_decrypt_mechanism(*mechanism, o->key->type, spec);
         if (rv != CKR_OK)
             return rv;
-        if (!token_decrypts(s, *o, spec))
-            return CKR_MECHANISM_PARAM_INVALID;
+        // The agent lists what the token decrypts: no question to the token here.
+        if (!token_decrypts(o->decrypt_support, spec)) {
+            return spec.scheme == protocol::DecryptScheme::rsa_oaep ? CKR_MECHANISM_PARAM_INVALID
+                                                                    : CKR_MECHANISM_INVALID;
+        }
         s.decrypt.emplace();
         s.decrypt->spec = std::move(spec);
         s.decrypt->key_id = o->key_id;
         s.decrypt->modulus_bytes = o->key->field_bytes;
+        s.decrypt->always_authenticate = o->always_authenticate;
         return CKR_OK;
     });
-}
-
-bool Module::token_decrypts(const Session& s, const Object& key, const DecryptSpec& spec) {
-    // Every RSA card does PKCS#1 v1.5 and OAEP with SHA-1; other OAEP hashes vary (SoftHSM2
-    // 2.6 has none). The token says which only when asked to decrypt, and C_Decrypt may not
-    // answer with a mechanism error: ask once per key and hash, with a block that decrypts
-    // to nothing (0 never passes OAEP's check), so the answer comes at C_DecryptInit.
-    if (spec.scheme != protocol::DecryptScheme::rsa_oaep || spec.oaep_hash == p11::Hash::sha1) {
-        return true;
-    }
-    const auto cache_key = std::make_tuple(key.slot, key.key_id, spec.oaep_hash);
-    {
-        std::lock_guard lock(mutex_);
-        if (auto it = oaep_support_.find(cache_key); it != oaep_support_.end())
-            return it->second;
-    }
-    protocol::DecryptRequest r;
-    r.key = key.key_id;
-    r.scheme = spec.scheme;
-    r.oaep_hash = spec.oaep_hash;
-    r.data.assign(key.key->field_bytes, 0);
-    auto reply = pool_.call(protocol::Request(std::move(r)), s.epoch, true);
-    if (!reply)
-        return true;  // unknown: C_Decrypt will tell
-    bool supported = true;
-    if (auto* e = std::get_if<protocol::ErrorReply>(&*reply)) {
-        if (e->code != protocol::ErrorCode::refused_by_token)
-            return true;  // locked, busy...: unknown, asked again next time
-        supported = e->ckr != CKR_MECHANISM_INVALID && e->ckr != CKR_MECHANISM_PARAM_INVALID &&
-                    e->ckr != CKR_ARGUMENTS_BAD && e->ckr != CKR_FUNCTION_NOT_SUPPORTED;
-    } else if (auto* d = std::get_if<protocol::DecryptReply>(&*reply)) {
-        wipe(d->plaintext);
-    }
-    std::lock_guard lock(mutex_);
-    oaep_support_[cache_key] = supported;
-    return supported;
 }
 
 CK_RV Module::decrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data_len,
@@ -382,9 +356,12 @@ CK_RV Module::decrypt(CK_SESSION_HANDLE session, CK_BYTE_PTR data, CK_ULONG data
         r.oaep_hash = op.spec.oaep_hash;
         r.oaep_label = op.spec.oaep_label;
         r.data.assign(data, data + data_len);
+        r.context_pin = std::move(op.context_pin);  // as in run_sign
+        op.context_pin.reset();
+        const bool may_retry = !r.context_pin;
         Outcome o;
         auto reply = request<protocol::DecryptReply>(protocol::Request(std::move(r)),
-                                                     Call::operation, s.epoch, o);
+                                                     Call::operation, s.epoch, o, may_retry);
         if (!reply) {
             s.decrypt.reset();
             return fail(o, s);

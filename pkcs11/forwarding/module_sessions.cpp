@@ -143,7 +143,7 @@ CK_RV Module::login(CK_SESSION_HANDLE session, CK_USER_TYPE user, CK_UTF8CHAR_PT
                     CK_ULONG pin_len) {
     return with_session(session, [&](Session& s) -> CK_RV {
         if (user == CKU_CONTEXT_SPECIFIC)
-            return CKR_OPERATION_NOT_INITIALIZED;  // no key needs it (CKA_ALWAYS_AUTHENTICATE)
+            return context_login(s, pin, pin_len);
         if (user == CKU_SO) {
             std::lock_guard lock(mutex_);
             return so_login_locked(s);

@@ -88,6 +88,18 @@ int main(int argc, char** argv) {
                               ca.issue(rsa.get(), "rsa", testing::Usage::decrypt)));
     keys.keys.push_back(
         entry(ed.get(), protocol::KeyType::ed25519, "ed-sign", protocol::kOpSign, {}));
+    // Version 2 fields: a PIN-per-use key, what the token decrypts, certificate labels of
+    // their own, and a CA certificate stored on the token.
+    keys.keys[0].always_authenticate = true;
+    keys.keys[0].certificate_label = "Alice's signing certificate";
+    keys.keys[1].decrypt_support = protocol::kDecryptPkcs1 | protocol::kDecryptOaepSha1;
+    keys.keys[1].certificate_label = "rsa-decrypt";
+    protocol::AuthorityCertificate authority;
+    authority.token_label = "alice";
+    authority.token_serial = "0001";
+    authority.label = "Test CA";
+    authority.certificate = ca.issue(ec.get(), "an issuer", testing::Usage::sign);
+    keys.authorities.push_back(authority);
     write(dir, "list_keys", protocol::encode_reply(3, keys));
     protocol::ListKeysReply one;
     one.keys.push_back(

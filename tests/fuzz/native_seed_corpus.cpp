@@ -114,6 +114,13 @@ std::vector<Seed> request_seeds() {
     b = unlock;
     b[layout::request_fields(unlock)->at(2).offset] = 0;  // has_pin = 0, PIN bytes follow
     add("bad-pin-without-has-pin", b, false);
+    Bytes per_use = sample_request("sign-context-pin");
+    b = per_use;
+    b[layout::request_fields(per_use)->at(7).offset] = 0;  // has_context_pin = 0, PIN follows
+    add("bad-context-pin-without-has-pin", b, false);
+    b = per_use;
+    b[layout::request_fields(per_use)->at(7).offset] = 2;
+    add("bad-context-pin-bool-2", b, false);
     return out;
 }
 
@@ -155,6 +162,17 @@ std::vector<Seed> reply_seeds() {
     b = sample_reply("unlock");
     b[first(b, Kind::boolean, fields)] = 2;
     add("bad-bool-2", b, false);
+    b = keys;
+    const size_t authorities = first(keys, Kind::authority_list, fields);
+    put_u32(b, authorities, static_cast<uint32_t>(keys.size() - authorities - 4 + 1));
+    add("bad-authority-count-past-end", b, false);
+    // A version 1 key list (no version 2 fields) is malformed at version 2.
+    for (const auto& s : samples::replies()) {
+        if (s.name == "list-keys") {
+            const Bytes v1 = encode_reply(s.id, s.reply, 1);
+            add("bad-list-keys-version-1", Bytes(v1.begin() + 4, v1.end()), false);
+        }
+    }
     return out;
 }
 

@@ -8,9 +8,12 @@ using Layout = std::vector<Kind>;
 const Layout kToken = {Kind::string, Kind::string,  Kind::string,  Kind::string,
                        Kind::string, Kind::boolean, Kind::boolean, Kind::u64,
                        Kind::u64,    Kind::string,  Kind::u32};
-const Layout kKey = {Kind::string, Kind::string,   Kind::string, Kind::string, Kind::string,
-                     Kind::string, Kind::key_type, Kind::u32,    Kind::u32,    Kind::boolean,
-                     Kind::string, Kind::string,   Kind::string};
+const Layout kKey = {Kind::string, Kind::string, Kind::string, Kind::string, Kind::string,
+                     Kind::string, Kind::key_type, Kind::u32, Kind::u32, Kind::boolean,
+                     Kind::string, Kind::string, Kind::string,
+                     // version 2: always_authenticate, decrypt_support, certificate_label
+                     Kind::boolean, Kind::u32, Kind::string};
+const Layout kAuthority = {Kind::string, Kind::string, Kind::string, Kind::string, Kind::string};
 
 std::optional<Layout> request_layout(uint8_t type) {
     switch (type) {
@@ -19,12 +22,12 @@ std::optional<Layout> request_layout(uint8_t type) {
         case 2:  // status
         case 3:  // list-keys
             return Layout{};
-        case 4:  // sign
-            return Layout{Kind::string, Kind::sign_scheme, Kind::hash,  Kind::boolean,
-                          Kind::u32,    Kind::boolean,     Kind::string};
-        case 5:  // decrypt
-            return Layout{Kind::string, Kind::decrypt_scheme, Kind::hash, Kind::string,
-                          Kind::string};
+        case 4:  // sign (version 2: has_context_pin, context_pin)
+            return Layout{Kind::string,  Kind::sign_scheme, Kind::hash,    Kind::boolean, Kind::u32,
+                          Kind::boolean, Kind::string,      Kind::boolean, Kind::string};
+        case 5:  // decrypt (version 2: has_context_pin, context_pin)
+            return Layout{Kind::string, Kind::decrypt_scheme, Kind::hash,  Kind::string,
+                          Kind::string, Kind::boolean,        Kind::string};
         case 6:  // derive
             return Layout{Kind::string, Kind::string};
         case 7:  // unlock: token, confirm_final_try, has_pin, pin
@@ -44,8 +47,8 @@ std::optional<Layout> reply_layout(uint8_t type) {
             return Layout{Kind::u32, Kind::string};
         case 0x82:
             return Layout{Kind::string, Kind::u32, Kind::string, Kind::string, Kind::token_list};
-        case 0x83:
-            return Layout{Kind::key_list};
+        case 0x83:  // version 2: the authority certificates follow the keys
+            return Layout{Kind::key_list, Kind::authority_list};
         case 0x84:  // sign
         case 0x85:  // decrypt
         case 0x86:  // derive
@@ -128,6 +131,8 @@ class Walker {
                 return list(kToken);
             case Kind::key_list:
                 return list(kKey);
+            case Kind::authority_list:
+                return list(kAuthority);
         }
         return false;
     }

@@ -1,8 +1,8 @@
 #pragma once
 
-// The byte layout of every native protocol message, written down independently of the codec
-// (an executable copy of the wire format), so tests can check encodings against it and find
-// each field of an encoded message to corrupt it.
+// The byte layout of every native protocol message (the current version, 2), written down
+// independently of the codec (an executable copy of the wire format), so tests can check encodings
+// against it and find each field of an encoded message to corrupt it.
 
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +25,7 @@ enum class Kind {
     error_code,      // u32, 1..16
     token_list,      // u32 count + TokenStatus entries
     key_list,        // u32 count + KeyEntry entries
+    authority_list,  // u32 count + AuthorityCertificate entries (version 2)
 };
 
 struct Field {

@@ -322,6 +322,7 @@ std::vector<Mutation> invalid_variants(const Bytes& body, const std::vector<Fiel
                 break;
             case Kind::token_list:
             case Kind::key_list:
+            case Kind::authority_list:
                 add_u32(
                     out, body, f.offset, "list count",
                     {left_after_u32 + 1, static_cast<uint32_t>(kMaxListEntries + 1), 0xffffffffu});
@@ -521,6 +522,92 @@ TEST(ProtocolFrameLength, Bounds) {
     ASSERT_TRUE(len(0x01020304 % kMaxMessageSize));
     EXPECT_EQ(*len(0x01020304 % kMaxMessageSize), 0x01020304 % kMaxMessageSize);
     EXPECT_EQ(get_u32(encode_request(1, StatusRequest{}), 0), layout::kHeaderSize);
+}
+
+// ---- Versions -------------------------------------------------------------------------------
+
+Bytes body_at(const Bytes& frame) {
+    return Bytes(frame.begin() + 4, frame.end());
+}
+
+TEST(ProtocolVersions, SignContextPinRoundTrips) {
+    SignRequest r;
+    r.key = "k";
+    r.data = Bytes(32, 1);
+    Secret pin;
+    ASSERT_TRUE(Secret::from(std::string_view("12\0"
+                                              "4",
+                                              4),
+                             pin));
+    r.context_pin = std::make_shared<const Secret>(std::move(pin));
+    const Bytes body = samples::request_body(5, Request(std::move(r)));
+    auto decoded = decode_request(body);
+    ASSERT_TRUE(decoded) << decoded.error().message();
+    const auto& got = std::get<SignRequest>(decoded->request);
+    ASSERT_TRUE(got.context_pin);
+    EXPECT_EQ(Bytes(got.context_pin->data(), got.context_pin->data() + got.context_pin->size()),
+              (Bytes{'1', '2', 0, '4'}));
+    EXPECT_TRUE(carries_pin(decoded->request));
+    // Without a PIN: has_context_pin 0 and an empty string.
+    SignRequest none;
+    none.key = "k";
+    const Bytes plain = samples::request_body(6, Request(std::move(none)));
+    auto d = decode_request(plain);
+    ASSERT_TRUE(d);
+    EXPECT_FALSE(std::get<SignRequest>(d->request).context_pin);
+    EXPECT_FALSE(carries_pin(d->request));
+    EXPECT_EQ(Bytes(plain.end() - 5, plain.end()), (Bytes{0, 0, 0, 0, 0}));
+}
+
+TEST(ProtocolVersions, Version1RequestsHaveNoContextPin) {
+    // A version 1 client's sign and decrypt end with their data.
+    SignRequest r;
+    r.key = "k";
+    r.data = to_bytes("abc");
+    const Bytes v1 = body_at(encode_request(3, Request(std::move(r)), 1));
+    EXPECT_EQ(Bytes(v1.end() - 7, v1.end()), (Bytes{0, 0, 0, 3, 'a', 'b', 'c'}));
+    auto at1 = decode_request(v1, 1);
+    ASSERT_TRUE(at1) << at1.error().message();
+    EXPECT_FALSE(std::get<SignRequest>(at1->request).context_pin);
+    EXPECT_FALSE(decode_request(v1, 2)) << "version 2 expects the context PIN fields";
+    // A version 2 body with a PIN is not a version 1 body.
+    DecryptRequest d;
+    d.key = "k";
+    d.data = Bytes(8, 2);
+    Secret pin;
+    ASSERT_TRUE(Secret::from("1234", pin));
+    d.context_pin = std::make_shared<const Secret>(std::move(pin));
+    const Bytes v2 = body_at(encode_request(4, Request(std::move(d)), 2));
+    EXPECT_FALSE(decode_request(v2, 1));
+    EXPECT_TRUE(decode_request(v2, 2));
+}
+
+TEST(ProtocolVersions, Version1KeyListLeavesOutTheNewFields) {
+    for (const auto& s : samples::replies()) {
+        if (s.name != "list-keys")
+            continue;
+        const Bytes v1 = body_at(encode_reply(s.id, s.reply, 1));
+        const Bytes v2 = samples::reply_body(s.id, s.reply);
+        EXPECT_LT(v1.size(), v2.size());
+        auto at1 = decode_reply(v1, 1);
+        ASSERT_TRUE(at1) << at1.error().message();
+        const auto& keys = std::get<ListKeysReply>(at1->reply);
+        ASSERT_EQ(keys.keys.size(), 3u);
+        EXPECT_FALSE(keys.keys[0].always_authenticate);
+        EXPECT_EQ(keys.keys[0].decrypt_support, 0u);
+        EXPECT_EQ(keys.keys[0].certificate_label, "");
+        EXPECT_TRUE(keys.authorities.empty());
+        EXPECT_EQ(keys.keys[0].certificate, std::get<ListKeysReply>(s.reply).keys[0].certificate);
+        EXPECT_FALSE(decode_reply(v1, 2));
+        EXPECT_FALSE(decode_reply(v2, 1));
+        auto at2 = decode_reply(v2, 2);
+        ASSERT_TRUE(at2);
+        const auto& full = std::get<ListKeysReply>(at2->reply);
+        EXPECT_TRUE(full.keys[0].always_authenticate);
+        EXPECT_EQ(full.keys[0].certificate_label, "sign certificate");
+        ASSERT_EQ(full.authorities.size(), 1u);
+        EXPECT_EQ(full.authorities[0].label, "Issuing CA");
+    }
 }
 
 }  // namespace

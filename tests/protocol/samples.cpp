@@ -84,7 +84,33 @@ void key_text(Text& t, const KeyEntry& k) {
         .field("refusal", k.refusal)
         .field("spki", k.spki)
         .field("certificate", k.certificate)
+        .field("always_authenticate", k.always_authenticate)
+        .field("decrypt_support", uint64_t{k.decrypt_support})
+        .field("certificate_label", k.certificate_label)
         .raw("} ");
+}
+
+void authority_text(Text& t, const AuthorityCertificate& a) {
+    t.raw("{ ")
+        .field("token_label", a.token_label)
+        .field("token_serial", a.token_serial)
+        .field("label", a.label)
+        .field("cka_id", a.cka_id)
+        .field("certificate", a.certificate)
+        .raw("} ");
+}
+
+void pin_text(Text& t, const char* name, const Secret* pin) {
+    if (pin)
+        t.field(name, Bytes(pin->data(), pin->data() + pin->size()));
+    else
+        t.raw(name).raw("=none ");
+}
+
+std::shared_ptr<const Secret> test_secret(std::string_view text) {
+    Secret s;
+    Secret::from(text, s);
+    return std::make_shared<const Secret>(std::move(s));
 }
 
 }  // namespace
@@ -165,6 +191,23 @@ std::vector<RequestSample> requests() {
     add("lock", 15, LockRequest{"pkcs11:token=alice;serial=0123"});
     add("lock-all", 16, LockRequest{""});
     add("random", 0x80000000, RandomRequest{4096});
+
+    // Version 2: a CKA_ALWAYS_AUTHENTICATE key's PIN for this one operation.
+    SignRequest per_use;
+    per_use.key = "k-9c";
+    per_use.scheme = SignScheme::ecdsa;
+    per_use.hash = p11::Hash::sha256;
+    per_use.data = pattern(32, 0x9c);
+    per_use.context_pin = test_secret("123456");
+    add("sign-context-pin", 17, std::move(per_use));
+
+    DecryptRequest per_use_decrypt;
+    per_use_decrypt.key = "k-9d";
+    per_use_decrypt.scheme = DecryptScheme::rsa_oaep;
+    per_use_decrypt.oaep_hash = p11::Hash::sha1;
+    per_use_decrypt.data = pattern(256, 0x9d);
+    per_use_decrypt.context_pin = test_secret(std::string_view("0\0009", 3));
+    add("decrypt-context-pin", 18, std::move(per_use_decrypt));
     return out;
 }
 
@@ -221,6 +264,9 @@ std::vector<ReplySample> replies() {
     rsa.served = true;
     rsa.spki = pattern(422, 0x30);
     rsa.certificate = pattern(700, 0x31);
+    rsa.always_authenticate = true;
+    rsa.decrypt_support = kDecryptPkcs1 | kDecryptOaepSha1;
+    rsa.certificate_label = "sign certificate";
     KeyEntry ed;
     ed.id = "k-ed";
     ed.uri = "pkcs11:token=alice;id=%02%03;type=private";
@@ -240,7 +286,16 @@ std::vector<ReplySample> replies() {
     ec.bits = 256;
     ec.operations = kOpSign | kOpDerive;
     ec.certificate.clear();
-    add("list-keys", 4, ListKeysReply{{rsa, ed, ec}});
+    ec.always_authenticate = false;
+    ec.decrypt_support = 0;
+    ec.certificate_label.clear();
+    AuthorityCertificate ca;
+    ca.token_label = "alice";
+    ca.token_serial = "0123";
+    ca.label = "Issuing CA";
+    ca.cka_id = Bytes{};
+    ca.certificate = pattern(600, 0x32);
+    add("list-keys", 4, ListKeysReply{{rsa, ed, ec}, {ca}});
     add("list-keys-empty", 5, ListKeysReply{});
 
     add("sign", 6, SignReply{pattern(72, 0x30)});
@@ -279,6 +334,7 @@ std::string describe(const Request& request) {
                     .field("pss_salt_length", uint64_t{m.pss_salt_length})
                     .field("ecdsa_der", m.ecdsa_der)
                     .field("data", m.data);
+                pin_text(t, "context_pin", m.context_pin.get());
             } else if constexpr (std::is_same_v<T, DecryptRequest>) {
                 t.raw("decrypt ")
                     .field("key", m.key)
@@ -286,17 +342,14 @@ std::string describe(const Request& request) {
                     .field("oaep_hash", m.oaep_hash)
                     .field("oaep_label", m.oaep_label)
                     .field("data", m.data);
+                pin_text(t, "context_pin", m.context_pin.get());
             } else if constexpr (std::is_same_v<T, DeriveRequest>) {
                 t.raw("derive ").field("key", m.key).field("peer_point", m.peer_point);
             } else if constexpr (std::is_same_v<T, UnlockRequest>) {
                 t.raw("unlock ")
                     .field("token", m.token)
                     .field("confirm_final_try", m.confirm_final_try);
-                if (m.pin) {
-                    t.field("pin", Bytes(m.pin->data(), m.pin->data() + m.pin->size()));
-                } else {
-                    t.raw("pin=none ");
-                }
+                pin_text(t, "pin", m.pin ? &*m.pin : nullptr);
             } else if constexpr (std::is_same_v<T, LockRequest>) {
                 t.raw("lock ").field("token", m.token);
             } else if constexpr (std::is_same_v<T, RandomRequest>) {
@@ -330,6 +383,9 @@ std::string describe(const Reply& reply) {
                 t.raw("list-keys keys=[ ");
                 for (const auto& key : m.keys)
                     key_text(t, key);
+                t.raw("] authorities=[ ");
+                for (const auto& authority : m.authorities)
+                    authority_text(t, authority);
                 t.raw("] ");
             } else if constexpr (std::is_same_v<T, SignReply>) {
                 t.raw("sign ").field("signature", m.signature);

@@ -373,5 +373,30 @@ TEST_F(CardAgentTest, PinUnblockWithThePuk) {
     EXPECT_EQ(u.exit_code, 0) << describe(u) << agent_.log();
 }
 
+// 9C needs the PIN right before each signature: pkcs11-tool gives it with its own
+// C_Login(CKU_CONTEXT_SPECIFIC) through attache-pkcs11.so, which sends it with that one
+// signature to the agent; the agent's pinentry is not asked.
+TEST_F(CardAgentTest, ForwardingModuleSigns9CWithTheApplicationsContextLogin) {
+    const auto card = CardStack::create(dir_, "card", {"--provisioned"});
+    start(card, /*spy=*/false, /*pinentry=*/true);
+    ASSERT_EQ(unlock(kCardPin).exit_code, 0);
+    const int verifies = stack_.pins_presented();
+    const protocol::KeyEntry key = agent_.key("SIGN key");
+    const bool rsa = key.type == protocol::KeyType::rsa;
+    const std::string sig = (dir_ / "sig-9c-fwd").string();
+    auto s = run_command(
+        {"pkcs11-tool", "--module", ATTACHE_FORWARDING_MODULE_PATH, "--sign", "--id",
+         hex(key.cka_id), "-m", rsa ? "SHA256-RSA-PKCS" : "ECDSA-SHA256", "--signature-format",
+         "openssl", "--login", "--pin", kCardPin, "-i", (dir_ / "data").string(), "-o", sig},
+        {}, forwarding_env(agent_.socket()));
+    ASSERT_EQ(s.exit_code, 0) << describe(s) << agent_.log();
+    auto v = run_command({"openssl", "dgst", "-sha256", "-verify", write_public_key(card, "9C"),
+                          "-signature", sig, (dir_ / "data").string()});
+    EXPECT_EQ(v.exit_code, 0) << describe(v);
+    EXPECT_NE(v.out.find("Verified OK"), std::string::npos) << describe(v);
+    EXPECT_EQ(prompts(), 0) << "the application's PIN, not the agent's dialog";
+    EXPECT_EQ(stack_.pins_presented(), verifies + 1) << "one VERIFY for the one signature";
+}
+
 }  // namespace
 }  // namespace attache::testing

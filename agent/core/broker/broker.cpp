@@ -32,6 +32,13 @@ const std::string& key_reference(const Operation& operation) {
     return none;
 }
 
+void forget_context_pin(Operation& operation) {
+    if (auto* s = std::get_if<SignOperation>(&operation))
+        s->context_pin.reset();
+    if (auto* d = std::get_if<DecryptOperation>(&operation))
+        d->context_pin.reset();
+}
+
 // Runs the steps in order; the name of the one that stopped the chain lands in `stopped_by`.
 struct StepRunner {
     std::string stopped_by;
@@ -121,11 +128,16 @@ Performed Broker::key_operation(Operation& operation, const Context& context) {
     } else {
         Token& token = *chain.match.token;
         const KeyRecord& key = *chain.match.key;
-        // A CKA_ALWAYS_AUTHENTICATE key asks its PIN for this one operation, in the dialog.
-        const OperationPrompt per_use{parts_.prompt.get(), describe_requester(context.client)};
+        // A CKA_ALWAYS_AUTHENTICATE key takes the PIN the client sent for this one operation,
+        // or asks it in the dialog.
+        OperationPrompt per_use{parts_.prompt.get(), describe_requester(context.client)};
         Result<Bytes> bytes = std::visit(
             [&](auto& op) -> Result<Bytes> {
                 using T = std::decay_t<decltype(op)>;
+                if constexpr (std::is_same_v<T, SignOperation> ||
+                              std::is_same_v<T, DecryptOperation>) {
+                    per_use.pin = op.context_pin.get();
+                }
                 if constexpr (std::is_same_v<T, SignOperation>)
                     return token.sign(key, op, per_use);
                 if constexpr (std::is_same_v<T, DecryptOperation>)
@@ -142,6 +154,7 @@ Performed Broker::key_operation(Operation& operation, const Context& context) {
             performed.result = std::move(bytes).error();
         }
     }
+    forget_context_pin(operation);  // used once at most; wiped now, not when dropped
     if (!performed.result)
         performed.token_flags = flags_for(chain.match.token.get(), performed.result.error());
     audit(chain, performed, steps.stopped_by);
@@ -275,6 +288,8 @@ Performed Broker::list(const Context& context) {
             if (!parts_.holders || parts_.holders->lists_key(*t, *k))
                 listing.keys.push_back({t, k});
         }
+        for (auto& a : t->authorities())
+            listing.authorities.push_back({t, std::move(a)});
     }
     // Listing is not audited line by line: it reveals public keys only, and ssh lists at
     // every connection.
