@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 
+#include <cctype>
 #include <ctime>
 #include <map>
 
@@ -45,6 +46,19 @@ manifest::ManifestCard card_of(const Enrolment& e) {
     return card;
 }
 
+// Workstations name holders by login name: POSIX's portable user names, as useradd takes them.
+bool is_login_name(const std::string& s) {
+    if (s.empty() || s.size() > 32 ||
+        !(std::islower(static_cast<unsigned char>(s[0])) || s[0] == '_'))
+        return false;
+    for (char c : s) {
+        if (!(std::islower(static_cast<unsigned char>(c)) ||
+              std::isdigit(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 Report export_manifest(const ManifestExportOptions& o) {
@@ -67,6 +81,13 @@ Report export_manifest(const ManifestExportOptions& o) {
     m.sequence = static_cast<uint64_t>(now);  // the broker refuses one older than it has
     size_t active = 0;
     for (const Enrolment& e : records) {
+        // A served card's holder must be a login the broker can match; a card that is not
+        // served (lost, retired, ...) is listed as it is, so that it is refused by name.
+        if (e.state == CardState::active && !is_login_name(e.holder))
+            fail(kUsage, "record " + std::to_string(e.id) + " (card " + e.token_serial +
+                             "): holder '" + e.holder +
+                             "' is not a login name; the manifest gives each card to a login on "
+                             "the workstations. Enrol managed-mode cards with --holder LOGIN");
         m.cards.push_back(card_of(e));
         active += m.cards.back().active() ? 1 : 0;
     }

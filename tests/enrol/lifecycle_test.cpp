@@ -388,3 +388,96 @@ TEST_F(EnrolTest, InterruptDuringGenerationLeavesCardAndInventoryClean) {
 
 }  // namespace
 }  // namespace attache::enrol_test
+
+namespace attache::enrol_test {
+namespace {
+
+// The signed card manifest of managed workstations, from a real enrolment.
+TEST_F(EnrolTest, TheSignedManifestListsTheActiveCardItsHolderAndKeys) {
+    const std::string serial = add_token("card");
+    auto enrolled = enrol(serial, "ec-p256", {"--holder", "alice"});
+    ASSERT_EQ(enrolled.exit_code, 0) << testing::describe(enrolled);
+    const auto keys = json_of(enrolled)["keys"];
+    make_ca();
+    for (int k = 0; k < 2; ++k) {
+        auto r =
+            import_certificate(serial, issue(keys[k]["csr"], "cert" + std::to_string(k) + ".pem"));
+        ASSERT_EQ(r.exit_code, 0) << testing::describe(r);
+    }
+    ASSERT_EQ(testing::run_command(
+                  {"openssl", "genpkey", "-algorithm", "ed25519", "-out", path("admin.pem")})
+                  .exit_code,
+              0);
+    auto exported =
+        attache({"inventory", "export", "--manifest", "--signing-key", path("admin.pem"), "--out",
+                 path("cards.manifest"), "--inventory", inventory(), "--json"});
+    ASSERT_EQ(exported.exit_code, 0) << testing::describe(exported);
+    EXPECT_EQ(json_of(exported)["active"], 1);
+    const auto m = nlohmann::json::parse(testing::read_file(path("cards.manifest")));
+    EXPECT_EQ(m["format"], "attache-card-manifest/1");
+    ASSERT_EQ(m["cards"].size(), 1u);
+    EXPECT_EQ(m["cards"][0]["serial"], serial);
+    EXPECT_EQ(m["cards"][0]["holder"], "alice");
+    EXPECT_EQ(m["cards"][0]["state"], "active");
+    ASSERT_EQ(m["cards"][0]["keys"].size(), 2u);
+    EXPECT_EQ(m["cards"][0]["keys"][0]["spki_sha256"], keys[0]["spki_sha256"]);
+    EXPECT_EQ(m["cards"][0]["keys"][1]["spki_sha256"], keys[1]["spki_sha256"]);
+    // A standard Ed25519 signature over the file's bytes: openssl checks it.
+    ASSERT_EQ(testing::run_command(
+                  {"openssl", "pkey", "-in", path("admin.pem"), "-pubout", "-out", path("pub.pem")})
+                  .exit_code,
+              0);
+    ASSERT_EQ(testing::run_command({"openssl", "base64", "-d", "-in", path("cards.manifest.sig"),
+                                    "-out", path("sig.bin")})
+                  .exit_code,
+              0);
+    auto verified = testing::run_command({"openssl", "pkeyutl", "-verify", "-pubin", "-inkey",
+                                          path("pub.pem"), "-rawin", "-in", path("cards.manifest"),
+                                          "-sigfile", path("sig.bin")});
+    EXPECT_NE(verified.out.find("Signature Verified Successfully"), std::string::npos)
+        << testing::describe(verified);
+
+    // Marked lost: the next manifest says so, with a sequence not lower than the last.
+    ASSERT_EQ(attache({"inventory", "set-state", "1", "lost", "--reason", "left in a taxi",
+                       "--inventory", inventory()})
+                  .exit_code,
+              0);
+    ASSERT_EQ(attache({"inventory", "export", "--manifest", "--signing-key", path("admin.pem"),
+                       "--out", path("cards.manifest"), "--inventory", inventory()})
+                  .exit_code,
+              0);
+    const auto lost = nlohmann::json::parse(testing::read_file(path("cards.manifest")));
+    EXPECT_EQ(lost["cards"][0]["state"], "lost");
+    EXPECT_GE(lost["sequence"].get<uint64_t>(), m["sequence"].get<uint64_t>());
+    // Without a key nothing is written.
+    auto no_key = attache({"inventory", "export", "--manifest", "--out", path("other.manifest"),
+                           "--inventory", inventory()});
+    EXPECT_EQ(no_key.exit_code, 2) << testing::describe(no_key);
+    EXPECT_FALSE(std::filesystem::exists(path("other.manifest")));
+}
+
+TEST_F(EnrolTest, AManifestRefusesAnActiveCardWhoseHolderIsNoLoginName) {
+    const std::string serial = add_token("card");
+    auto enrolled = enrol(serial, "ec-p256");  // --holder "Alice Martin"
+    ASSERT_EQ(enrolled.exit_code, 0) << testing::describe(enrolled);
+    const auto keys = json_of(enrolled)["keys"];
+    make_ca();
+    for (int k = 0; k < 2; ++k)
+        ASSERT_EQ(
+            import_certificate(serial, issue(keys[k]["csr"], "c" + std::to_string(k) + ".pem"))
+                .exit_code,
+            0);
+    ASSERT_EQ(testing::run_command(
+                  {"openssl", "genpkey", "-algorithm", "ed25519", "-out", path("admin.pem")})
+                  .exit_code,
+              0);
+    auto r = attache({"inventory", "export", "--manifest", "--signing-key", path("admin.pem"),
+                      "--out", path("cards.manifest"), "--inventory", inventory()});
+    EXPECT_EQ(r.exit_code, 2) << testing::describe(r);
+    EXPECT_NE(r.err.find("'Alice Martin' is not a login name"), std::string::npos)
+        << testing::describe(r);
+    EXPECT_FALSE(std::filesystem::exists(path("cards.manifest")));
+}
+
+}  // namespace
+}  // namespace attache::enrol_test

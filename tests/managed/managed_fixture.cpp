@@ -268,6 +268,14 @@ std::string ManagedFixture::log() const {
 
 CommandResult ManagedFixture::cli_as(const std::string& user, const std::vector<std::string>& args,
                                      const std::map<std::string, std::string>& env) const {
+    std::vector<std::string> argv{(root_ / "bin/attache").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_as(user, argv, env);
+}
+
+CommandResult ManagedFixture::run_as(const std::string& user,
+                                     const std::vector<std::string>& program,
+                                     const std::map<std::string, std::string>& env) const {
     std::vector<std::string> argv{"setpriv",
                                   "--reuid=" + user,
                                   "--regid=" + user,
@@ -279,8 +287,7 @@ CommandResult ManagedFixture::cli_as(const std::string& user, const std::vector<
                                   "ATTACHE_MANAGED_CONF=" + (etc() / "managed.conf").string()};
     for (const auto& [k, v] : env)
         argv.push_back(k + "=" + v);
-    argv.push_back((root_ / "bin/attache").string());
-    argv.insert(argv.end(), args.begin(), args.end());
+    argv.insert(argv.end(), program.begin(), program.end());
     return run_command(argv);
 }
 

@@ -63,6 +63,9 @@ class ManagedFixture {
     // Runs the installed copy of the CLI as `user` in managed mode (ATTACHE_MANAGED_CONF).
     CommandResult cli_as(const std::string& user, const std::vector<std::string>& args,
                          const std::map<std::string, std::string>& env = {}) const;
+    // Any program as `user`, with a minimal environment plus `env`.
+    CommandResult run_as(const std::string& user, const std::vector<std::string>& argv,
+                         const std::map<std::string, std::string>& env = {}) const;
 
     // One request through the protocol, from a process of `user` (what any program of that
     // user can send, bypassing the CLI's own checks): "ok", or the broker's error message.

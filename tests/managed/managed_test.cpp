@@ -203,6 +203,24 @@ TEST_F(ManagedMode, TheClientRefusesASocketRelayedByTheUsersOwnUid) {
     close(listener);
 }
 
+TEST_F(ManagedMode, SshAddCannotUnlockTheCard) {
+    // ssh-add -X cannot check who listens on SSH_AUTH_SOCK, so the broker takes no PIN there.
+    card_with_keys({"01"});
+    fixture_->start();
+    const auto askpass = fixture_->root() / "bin/askpass";
+    write_file(askpass, std::string("#!/bin/sh\necho ") + kCardPin + "\n");
+    ASSERT_EQ(chmod(askpass.c_str(), 0755), 0);
+    auto r = fixture_->run_as(kHolder, {"ssh-add", "-X"},
+                              {{"SSH_AUTH_SOCK", (fixture_->root() / "run/ssh.sock").string()},
+                               {"SSH_ASKPASS", askpass.string()},
+                               {"SSH_ASKPASS_REQUIRE", "force"},
+                               {"DISPLAY", ":0"}});
+    EXPECT_NE(r.exit_code, 0) << describe(r);
+    EXPECT_NE(fixture_->log().find("not `ssh-add -X`"), std::string::npos) << fixture_->log();
+    auto status = holder({"status", "--json"});
+    EXPECT_NE(status.out.find("\"unlocked\": false"), std::string::npos) << status.out;
+}
+
 TEST_F(ManagedMode, ModulesAndConfigurationFromTheUserAreNeverUsed) {
     card_with_keys({"01"});
     // A module on the command line: refused before anything is loaded.

@@ -19,6 +19,12 @@ Status refuse(Token& token, const CardVerdict& verdict) {
 Status check_holder(Chain& chain, CardHolders* holders) {
     if (holders == nullptr)
         return ok();
+    // ssh-add -X sends the PIN to whatever SSH_AUTH_SOCK names, and ssh-add cannot check who
+    // listens there: a relay of the user's own would read it. The CLI checks the broker.
+    if (chain.kind == OperationKind::unlock && chain.context.channel == Channel::ssh)
+        return agent_error(ErrorCode::refused_by_policy,
+                           "in managed mode the card is unlocked with `attache unlock`, not "
+                           "`ssh-add -X` (ssh-add cannot check that it talks to the broker)");
     Token& token = chain.match.token ? *chain.match.token : *chain.token;
     const CardVerdict verdict = holders->check_card(token, chain.context.client.user);
     if (!verdict.served)

@@ -27,7 +27,8 @@ Status resolve_key(Chain& chain, const TokenManager& tokens);
 Status resolve_token(Chain& chain, const TokenManager& tokens, CardHolders* holders);
 
 // Managed mode (holders not null): the card is the client's, by the signed manifest, and so is
-// the key. A card served to no one that is unlocked is locked at once.
+// the key. A card served to no one that is unlocked is locked at once. No unlock through
+// ssh.sock (ssh-add -X cannot verify its socket's server).
 Status check_holder(Chain& chain, CardHolders* holders);
 
 // The key's own limits: served at all (never-extractable, generated on the card ...) and the
