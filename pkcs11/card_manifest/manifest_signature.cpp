@@ -7,19 +7,12 @@
 
 #include <memory>
 
+#include "pkcs11/openssl_ptr.h"
+
 namespace attache::manifest {
 namespace {
 
-struct BioFree {
-    void operator()(BIO* b) const { BIO_free_all(b); }
-};
-struct KeyFree {
-    void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct MdFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-using KeyPtr = std::unique_ptr<EVP_PKEY, KeyFree>;
+using KeyPtr = EvpPkeyPtr;
 
 std::string openssl_reason() {
     const unsigned long e = ERR_get_error();
@@ -31,8 +24,8 @@ std::string openssl_reason() {
     return buf;
 }
 
-std::unique_ptr<BIO, BioFree> memory_bio(std::string_view pem) {
-    return std::unique_ptr<BIO, BioFree>(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+BioPtr memory_bio(std::string_view pem) {
+    return BioPtr(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
 }
 
 // Ed25519 signs the message itself; ECDSA P-256 signs its SHA-256. Other keys: refused.
@@ -79,7 +72,7 @@ Result<std::string> sign_manifest(std::string_view data, std::string_view key_pe
         return Error("reading the manifest signing key: " + openssl_reason() +
                      " (expected a PEM private key without a passphrase)");
     ATTACHE_TRY(const EVP_MD* md, digest_for(key.get()));
-    std::unique_ptr<EVP_MD_CTX, MdFree> ctx(EVP_MD_CTX_new());
+    EvpMdCtxPtr ctx(EVP_MD_CTX_new());
     size_t size = 0;
     const auto* in = reinterpret_cast<const unsigned char*>(data.data());
     if (EVP_DigestSignInit(ctx.get(), nullptr, md, nullptr, key.get()) != 1 ||
@@ -103,7 +96,7 @@ Status verify_manifest(std::string_view data, std::string_view signature_text,
         return Error("reading the manifest signer's public key: " + openssl_reason());
     ATTACHE_TRY(const EVP_MD* md, digest_for(key.get()));
     ATTACHE_TRY(Bytes sig, from_base64(signature_text));
-    std::unique_ptr<EVP_MD_CTX, MdFree> ctx(EVP_MD_CTX_new());
+    EvpMdCtxPtr ctx(EVP_MD_CTX_new());
     if (EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key.get()) != 1)
         return Error("verifying the manifest: " + openssl_reason());
     const int r =
@@ -121,7 +114,7 @@ Result<std::string> public_key_pem(std::string_view key_pem) {
     if (!key)
         return Error("reading the manifest signing key: " + openssl_reason());
     ATTACHE_CHECK(digest_for(key.get()));
-    std::unique_ptr<BIO, BioFree> out(BIO_new(BIO_s_mem()));
+    BioPtr out(BIO_new(BIO_s_mem()));
     if (PEM_write_bio_PUBKEY(out.get(), key.get()) != 1)
         return Error("writing the public key: " + openssl_reason());
     char* p = nullptr;
