@@ -119,18 +119,25 @@ CardVerdict ManifestHolders::check_card(const Token& token, const std::string& u
         return {false, name + " is not in this workstation's card manifest", true};
     if (!card->active())
         return {false, name + " is marked " + card->state + " in the card manifest", true};
-    // What the token shows before any PIN must be the enrolled card's: every key the manifest
-    // lists, by its public key. A token with a copied label and serial and other keys fails.
+    // What the token shows must be the enrolled card's. Before any PIN: at least one key the
+    // manifest lists, by its public key (a PIV card shows only its card-authentication key
+    // then), so a token with a copied label and serial and keys of its own never sees a PIN.
+    // Once unlocked: every key the manifest lists.
+    size_t shown = 0;
+    const manifest::ManifestKey* missing = nullptr;
     for (const manifest::ManifestKey& k : card->keys) {
-        bool shown = false;
+        bool found = false;
         for (const auto& key : token.keys())
-            shown = shown || spki_sha256(*key) == k.spki_sha256;
-        if (!shown)
-            return {false,
-                    name + " does not show the " + k.role +
-                        " key the card manifest lists for it; it is not the enrolled card",
-                    true};
+            found = found || spki_sha256(*key) == k.spki_sha256;
+        shown += found ? 1 : 0;
+        if (!found && missing == nullptr)
+            missing = &k;
     }
+    if (shown == 0 || (token.unlocked() && missing != nullptr))
+        return {false,
+                name + " does not show the " + (missing ? missing->role : std::string("enrolled")) +
+                    " key the card manifest lists for it; it is not the enrolled card",
+                true};
     if (user.empty() || card->holder != user)
         return {false, name + " belongs to another holder", false};
     return {true, {}, false};

@@ -60,9 +60,17 @@ protocol::TokenStatus pick_token(protocol::Client& client, const std::string& re
             found.push_back(std::move(t));
     }
     if (found.empty()) {
+        // Managed mode: the broker shows each user only the cards the manifest gives them.
+        auto managed = protocol::managed_mode();
+        const std::string yours =
+            managed && *managed ? " of yours (by this workstation's card manifest: a card that "
+                                  "is not listed for you, marked lost or not the enrolled card "
+                                  "is not shown; ask your administrator)"
+                                : "";
         fail(ref.empty() ? kTokenAbsent : kKeyNotFound,
-             ref.empty() ? "no card is present: insert your card"
-                         : "no card present matches " + ref + " (`attache status` lists them)");
+             ref.empty() ? "no card" + yours + " is present: insert your card"
+                         : "no card" + yours + " present matches " + ref +
+                               " (`attache status` lists them)");
     }
     if (found.size() > 1) {
         std::string names;

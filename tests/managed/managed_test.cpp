@@ -96,7 +96,7 @@ TEST_F(ManagedMode, AnotherUserSeesNoCardAndCannotUnlockIt) {
     EXPECT_EQ(status.out.find(serial_), std::string::npos) << status.out;
     auto unlocked = fixture_->cli_as(kOther, {"unlock", "--pin-source", "env:ATTACHE_PIN"}, kPin);
     EXPECT_NE(unlocked.exit_code, 0);
-    EXPECT_NE(unlocked.err.find("no card is present"), std::string::npos) << describe(unlocked);
+    EXPECT_NE(unlocked.err.find("no card of yours"), std::string::npos) << describe(unlocked);
     // A program of the other user's own, naming the card: the broker itself refuses.
     EXPECT_EQ(fixture_->call_as(kOther, unlock_request("")),
               "none of the cards present is yours (by the card manifest); insert your card");
@@ -155,6 +155,23 @@ TEST_F(ManagedMode, AFakeTokenWithTheCardsLabelAndSerialIsRefusedBeforeAnyPin) {
     const std::string calls = read_file(spy_dir / "calls.log");
     EXPECT_NE(calls.find("C_GetTokenInfo"), std::string::npos) << "the spy saw nothing";
     EXPECT_EQ(calls.find("C_Login"), std::string::npos) << "a PIN reached the fake token";
+}
+
+TEST_F(ManagedMode, AfterTheUnlockEveryListedKeyMustBeThere) {
+    // Before the PIN one listed key shown is enough (a PIV card shows only 9E then); once
+    // unlocked, a key the manifest lists that the token does not have means another card.
+    serial_ = fixture_->add_card({"holder-card", {"01"}});
+    manifest::CardManifest m;
+    manifest::ManifestCard card = fixture_->manifest_card(serial_, kHolder, {"01"});
+    card.keys.push_back({"encryption", std::string(64, 'e')});
+    m.cards.push_back(card);
+    fixture_->write_manifest(m);
+    fixture_->start();
+    ASSERT_EQ(holder({"unlock", "--pin-source", "env:ATTACHE_PIN"}, kPin).exit_code, 0);
+    EXPECT_NE(fixture_->call_as(kHolder, sign_request("pkcs11:id=%01"))
+                  .find("does not show the encryption key"),
+              std::string::npos);
+    EXPECT_NE(fixture_->log().find("locked 'holder-card'"), std::string::npos) << fixture_->log();
 }
 
 TEST_F(ManagedMode, ACardMarkedLostIsRefusedAndLockedAtOnce) {
