@@ -121,16 +121,18 @@ def start_pcscd(rd):
     wait_until(ready, "pcscd and vpcd's readers")
     # pcscd 1.9.9 chmods its socket 0777 once, when it binds it (and only then): a restarted
     # pcscd has a new, open socket, so the lockdown is applied again after every start.
-    apply_pcscd_access(pcscd_access(rd))
+    access = pcscd_access(rd)
+    if access:  # (never set: pcscd's socket as pcscd made it, whoever runs the stack)
+        apply_pcscd_access(access)
     return proc.pid
 
 
 def pcscd_access(rd):
     try:
         with open(os.path.join(rd, "pcscd-access")) as f:
-            return f.read().strip() or "open"
+            return f.read().strip() or None
     except FileNotFoundError:
-        return "open"
+        return None
 
 
 def apply_pcscd_access(group):
