@@ -2,14 +2,20 @@
 """The real smartcard stack for tests: pcscd with vpcd's reader driver and virtual PIV cards,
 in a private network and mount namespace (loopback only; /run/pcscd on a private tmpfs).
 
-  stack.py run [--keep DIR] -- CMD ARGS...   start the stack, run CMD in it, tear it down;
-                                             exits with CMD's status
+  stack.py run [--keep DIR] [--pcscd-group GROUP] -- CMD ARGS...
+                                             start the stack, run CMD in it, tear it down;
+                                             exits with CMD's status. --pcscd-group: pcscd's
+                                             socket root:GROUP 0660 in a 0750 directory, as the
+                                             managed-mode pcscd.socket drop-in makes it
 Inside CMD (ATTACHE_SC_STACK names this script):
   stack.py insert STATE_DIR [--reader N]     start a card process in vpcd reader N (0 or 1)
                                              and wait until pcscd has powered it
   stack.py remove [--reader N]               end that card process; wait until pcscd saw it
   stack.py restart-pcscd                     stop pcscd, start a new one (cards reconnect)
   stack.py readers                           list PC/SC readers and whether a card is in them
+  stack.py pcscd-access open|GROUP           pcscd's socket open to every user (pcscd's own
+                                             0777) or locked down to root and GROUP (again
+                                             after every pcscd restart of this run)
   stack.py latency [--reader N] [--count K] [--sign]
                                              time GET DATA (or 9E ECDSA) round trips
 Every process is started and stopped by its PID; nothing is killed by name."""
@@ -113,7 +119,41 @@ def start_pcscd(rd):
             return False
 
     wait_until(ready, "pcscd and vpcd's readers")
+    # pcscd 1.9.9 chmods its socket 0777 once, when it binds it (and only then): a restarted
+    # pcscd has a new, open socket, so the lockdown is applied again after every start.
+    access = pcscd_access(rd)
+    if access:  # (never set: pcscd's socket as pcscd made it, whoever runs the stack)
+        apply_pcscd_access(access)
     return proc.pid
+
+
+def pcscd_access(rd):
+    try:
+        with open(os.path.join(rd, "pcscd-access")) as f:
+            return f.read().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def apply_pcscd_access(group):
+    """'open': as pcscd leaves it (socket 0777, directory 0755, root's). A group name: only root
+    and that group reach pcscd, as with the managed-mode drop-in for pcscd.socket (SocketMode
+    0660, SocketGroup); the directory is closed too, so no one else even sees the socket."""
+    if group == "open":
+        os.chown(PCSCD_DIR, 0, 0)
+        os.chmod(PCSCD_DIR, 0o755)
+        os.chown(PCSCD_SOCKET, 0, 0)
+        os.chmod(PCSCD_SOCKET, 0o777)
+        return
+    import grp
+    try:
+        gid = grp.getgrnam(group).gr_gid
+    except KeyError:
+        sys.exit("stack: no group %r for pcscd's socket" % group)
+    os.chown(PCSCD_SOCKET, 0, gid)
+    os.chmod(PCSCD_SOCKET, 0o660)
+    os.chown(PCSCD_DIR, 0, gid)
+    os.chmod(PCSCD_DIR, 0o750)
 
 
 def stop_pcscd(rd):
@@ -188,6 +228,15 @@ def cmd_restart_pcscd(args):
         card = read_pid(pid_file)
         if card and alive(card) and not reader_has_card(reader, True):
             sys.exit("stack: the card in reader %d did not come back" % reader)
+
+
+def cmd_pcscd_access(args):
+    # Kept in the run directory for restart-pcscd.
+    with open(os.path.join(run_dir(), "pcscd-access"), "w") as f:
+        f.write(args.access + "\n")
+    apply_pcscd_access(args.access)
+    say("pcscd's socket: %s" % ("open to every user" if args.access == "open"
+                                else "root:%s 0660, /run/pcscd 0750" % args.access))
 
 
 def cmd_readers(args):
@@ -282,6 +331,9 @@ def cmd_run(args):
     status = 1
     try:
         started = time.monotonic()
+        if args.pcscd_group:
+            with open(os.path.join(rd, "pcscd-access"), "w") as f:
+                f.write(args.pcscd_group + "\n")
         start_pcscd(rd)
         say("pcscd up in %.2f s (namespace: %s, run dir %s)" % (
             time.monotonic() - started, mode, rd))
@@ -305,6 +357,8 @@ def main():
     sub = p.add_subparsers(dest="sub", required=True)
     r = sub.add_parser("run")
     r.add_argument("--keep", metavar="DIR", help="use and keep this run directory")
+    r.add_argument("--pcscd-group", metavar="GROUP",
+                   help="only root and GROUP may connect to pcscd (socket root:GROUP 0660)")
     r.add_argument("command", nargs=argparse.REMAINDER)
     r.set_defaults(func=cmd_run)
     i = sub.add_parser("insert")
@@ -316,6 +370,9 @@ def main():
     m.set_defaults(func=cmd_remove)
     sub.add_parser("restart-pcscd").set_defaults(func=cmd_restart_pcscd)
     sub.add_parser("readers").set_defaults(func=cmd_readers)
+    a = sub.add_parser("pcscd-access")
+    a.add_argument("access", metavar="open|GROUP")
+    a.set_defaults(func=cmd_pcscd_access)
     lat = sub.add_parser("latency")
     lat.add_argument("--reader", type=int, default=0, choices=(0, 1))
     lat.add_argument("--count", type=int, default=200)

@@ -1,0 +1,173 @@
+// Managed mode on the real card stack: the broker (`attache-agent --system`, the `attache` user)
+// serves the virtual PIV card through opensc-pkcs11.so to its holder, while pcscd's socket is
+// root:attache 0660 (stack.py run --pcscd-group attache, as the pcscd.socket drop-in makes it):
+// the holder's own pkcs11-tool on the same OpenSC module sees no card. Opened up again
+// (stack.py pcscd-access open), the same command sees it, so the check can fail.
+
+#include <openssl/sha.h>
+#include <stdlib.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "pkcs11/bytes.h"
+#include "tests/managed/managed_fixture.h"
+#include "tests/support/temp_dir.h"
+
+namespace attache::testing {
+namespace {
+
+constexpr const char* kOpensc = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
+constexpr const char* kSerial = "a77ac4e0000000b7";
+
+std::string env(const char* name) {
+    const char* v = getenv(name);
+    return v ? v : "";
+}
+
+void must(const CommandResult& r, const std::string& what) {
+    ASSERT_EQ(r.exit_code, 0) << what << ": " << describe(r);
+}
+
+// `pkcs11-tool -L` on OpenSC as `user`, with nothing of the broker's.
+CommandResult list_tokens_as(const std::string& user) {
+    return run_command({"setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups", "env",
+                        "-i", "PATH=/usr/bin:/bin", "HOME=/nonexistent", "pkcs11-tool", "--module",
+                        kOpensc, "-L"});
+}
+
+class ManagedCard : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (!ManagedFixture::can_run() || env("ATTACHE_SC_STACK").empty())
+            GTEST_SKIP() << "runs as root inside `tests/smartcard/stack.py run --pcscd-group "
+                            "attache` (ctest -L smartcard)";
+        fixture_ = std::make_unique<ManagedFixture>();
+        const auto access = std::filesystem::path(env("ATTACHE_SC_RUN")) / "pcscd-access";
+        access_ = std::filesystem::exists(access) ? read_file(access) : "open\n";
+        access_ = access_.substr(0, access_.find('\n'));
+        card_ = (fixture_->root() / "keys/card").string();
+        must(run_command(
+                 {env("ATTACHE_SC_CARD"), "create", card_, "--serial", kSerial, "--provisioned"}),
+             "virtpiv-card create");
+        must(run_command({env("ATTACHE_SC_STACK"), "insert", card_}), "stack.py insert");
+        inserted_ = true;
+    }
+    void TearDown() override {
+        if (fixture_)
+            fixture_->stop();
+        if (inserted_)
+            run_command({env("ATTACHE_SC_STACK"), "remove"});
+        // The next test finds pcscd's socket as the stack was started (a test that opened it
+        // must not lock it down for the next one, which then could not fail).
+        if (fixture_)
+            run_command({env("ATTACHE_SC_STACK"), "pcscd-access", access_});
+    }
+    // The public key of a slot (PEM, from the card's state) in a file, and its SPKI SHA-256.
+    std::filesystem::path public_key(const std::string& slot) {
+        const auto pem = fixture_->root() / "keys" / (slot + ".pem");
+        auto r = run_command({env("ATTACHE_SC_CARD"), "show", card_, "--public", slot});
+        EXPECT_EQ(r.exit_code, 0) << describe(r);
+        write_file(pem, r.out);
+        return pem;
+    }
+    std::string spki_sha256(const std::string& slot) {
+        const auto der = fixture_->root() / "keys" / (slot + ".der");
+        auto r = run_command({"openssl", "pkey", "-pubin", "-in", public_key(slot).string(),
+                              "-outform", "DER", "-out", der.string()});
+        EXPECT_EQ(r.exit_code, 0) << describe(r);
+        const std::string bytes = read_file(der);
+        unsigned char digest[SHA256_DIGEST_LENGTH];
+        SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+        return hex(digest, sizeof digest);
+    }
+    // The card in the manifest as OpenSC's CK_TOKEN_INFO names it, held by the holder. Only
+    // 9E: a locked OpenSC PIV token shows 9E's key alone, and the broker wants every key the
+    // manifest lists shown before the PIN (see the report/README: 9A, 9C, 9D appear at login).
+    void write_manifest() {
+        manifest::ManifestCard card{kSerial, "PKCS#15 emulated", "piv_II", kHolder, "active", {}};
+        card.keys.push_back({"authentication", spki_sha256("9E")});
+        manifest::CardManifest m;
+        m.cards.push_back(card);
+        fixture_->write_manifest(m);
+    }
+    void start_broker_on_opensc() {
+        // The broker's environment is the unit's: OpenSC's configuration (no file caching, as
+        // in the stack) comes from agent.toml's module_environment, from a root-owned file.
+        write_file(fixture_->etc() / "opensc.conf", "app default {\n  use_file_caching = no;\n}\n");
+        fixture_->module_line = std::string("modules = [\"") + kOpensc + "\"]";
+        fixture_->module_environment = {"OPENSC_CONF=" + (fixture_->etc() / "opensc.conf").string(),
+                                        "PCSCLITE_CSOCK_NAME=/run/pcscd/pcscd.comm"};
+        fixture_->start();
+    }
+
+    std::unique_ptr<ManagedFixture> fixture_;
+    std::string card_;
+    std::string access_;  // pcscd's socket as the stack was started: "open" or a group
+    bool inserted_ = false;
+};
+
+TEST_F(ManagedCard, TheHolderSignsThroughTheBrokerButCannotReachTheCardItself) {
+    write_manifest();
+    start_broker_on_opensc();
+    if (HasFatalFailure())
+        return;
+    const std::map<std::string, std::string> pin{{"ATTACHE_PIN", kCardPin}};
+    auto status = fixture_->cli_as(kHolder, {"status", "--json"});
+    ASSERT_EQ(status.exit_code, 0) << describe(status) << fixture_->log();
+    EXPECT_NE(status.out.find(kSerial), std::string::npos) << status.out << fixture_->log();
+    auto unlocked = fixture_->cli_as(kHolder, {"unlock", "--pin-source", "env:ATTACHE_PIN"}, pin);
+    ASSERT_EQ(unlocked.exit_code, 0) << describe(unlocked) << fixture_->log();
+
+    const auto out = fixture_->writable_dir(kHolder);
+    const auto data = fixture_->root() / "run/data.txt";
+    write_file(data, "signed through the broker");
+    ASSERT_EQ(chmod(data.c_str(), 0644), 0);
+    auto signed_ = fixture_->cli_as(kHolder, {"sign", "--key", "CARD AUTH key", "--in",
+                                              data.string(), "--out", (out / "sig").string()});
+    ASSERT_EQ(signed_.exit_code, 0) << describe(signed_) << fixture_->log();
+    auto verified = run_command({"openssl", "dgst", "-sha256", "-verify", public_key("9E").string(),
+                                 "-signature", (out / "sig").string(), data.string()});
+    EXPECT_NE(verified.out.find("Verified OK"), std::string::npos) << describe(verified);
+
+    // Meanwhile the holder's own OpenSC, and another user's, find no pcscd to talk to.
+    for (const char* user : {kHolder, kOther}) {
+        auto listed = list_tokens_as(user);
+        EXPECT_EQ(listed.out.find(kSerial), std::string::npos) << user << ": " << describe(listed);
+        EXPECT_NE((listed.out + listed.err).find("No slots"), std::string::npos)
+            << user << ": " << describe(listed);
+    }
+    // With pcscd's socket as pcscd makes it (0777), the same command reads the card.
+    must(run_command({env("ATTACHE_SC_STACK"), "pcscd-access", "open"}), "pcscd-access open");
+    auto open = list_tokens_as(kHolder);
+    EXPECT_NE(open.out.find(kSerial), std::string::npos) << describe(open);
+}
+
+TEST_F(ManagedCard, APcscdRestartKeepsTheCardTheBrokers) {
+    write_manifest();
+    start_broker_on_opensc();
+    if (HasFatalFailure())
+        return;
+    must(run_command({env("ATTACHE_SC_STACK"), "restart-pcscd"}), "stack.py restart-pcscd");
+    auto listed = list_tokens_as(kHolder);
+    EXPECT_EQ(listed.out.find(kSerial), std::string::npos) << describe(listed);
+    // The broker (in pcscd's group) gets the card back by itself and serves the holder; the
+    // loop is for the broker's own reconnection, not a timing bound.
+    const std::map<std::string, std::string> pin{{"ATTACHE_PIN", kCardPin}};
+    CommandResult unlocked;
+    for (int i = 0; i < 100; ++i) {
+        unlocked = fixture_->cli_as(kHolder, {"unlock", "--pin-source", "env:ATTACHE_PIN"}, pin);
+        if (unlocked.exit_code == 0)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(unlocked.exit_code, 0) << describe(unlocked) << fixture_->log();
+    // The new pcscd's socket is locked down again: the holder's OpenSC still sees nothing.
+    auto after = list_tokens_as(kHolder);
+    EXPECT_EQ(after.out.find(kSerial), std::string::npos) << describe(after);
+}
+
+}  // namespace
+}  // namespace attache::testing
