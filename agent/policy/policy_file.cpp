@@ -59,6 +59,12 @@ std::optional<Enum> lookup(const std::pair<const char*, Enum> (&names)[N],
     return std::nullopt;
 }
 
+Result<bool> get_bool(const Place& at, const std::string& key, const toml::node& node) {
+    if (node.type() != toml::node_type::boolean)
+        return at.bad_value(node, key, "true or false");
+    return *node.value<bool>();
+}
+
 // A list of names, each one of `names`.
 template <typename Enum, size_t N>
 Result<std::vector<Enum>> get_names(const Place& at, const std::string& key, const toml::node& node,
@@ -95,9 +101,9 @@ Status apply_rule_key(Rule& rule, const Place& at, const std::string& key, const
     } else if (key == "channel") {
         ATTACHE_TRY(rule.channels, get_names(at, key, node, kChannels));
     } else if (key == "forwarded") {
-        if (node.type() != toml::node_type::boolean)
-            return at.bad_value(node, key, "true or false");
-        rule.forwarded = *node.value<bool>();
+        ATTACHE_TRY(rule.forwarded, get_bool(at, key, node));
+    } else if (key == "at_seat") {
+        ATTACHE_TRY(rule.at_seat, get_bool(at, key, node));
     } else if (key == "exe") {
         ATTACHE_TRY(std::vector<std::string> patterns, get_strings(at, key, node));
         for (const std::string& p : patterns) {

@@ -67,6 +67,8 @@ bool Rule::matches(const PolicyQuery& query) const {
     }
     if (forwarded && *forwarded != (c.channel == Channel::ssh && c.ssh.forwarded))
         return false;
+    if (at_seat && *at_seat != c.client.at_seat)
+        return false;
     if (exe && !exe_matches(*exe, c.client.exe))
         return false;
     if (keys && std::none_of(keys->begin(), keys->end(),

@@ -35,6 +35,7 @@ struct Rule {
     std::optional<std::vector<KeyPattern>> keys;
     std::optional<std::vector<OperationKind>> operations;
     std::optional<std::vector<SessionKind>> sessions;
+    std::optional<bool> at_seat;  // ClientFacts::at_seat
     Verdict action = Verdict::deny;
     std::chrono::seconds remember{0};  // confirm only; at most kMaxRemember
 

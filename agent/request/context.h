@@ -55,6 +55,14 @@ struct ClientFacts {
     std::vector<ProcessLink> parents;  // nearest first, up to kMaxParentChain, without pid 1
     std::string session_id;            // logind's session id; empty: none or unknown
     SessionKind session = SessionKind::none;
+    // What logind says of that session (empty/false when it knows none): its seat ("seat0"),
+    // its class ("user", "greeter", "background", ...) and whether it is the seat's active one.
+    std::string seat;
+    std::string session_class;
+    bool session_active = false;
+    // The holder at the machine: a local session on a seat, of class user, active (managed
+    // mode's "Sessions" rule, issue 14). Never true without logind.
+    bool at_seat = false;
     std::string unit;  // systemd unit from /proc/PID/cgroup ("" unknown)
     uint64_t connection = 0;
 };

@@ -30,7 +30,11 @@ void add_session_facts(ClientFacts& client, SessionDirectory* directory) {
     if (session.kind == SessionKind::none && has_sshd_ancestor(client))
         session.kind = SessionKind::remote;
     client.session = session.kind;
+    client.at_seat = session.at_seat();
     client.session_id = std::move(session.id);
+    client.seat = std::move(session.seat);
+    client.session_class = std::move(session.klass);
+    client.session_active = session.active;
 }
 
 }  // namespace attache::agent

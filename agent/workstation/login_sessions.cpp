@@ -1,6 +1,7 @@
 #include "agent/workstation/login_sessions.h"
 
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "agent/core/log.h"
@@ -34,17 +35,29 @@ std::string string_property(sd_bus* bus, const char* path, const char* name) {
     return out;
 }
 
-bool has_seat(sd_bus* bus, const char* path) {
+// The session's seat id ("seat0"); "" when it has none or cannot be read.
+std::string seat_of(sd_bus* bus, const char* path) {
     BusCall call;
     if (sd_bus_get_property(bus, kLogind, path, kSession, "Seat", &call.error, &call.reply,
                             "(so)") < 0) {
-        return false;
+        return {};
     }
     const char* id = nullptr;
     const char* seat_path = nullptr;
-    if (sd_bus_message_read(call.reply, "(so)", &id, &seat_path) < 0)
-        return false;
-    return id != nullptr && *id != '\0';
+    if (sd_bus_message_read(call.reply, "(so)", &id, &seat_path) < 0 || id == nullptr)
+        return {};
+    return id;
+}
+
+// nullopt when it cannot be read.
+std::optional<bool> bool_property(sd_bus* bus, const char* path, const char* name) {
+    BusCall call;
+    int value = 0;
+    if (sd_bus_get_property_trivial(bus, kLogind, path, kSession, name, &call.error, 'b', &value) <
+        0) {
+        return std::nullopt;
+    }
+    return value != 0;
 }
 
 }  // namespace
@@ -91,16 +104,16 @@ LoginSession LogindSessions::session_of(pid_t pid) {
 
     LoginSession session;
     session.id = string_property(bus, session_path.c_str(), "Id");
-    int remote = 0;
-    BusCall remote_call;
-    if (sd_bus_get_property_trivial(bus, kLogind, session_path.c_str(), kSession, "Remote",
-                                    &remote_call.error, 'b', &remote) < 0) {
+    const std::optional<bool> remote = bool_property(bus, session_path.c_str(), "Remote");
+    if (!remote)
         return {};  // cannot tell: none (the fallback may still say remote)
-    }
-    if (remote) {
+    session.seat = seat_of(bus, session_path.c_str());
+    session.klass = string_property(bus, session_path.c_str(), "Class");
+    // Unreadable: not the foreground session.
+    session.active = bool_property(bus, session_path.c_str(), "Active").value_or(false);
+    if (*remote) {
         session.kind = SessionKind::remote;
-    } else if (has_seat(bus, session_path.c_str()) ||
-               string_property(bus, session_path.c_str(), "Class") == "user") {
+    } else if (!session.seat.empty() || session.klass == "user") {
         session.kind = SessionKind::local;
     } else {
         session.kind = SessionKind::none;

@@ -4,7 +4,8 @@
 // org.freedesktop.login1.Manager.GetSessionByPID, then the session's properties. Remote=true
 // is remote; a session on a seat, or of class "user", is local; anything else (no session, a
 // greeter or background session, no logind, an error) is none, and add_session_facts() falls
-// back to the parent chain.
+// back to the parent chain. The session's Seat, Class and Active are kept as well
+// (LoginSession::at_seat()).
 //
 // sd_bus_open_system() honours $DBUS_SYSTEM_BUS_ADDRESS, so tests use a private bus.
 

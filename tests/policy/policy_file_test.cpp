@@ -38,6 +38,8 @@ TEST(PolicyFile, UnknownValuesAreErrors) {
                  "policy.toml:3:", "'session': unknown value 'seat'");
     expect_error("[[rule]]\nname = \"a\"\nforwarded = \"yes\"\naction = \"deny\"\n",
                  "policy.toml:3:", "'forwarded' must be true or false");
+    expect_error("[[rule]]\nname = \"a\"\nat_seat = \"no\"\naction = \"deny\"\n",
+                 "policy.toml:3:", "'at_seat' must be true or false");
     expect_error("[[rule]]\nname = \"a\"\nkey = [\"Signature key\"]\naction = \"deny\"\n",
                  "policy.toml:3:", "is not \"id:<key id>\"");
     expect_error(

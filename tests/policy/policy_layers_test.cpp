@@ -105,6 +105,40 @@ TEST(PolicyDefault, Decisions) {
     EXPECT_FALSE(p.sshsig_namespace_allowed("email"));
 }
 
+TEST(PolicyManaged, TheShippedFileRefusesClientsNotAtTheSeatFirst) {
+    const std::string shipped =
+        read_file(std::filesystem::path(ATTACHE_SOURCE_DIR) / "agent/policy/managed-policy.toml");
+    auto parsed_file = Policy::parse(shipped, "managed-policy.toml");
+    ASSERT_TRUE(parsed_file) << parsed_file.error().message();
+    const Policy& p = *parsed_file;
+    // Whatever else holds, a client not at the seat is refused by the first rule, by name.
+    for (auto op : {OperationKind::sign, OperationKind::decrypt, OperationKind::unlock,
+                    OperationKind::list}) {
+        for (auto channel : {Channel::native, Channel::forwarding_module, Channel::ssh}) {
+            const auto d = asked().at_seat(false).channel(channel).op(op).of(p);
+            EXPECT_EQ(d.verdict, Verdict::deny);
+            EXPECT_EQ(d.rule, "managed-policy.toml rule 1 'not at the holder's seat'");
+        }
+    }
+    // At the seat: the default's rules, without allows by executable (the broker sees "?").
+    const auto here = asked().at_seat(true);
+    EXPECT_EQ(Asked(here).channel(Channel::ssh).forwarded().verdict(p), Verdict::deny);
+    EXPECT_EQ(Asked(here).op(OperationKind::unlock).verdict(p), Verdict::allow);
+    EXPECT_EQ(Asked(here).op(OperationKind::list).verdict(p), Verdict::allow);
+    EXPECT_EQ(Asked(here).channel(Channel::ssh).verdict(p), Verdict::allow);
+    EXPECT_EQ(Asked(here).exe("?").verdict(p), Verdict::confirm);
+    EXPECT_EQ(Asked(here).exe("/usr/bin/attache").verdict(p), Verdict::confirm);
+    EXPECT_EQ(Asked(here)
+                  .exe("?")
+                  .channel(Channel::forwarding_module)
+                  .op(OperationKind::decrypt)
+                  .of(p)
+                  .rule,
+              "managed-policy.toml rule 5 'everything else'");
+    EXPECT_TRUE(p.sshsig_namespace_allowed("git"));
+    EXPECT_FALSE(p.sshsig_namespace_allowed("email"));
+}
+
 class PolicyLoader : public ::testing::Test {
   protected:
     agent::Config config() {

@@ -63,6 +63,19 @@ TEST(PolicyMatch, Forwarded) {
     EXPECT_EQ(asked().channel(Channel::native).verdict(no), Verdict::allow);
 }
 
+TEST(PolicyMatch, AtSeat) {
+    const auto yes = only("at_seat = true");
+    EXPECT_EQ(asked().at_seat(true).verdict(yes), Verdict::allow);
+    EXPECT_EQ(asked().at_seat(false).verdict(yes), Verdict::deny);
+    const auto no = only("at_seat = false");
+    EXPECT_EQ(asked().at_seat(false).verdict(no), Verdict::allow);
+    EXPECT_EQ(asked().at_seat(true).verdict(no), Verdict::deny);
+    // Left out, it matches both.
+    const auto any = only("channel = [\"native\"]");
+    EXPECT_EQ(asked().at_seat(true).verdict(any), Verdict::allow);
+    EXPECT_EQ(asked().at_seat(false).verdict(any), Verdict::allow);
+}
+
 TEST(PolicyMatch, ExeIsAnFnmatchPatternOverPathComponents) {
     const auto p = only("exe = [\"/usr/bin/ssh\", \"/usr/lib/thunderbird/*\"]");
     EXPECT_EQ(asked().exe("/usr/bin/ssh").verdict(p), Verdict::allow);

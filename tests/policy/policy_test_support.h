@@ -52,6 +52,10 @@ struct Asked {
         context.client.session = s;
         return *this;
     }
+    Asked& at_seat(bool yes) {
+        context.client.at_seat = yes;
+        return *this;
+    }
     Asked& forwarded() {
         context.ssh.forwarded = true;
         return *this;

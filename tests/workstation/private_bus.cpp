@@ -177,6 +177,8 @@ int LogindSessionsStandIn::answer(sd_bus_message* m) {
         r = sd_bus_message_append(reply, "v", "s", s->id.c_str());
     } else if (property == "Remote") {
         r = sd_bus_message_append(reply, "v", "b", static_cast<int>(s->remote));
+    } else if (property == "Active") {
+        r = sd_bus_message_append(reply, "v", "b", static_cast<int>(s->active));
     } else if (property == "Class") {
         r = sd_bus_message_append(reply, "v", "s", s->klass.c_str());
     } else if (property == "Type") {

@@ -50,10 +50,11 @@ struct StandInSession {
     std::string seat;  // "" : no seat
     std::string klass = "user";
     std::string type = "tty";
+    bool active = true;  // the foreground session of its seat
 };
 
 // logind's session directory: GetSessionByPID for the pids it is told, and the Id, Remote,
-// Seat, Class and Type properties of their sessions; NoSessionForPID for any other pid.
+// Seat, Class, Type and Active properties of their sessions; NoSessionForPID for any other pid.
 // Owns org.freedesktop.login1 on its own connection (so not together with
 // PrivateBus::logind()) and answers from a thread of its own.
 class LogindSessionsStandIn {
