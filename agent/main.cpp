@@ -22,6 +22,7 @@
 #include "agent/managed/manifest_holders.h"
 #include "agent/managed/system_setup.h"
 #include "agent/pinentry/pinentry.h"
+#include "agent/policy/managed_policy_text.h"
 #include "agent/policy/policy_loader.h"
 #include "agent/server/native_handler.h"
 #include "agent/server/server.h"
@@ -177,7 +178,13 @@ Result<Setup> system_setup(const Options& opts) {
                      "--ssh-socket and --pinentry are refused");
     ATTACHE_CHECK(check_start_environment());
     ATTACHE_TRY(Config config, load_system_config(opts.config_dir));
-    ATTACHE_TRY(Policy policy, load_policy(config, {}));
+    // No policy file: managed mode's own default (agent/policy/managed-policy.toml), which
+    // refuses every client not at the holder's seat first.
+    std::error_code ec;
+    ATTACHE_TRY(Policy policy,
+                std::filesystem::exists(config.policy, ec)
+                    ? load_policy(config, {})
+                    : Policy::parse(kManagedPolicyText, "the built-in managed policy"));
     ATTACHE_TRY(BrokerUser broker, find_broker_user(config.broker_user));
     ATTACHE_TRY(std::shared_ptr<ManifestHolders> holders,
                 ManifestHolders::load({config.manifest, config.manifest_signer}));

@@ -238,6 +238,21 @@ TEST_F(ManagedMode, SshAddCannotUnlockTheCard) {
     EXPECT_NE(status.out.find("\"unlocked\": false"), std::string::npos) << status.out;
 }
 
+TEST_F(ManagedMode, WithoutAPolicyFileClientsNotAtTheSeatAreRefused) {
+    // The built-in managed policy: a process outside any logind session on a seat (here: no
+    // logind at all, as for cron or a user service) is refused, and the audit names the rule.
+    card_with_keys({"01"});
+    std::filesystem::remove(fixture_->etc() / "policy.toml");
+    fixture_->start();
+    EXPECT_NE(fixture_->call_as(kHolder, unlock_request("")).find("not at the holder's seat"),
+              std::string::npos);
+    EXPECT_NE(fixture_->log().find("the built-in managed policy rule 1 'not at the holder's seat'"),
+              std::string::npos)
+        << fixture_->log();
+    auto status = holder({"status", "--json"});
+    EXPECT_NE(status.out.find("\"unlocked\": false"), std::string::npos) << status.out;
+}
+
 TEST_F(ManagedMode, ModulesAndConfigurationFromTheUserAreNeverUsed) {
     card_with_keys({"01"});
     // A module on the command line: refused before anything is loaded.
