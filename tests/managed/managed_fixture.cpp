@@ -266,6 +266,15 @@ std::string ManagedFixture::log() const {
     return s.str();
 }
 
+bool ManagedFixture::log_has(const std::string& text) const {
+    for (int i = 0; i < 200; ++i) {
+        if (log().find(text) != std::string::npos)
+            return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+}
+
 CommandResult ManagedFixture::cli_as(const std::string& user, const std::vector<std::string>& args,
                                      const std::map<std::string, std::string>& env) const {
     std::vector<std::string> argv{(root_ / "bin/attache").string()};

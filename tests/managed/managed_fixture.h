@@ -58,6 +58,9 @@ class ManagedFixture {
     int wait_exit();
     int stop();
     std::string log() const;
+    // True once the broker's log holds `text` (its audit lines may land just after the reply);
+    // gives up after 10 s, a bound on a failure, not a measurement.
+    bool log_has(const std::string& text) const;
     pid_t pid() const { return pid_; }
 
     // Runs the installed copy of the CLI as `user` in managed mode (ATTACHE_MANAGED_CONF).

@@ -171,7 +171,7 @@ TEST_F(ManagedMode, AfterTheUnlockEveryListedKeyMustBeThere) {
     EXPECT_NE(fixture_->call_as(kHolder, sign_request("pkcs11:id=%01"))
                   .find("does not show the encryption key"),
               std::string::npos);
-    EXPECT_NE(fixture_->log().find("locked 'holder-card'"), std::string::npos) << fixture_->log();
+    EXPECT_TRUE(fixture_->log_has("locked 'holder-card'")) << fixture_->log();
 }
 
 TEST_F(ManagedMode, ACardMarkedLostIsRefusedAndLockedAtOnce) {
@@ -193,8 +193,7 @@ TEST_F(ManagedMode, ACardMarkedLostIsRefusedAndLockedAtOnce) {
     auto locked = sign_as_holder("key-01", out / "sig-c");
     EXPECT_NE(locked.exit_code, 0);
     EXPECT_NE(locked.err.find("locked"), std::string::npos) << describe(locked);
-    EXPECT_NE(fixture_->log().find("not served by the card manifest"), std::string::npos)
-        << fixture_->log();
+    EXPECT_TRUE(fixture_->log_has("not served by the card manifest")) << fixture_->log();
 }
 
 TEST_F(ManagedMode, TheClientRefusesASocketRelayedByTheUsersOwnUid) {
@@ -233,7 +232,7 @@ TEST_F(ManagedMode, SshAddCannotUnlockTheCard) {
                                {"SSH_ASKPASS_REQUIRE", "force"},
                                {"DISPLAY", ":0"}});
     EXPECT_NE(r.exit_code, 0) << describe(r);
-    EXPECT_NE(fixture_->log().find("not `ssh-add -X`"), std::string::npos) << fixture_->log();
+    EXPECT_TRUE(fixture_->log_has("not `ssh-add -X`")) << fixture_->log();
     auto status = holder({"status", "--json"});
     EXPECT_NE(status.out.find("\"unlocked\": false"), std::string::npos) << status.out;
 }
@@ -246,8 +245,7 @@ TEST_F(ManagedMode, WithoutAPolicyFileClientsNotAtTheSeatAreRefused) {
     fixture_->start();
     EXPECT_NE(fixture_->call_as(kHolder, unlock_request("")).find("not at the holder's seat"),
               std::string::npos);
-    EXPECT_NE(fixture_->log().find("the built-in managed policy rule 1 'not at the holder's seat'"),
-              std::string::npos)
+    EXPECT_TRUE(fixture_->log_has("the built-in managed policy rule 1 'not at the holder's seat'"))
         << fixture_->log();
     auto status = holder({"status", "--json"});
     EXPECT_NE(status.out.find("\"unlocked\": false"), std::string::npos) << status.out;
@@ -260,7 +258,7 @@ TEST_F(ManagedMode, ModulesAndConfigurationFromTheUserAreNeverUsed) {
     fixture_->start({"--module", ATTACHE_MARKER_MODULE_PATH},
                     {{"ATTACHE_TEST_MARKER", marker.string()}}, false);
     EXPECT_EQ(fixture_->wait_exit(), 1);
-    EXPECT_NE(fixture_->log().find("--module"), std::string::npos) << fixture_->log();
+    EXPECT_TRUE(fixture_->log_has("--module")) << fixture_->log();
     // A user's configuration naming the module, and LD_PRELOAD: never read, refused.
     TempDir home("attache-managed-home");
     std::filesystem::create_directories(home / ".config/attache");
@@ -277,7 +275,7 @@ TEST_F(ManagedMode, ModulesAndConfigurationFromTheUserAreNeverUsed) {
         {}, {{"LD_PRELOAD", ATTACHE_MARKER_MODULE_PATH}, {"ATTACHE_TEST_MARKER", marker.string()}},
         false);
     EXPECT_EQ(fixture_->wait_exit(), 1);
-    EXPECT_NE(fixture_->log().find("LD_PRELOAD"), std::string::npos) << fixture_->log();
+    EXPECT_TRUE(fixture_->log_has("LD_PRELOAD")) << fixture_->log();
 }
 
 TEST_F(ManagedMode, AConfigurationFileOthersCanWriteStopsTheBroker) {
@@ -287,8 +285,7 @@ TEST_F(ManagedMode, AConfigurationFileOthersCanWriteStopsTheBroker) {
     ASSERT_EQ(chmod((fixture_->etc() / "cards.manifest").c_str(), 0666), 0);
     fixture_->start({}, {}, false);
     EXPECT_EQ(fixture_->wait_exit(), 1);
-    EXPECT_NE(fixture_->log().find("cards.manifest is writable by everyone"), std::string::npos)
-        << fixture_->log();
+    EXPECT_TRUE(fixture_->log_has("cards.manifest is writable by everyone")) << fixture_->log();
 }
 
 TEST_F(ManagedMode, TheAuditFileIsChainedAndAnAlterationIsReported) {
