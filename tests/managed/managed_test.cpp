@@ -274,8 +274,14 @@ TEST_F(ManagedMode, ModulesAndConfigurationFromTheUserAreNeverUsed) {
     fixture_->start(
         {}, {{"LD_PRELOAD", ATTACHE_MARKER_MODULE_PATH}, {"ATTACHE_TEST_MARKER", marker.string()}},
         false);
-    EXPECT_EQ(fixture_->wait_exit(), 1);
+#ifdef ATTACHE_SANITIZED_BUILD
+    // The ASan runtime refuses a preloaded library before main() (it must come first).
+    EXPECT_NE(fixture_->wait_exit(), 0);
     EXPECT_TRUE(fixture_->log_has("LD_PRELOAD")) << fixture_->log();
+#else
+    EXPECT_EQ(fixture_->wait_exit(), 1);
+    EXPECT_TRUE(fixture_->log_has("the broker was started with LD_PRELOAD set")) << fixture_->log();
+#endif
 }
 
 TEST_F(ManagedMode, AConfigurationFileOthersCanWriteStopsTheBroker) {
