@@ -157,7 +157,9 @@ TEST_F(ManagedCard, APcscdRestartKeepsTheCardTheBrokers) {
     // loop is for the broker's own reconnection, not a timing bound.
     const std::map<std::string, std::string> pin{{"ATTACHE_PIN", kCardPin}};
     CommandResult unlocked;
-    for (int i = 0; i < 100; ++i) {
+    // Up to about 30 s: a sanitizer build on a loaded machine reconnects slowly (seen failing
+    // at about 10 s once).
+    for (int i = 0; i < 300; ++i) {
         unlocked = fixture_->cli_as(kHolder, {"unlock", "--pin-source", "env:ATTACHE_PIN"}, pin);
         if (unlocked.exit_code == 0)
             break;
