@@ -5,8 +5,14 @@
 // serialises them itself). Sessions are opened on demand and reused. When the token goes away
 // the pool is closed: waiting borrowers fail at once, and sessions in use are dropped when
 // returned.
+//
+// Waiting is fair per client: when every session is in use, borrowers queue and a session
+// given back goes straight to the next one in round-robin order across clients, first come
+// first served within one client. A client's first request waits for at most one operation of
+// each other waiting client (plus those running), never behind a whole burst of another's.
 
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -24,6 +30,10 @@ namespace attache::agent {
 // the token's ulMaxSessionCount, when finite, caps the pool one below it (the agent's control
 // session, for login and key scans, needs one too).
 unsigned session_pool_capacity(unsigned configured, unsigned cores, CK_ULONG token_max_sessions);
+
+// Whom the pool is fair between: one value per client (request/context.h's client_key: the
+// client process). Requests of one client share a queue.
+using PoolClient = uint64_t;
 
 class SessionPool {
   public:
@@ -51,8 +61,9 @@ class SessionPool {
         bool discard_ = false;
     };
 
-    // Borrows a session, waiting while all are in use. Fails when the pool is closed.
-    Result<Lease> acquire();
+    // Borrows a session for `client`, waiting in its turn while all are in use. Fails when the
+    // pool is closed.
+    Result<Lease> acquire(PoolClient client = 0);
     // Closes idle sessions and fails waiters; later acquire() calls fail until reopen().
     void close();
     void reopen();
@@ -61,20 +72,44 @@ class SessionPool {
     // are forgotten when given back. The pool stays open.
     void abandon_all();
     unsigned capacity() const { return capacity_; }
+    // Borrowers waiting for a session now.
+    size_t waiting() const;
 
   private:
+    // One borrower waiting for its turn; lives on its own stack (no allocation per wait).
+    struct Waiter {
+        PoolClient client;
+        uint64_t round = 0;  // its place in the round-robin: the client's n-th waiting request
+        Waiter* prev = nullptr;
+        Waiter* next = nullptr;
+        std::condition_variable turn;
+        enum class Outcome { waiting, session, open_one, closed } outcome = Outcome::waiting;
+        std::optional<p11::Session> session;  // Outcome::session
+        uint64_t generation = 0;
+    };
+
     void give_back(p11::Session session, uint64_t generation, bool discard);
+    Result<Lease> open_new(uint64_t generation);
+    void enqueue_locked(Waiter& w);
+    Waiter* pop_locked();
+    // Hands idle sessions, or the right to open one, to the waiters at the head of the queue.
+    void serve_waiters_locked();
 
     p11::Module module_;
     const CK_SLOT_ID slot_;
     const unsigned capacity_;
-    std::mutex mutex_;
-    std::condition_variable available_;
+    mutable std::mutex mutex_;
     std::vector<p11::Session> idle_;
-    unsigned open_ = 0;  // sessions open: idle + leased
+    unsigned open_ = 0;  // sessions open: idle + leased (+ being opened)
     bool closed_ = false;
     uint64_t generation_ = 1;
     uint64_t abandoned_through_ = 0;  // sessions of this generation and older are abandoned
+    // The waiters in the order they are served: by round, then by arrival. Never non-empty
+    // while a session is idle or another may be opened.
+    Waiter* head_ = nullptr;
+    Waiter* tail_ = nullptr;
+    size_t waiting_ = 0;
+    uint64_t served_round_ = 0;  // the round of the waiter served last
 };
 
 }  // namespace attache::agent

@@ -495,7 +495,8 @@ bool Token::removed() {
 }
 
 template <typename Fn>
-Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, Fn&& fn, bool client_pin) {
+Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, PoolClient client, Fn&& fn,
+                         bool client_pin) {
     ATTACHE_CHECK(ensure_usable());
     if (!key.served) {
         return agent_error(ErrorCode::refused_by_policy,
@@ -511,7 +512,7 @@ Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, Fn&& fn, bool
         return agent_error(ErrorCode::unknown_key,
                            "token " + display_name() + " shows no private key for key " + key.id);
     }
-    ATTACHE_TRY(auto lease, pool_.acquire());
+    ATTACHE_TRY(auto lease, pool_.acquire(client));
     Result<Bytes> r = fn(*lease);
     last_used_ns_ = now_ns();
     // After a failed context-specific login the operation may still be active in the session
@@ -551,11 +552,11 @@ Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, Fn&& fn, bool
 }
 
 Result<Bytes> Token::sign(const KeyRecord& key, const SignOperation& request,
-                          const OperationPrompt& prompt) {
+                          const OperationPrompt& prompt, PoolClient client) {
     ATTACHE_TRY(SignPlan plan, plan_sign(key, request));
     const p11::TokenInfo token = info();
     return run(
-        key, protocol::kOpSign,
+        key, protocol::kOpSign, client,
         [&](p11::Session& s) -> Result<Bytes> {
             ATTACHE_TRY(Bytes sig, p11::sign(s, key.private_handle, std::move(plan.mechanism),
                                              plan.input, key.uri, plan.output_size,
@@ -568,11 +569,11 @@ Result<Bytes> Token::sign(const KeyRecord& key, const SignOperation& request,
 }
 
 Result<Bytes> Token::decrypt(const KeyRecord& key, const DecryptOperation& request,
-                             const OperationPrompt& prompt) {
+                             const OperationPrompt& prompt, PoolClient client) {
     ATTACHE_TRY(DecryptPlan plan, plan_decrypt(key, request));
     const p11::TokenInfo token = info();
     return run(
-        key, protocol::kOpDecrypt,
+        key, protocol::kOpDecrypt, client,
         [&](p11::Session& s) {
             return p11::decrypt(s, key.private_handle, std::move(plan.mechanism), request.data,
                                 key.uri, plan.output_size,
@@ -581,9 +582,10 @@ Result<Bytes> Token::decrypt(const KeyRecord& key, const DecryptOperation& reque
         prompt.pin != nullptr);
 }
 
-Result<Bytes> Token::derive(const KeyRecord& key, const DeriveOperation& request) {
+Result<Bytes> Token::derive(const KeyRecord& key, const DeriveOperation& request,
+                            PoolClient client) {
     ATTACHE_CHECK(check_peer_point(key, request.peer_point));
-    return run(key, protocol::kOpDerive, [&](p11::Session& s) {
+    return run(key, protocol::kOpDerive, client, [&](p11::Session& s) {
         return p11::derive_ecdh(s, key.private_handle, request.peer_point, key.field_bytes(),
                                 key.uri);
     });

@@ -113,17 +113,20 @@ class Token {
     bool removed();
 
     // `prompt` answers the PIN of a CKA_ALWAYS_AUTHENTICATE key (asked for each use).
+    // `client` (client_key): whose turn it is when the operation waits for a session.
     Result<Bytes> sign(const KeyRecord& key, const SignOperation& request,
-                       const OperationPrompt& prompt = {});
+                       const OperationPrompt& prompt = {}, PoolClient client = 0);
     Result<Bytes> decrypt(const KeyRecord& key, const DecryptOperation& request,
-                          const OperationPrompt& prompt = {});
-    Result<Bytes> derive(const KeyRecord& key, const DeriveOperation& request);
+                          const OperationPrompt& prompt = {}, PoolClient client = 0);
+    Result<Bytes> derive(const KeyRecord& key, const DeriveOperation& request,
+                         PoolClient client = 0);
     Result<Bytes> random(size_t size);
 
   private:
     // `client_pin`: a CKA_ALWAYS_AUTHENTICATE key's PIN came with the request.
     template <typename Fn>
-    Result<Bytes> run(const KeyRecord& key, uint32_t operation, Fn&& fn, bool client_pin = false);
+    Result<Bytes> run(const KeyRecord& key, uint32_t operation, PoolClient client, Fn&& fn,
+                      bool client_pin = false);
     Status ensure_usable() const;
     Result<p11::TokenInfo> fetch_info();
     // The login itself; requires control_mutex_. Refuses without C_Login when lock() was

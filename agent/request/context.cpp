@@ -44,4 +44,11 @@ std::string_view operation_name(OperationKind kind) {
     return "?";
 }
 
+uint64_t client_key(const ClientFacts& client) {
+    if (client.pid <= 0)
+        return (uint64_t{1} << 63) | client.connection;
+    // pid_max is at most 2^22 (PID_MAX_LIMIT), so pid and start time name a process exactly.
+    return (client.start_time << 22) ^ static_cast<uint64_t>(client.pid);
+}
+
 }  // namespace attache::agent

@@ -67,6 +67,10 @@ struct ClientFacts {
     uint64_t connection = 0;
 };
 
+// One value per client process (pid and start time; the connection when the pid is unknown):
+// whom a token's session pool is fair between. 50 connections of one process are one client.
+uint64_t client_key(const ClientFacts& client);
+
 // What the SSH front end verified on this connection (OpenSSH PROTOCOL.agent section 1).
 struct SshFacts {
     enum class Payload {

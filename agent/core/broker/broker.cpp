@@ -131,6 +131,8 @@ Performed Broker::key_operation(Operation& operation, const Context& context) {
         // A CKA_ALWAYS_AUTHENTICATE key takes the PIN the client sent for this one operation,
         // or asks it in the dialog.
         OperationPrompt per_use{parts_.prompt.get(), describe_requester(context.client)};
+        // Waiting for one of the token's sessions, clients take turns (session_pool.h).
+        const PoolClient client = client_key(context.client);
         Result<Bytes> bytes = std::visit(
             [&](auto& op) -> Result<Bytes> {
                 using T = std::decay_t<decltype(op)>;
@@ -139,11 +141,11 @@ Performed Broker::key_operation(Operation& operation, const Context& context) {
                     per_use.pin = op.context_pin.get();
                 }
                 if constexpr (std::is_same_v<T, SignOperation>)
-                    return token.sign(key, op, per_use);
+                    return token.sign(key, op, per_use, client);
                 if constexpr (std::is_same_v<T, DecryptOperation>)
-                    return token.decrypt(key, op, per_use);
+                    return token.decrypt(key, op, per_use, client);
                 if constexpr (std::is_same_v<T, DeriveOperation>)
-                    return token.derive(key, op);
+                    return token.derive(key, op, client);
                 return agent_error(ErrorCode::internal, "not a key operation");
             },
             operation);
