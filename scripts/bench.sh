@@ -29,6 +29,8 @@ if awk -v l="$load1" 'BEGIN { exit !(l > 0.5) }'; then
 fi
 
 "$dir/tests/bench/attache-bench" --output docs/performance.md "$@"
+# --help prints the options only: no measurement follows.
+for a in "$@"; do case "$a" in --help|-h) exit 0 ;; esac; done
 
 # Idle wake-ups and removal latency on OpenSC (issue 15): pcscd, vpcd and a virtual PIV card in
 # a private namespace (tests/smartcard/stack.py), appended to the same page.
