@@ -19,6 +19,7 @@
 #include "agent/core/broker/broker.h"
 #include "agent/core/log.h"
 #include "agent/core/token_manager.h"
+#include "agent/managed/holder_session_locks.h"
 #include "agent/managed/manifest_holders.h"
 #include "agent/managed/system_setup.h"
 #include "agent/pinentry/pinentry.h"
@@ -32,6 +33,7 @@
 #include "agent/workstation/journal.h"
 #include "agent/workstation/login_sessions.h"
 #include "agent/workstation/logind.h"
+#include "agent/workstation/seat_session_watch.h"
 #include "agent/workstation/session_environment.h"
 #include "agent/workstation/shell_env.h"
 #include "agent/workstation/stop_agent.h"
@@ -350,7 +352,30 @@ int run(Options opts) {
     }
     const char* session = std::getenv("XDG_SESSION_ID");
     LogindWatcher logind(std::move(logind_handlers), session ? session : "");
-    if (config->lock_on_screen_lock || config->lock_on_suspend) {
+    // Managed mode serves many users: every seat session is followed, and a holder's cards
+    // lock when the holder's session locks, is switched away from or ends.
+    std::optional<HolderSessionLocks> holder_locks;
+    SeatSessionHandlers seat_handlers;
+    if (managed) {
+        holder_locks.emplace(tokens, managed->holders, **audit_sink);
+        if (config->lock_on_screen_lock) {
+            seat_handlers.on_session = [&holder_locks](const SessionEvent& e) {
+                holder_locks->lock_holder(e.uid, lock_reason_of(e.change), e.session_id);
+            };
+        }
+        if (config->lock_on_suspend) {
+            seat_handlers.on_sleep = [&holder_locks](const std::vector<uid_t>& users) {
+                const int n = holder_locks->lock_all_for_sleep(users);
+                log_info("sleep: locked " + std::to_string(n) + " card(s)");
+            };
+        }
+    }
+    SeatSessionWatcher seat_sessions(std::move(seat_handlers));
+    if (managed && (config->lock_on_screen_lock || config->lock_on_suspend)) {
+        if (Status s = seat_sessions.start(); !s)
+            log_warning(s.error().message() +
+                        "; session locks, logouts and sleep will not lock the holders' cards");
+    } else if (config->lock_on_screen_lock || config->lock_on_suspend) {
         if (Status s = logind.start(); !s)
             log_warning(s.error().message() + "; screen lock and suspend will not lock the tokens");
     }
@@ -396,6 +421,7 @@ int run(Options opts) {
     Status ran = server.run();
     notify_stopping();
     logind.stop();
+    seat_sessions.stop();
     remove_sockets();
     const int locked = tokens.lock_all("agent exit");
     if (locked > 0)
