@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "agent/audit/audit_sinks.h"
+#include "agent/audit/user_log_reader.h"
 #include "agent/config/config.h"
 #include "agent/core/broker/broker.h"
 #include "agent/core/log.h"
@@ -384,7 +385,11 @@ int run(Options opts) {
     Broker broker(BrokerParts{tokens, std::make_shared<const Policy>(std::move(*policy)),
                               **audit_sink, prompt, config->prompt_on_use, proc_start_time,
                               managed ? managed->holders : nullptr});
-    NativeFrontend native_frontend(broker, identity);
+    // `attache log`: managed mode's callers read their own records of the chained file.
+    std::optional<audit::ChainedFileLogReader> log_reader;
+    if (managed && !config->audit_file.empty())
+        log_reader.emplace(config->audit_file);
+    NativeFrontend native_frontend(broker, identity, log_reader ? &*log_reader : nullptr);
     NativeHandler native_handler(native_frontend);
     LogindSessions sessions;  // each client's login session, local or remote
     ServerOptions server_options;
