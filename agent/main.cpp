@@ -15,10 +15,12 @@
 #include <optional>
 
 #include "agent/audit/audit_sinks.h"
+#include "agent/audit/user_log_reader.h"
 #include "agent/config/config.h"
 #include "agent/core/broker/broker.h"
 #include "agent/core/log.h"
 #include "agent/core/token_manager.h"
+#include "agent/managed/holder_session_locks.h"
 #include "agent/managed/manifest_holders.h"
 #include "agent/managed/system_setup.h"
 #include "agent/pinentry/pinentry.h"
@@ -32,6 +34,7 @@
 #include "agent/workstation/journal.h"
 #include "agent/workstation/login_sessions.h"
 #include "agent/workstation/logind.h"
+#include "agent/workstation/seat_session_watch.h"
 #include "agent/workstation/session_environment.h"
 #include "agent/workstation/shell_env.h"
 #include "agent/workstation/stop_agent.h"
@@ -350,7 +353,30 @@ int run(Options opts) {
     }
     const char* session = std::getenv("XDG_SESSION_ID");
     LogindWatcher logind(std::move(logind_handlers), session ? session : "");
-    if (config->lock_on_screen_lock || config->lock_on_suspend) {
+    // Managed mode serves many users: every seat session is followed, and a holder's cards
+    // lock when the holder's session locks, is switched away from or ends.
+    std::optional<HolderSessionLocks> holder_locks;
+    SeatSessionHandlers seat_handlers;
+    if (managed) {
+        holder_locks.emplace(tokens, managed->holders, **audit_sink);
+        if (config->lock_on_screen_lock) {
+            seat_handlers.on_session = [&holder_locks](const SessionEvent& e) {
+                holder_locks->lock_holder(e.uid, lock_reason_of(e.change), e.session_id);
+            };
+        }
+        if (config->lock_on_suspend) {
+            seat_handlers.on_sleep = [&holder_locks](const std::vector<uid_t>& users) {
+                const int n = holder_locks->lock_all_for_sleep(users);
+                log_info("sleep: locked " + std::to_string(n) + " card(s)");
+            };
+        }
+    }
+    SeatSessionWatcher seat_sessions(std::move(seat_handlers));
+    if (managed && (config->lock_on_screen_lock || config->lock_on_suspend)) {
+        if (Status s = seat_sessions.start(); !s)
+            log_warning(s.error().message() +
+                        "; session locks, logouts and sleep will not lock the holders' cards");
+    } else if (config->lock_on_screen_lock || config->lock_on_suspend) {
         if (Status s = logind.start(); !s)
             log_warning(s.error().message() + "; screen lock and suspend will not lock the tokens");
     }
@@ -359,7 +385,11 @@ int run(Options opts) {
     Broker broker(BrokerParts{tokens, std::make_shared<const Policy>(std::move(*policy)),
                               **audit_sink, prompt, config->prompt_on_use, proc_start_time,
                               managed ? managed->holders : nullptr});
-    NativeFrontend native_frontend(broker, identity);
+    // `attache log`: managed mode's callers read their own records of the chained file.
+    std::optional<audit::ChainedFileLogReader> log_reader;
+    if (managed && !config->audit_file.empty())
+        log_reader.emplace(config->audit_file);
+    NativeFrontend native_frontend(broker, identity, log_reader ? &*log_reader : nullptr);
     NativeHandler native_handler(native_frontend);
     LogindSessions sessions;  // each client's login session, local or remote
     ServerOptions server_options;
@@ -396,6 +426,7 @@ int run(Options opts) {
     Status ran = server.run();
     notify_stopping();
     logind.stop();
+    seat_sessions.stop();
     remove_sockets();
     const int locked = tokens.lock_all("agent exit");
     if (locked > 0)

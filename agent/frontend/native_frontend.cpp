@@ -174,6 +174,51 @@ Reply NativeFrontend::random(const RandomRequest& r) {
     return RandomReply{std::move(*data)};
 }
 
+// The records of a reply fit in a frame with room to spare: the oldest are left out first.
+constexpr size_t kAuditReplyBudget = kMaxMessageSize - 16 * 1024;
+
+size_t encoded_size(const AuditLogRecord& r) {
+    size_t n = 8 + 4 + r.time.size() + 4;
+    for (const auto& [name, value] : r.fields)
+        n += 8 + name.size() + value.size();
+    return n;
+}
+
+Reply NativeFrontend::audit_log(const AuditLogRequest& r, const ClientFacts& client) {
+    if (audit_reader_ == nullptr)
+        return ErrorReply{ErrorCode::bad_request, 0, 0,
+                          "this agent keeps no audit file to read back (personal mode): its audit "
+                          "records are lines of its own log, `journalctl --user -u attache-agent "
+                          "MESSAGE_ID=4f0c1f3e5b8a4d2a9e61c7b0d3a5f812` under systemd, else "
+                          "~/.local/state/attache/agent.log"};
+    // Only the caller's own records: its uid as the kernel gave it (SO_PEERCRED).
+    auto records = audit_reader_->records_of(client.uid, r.max_records);
+    if (!records)
+        return ErrorReply{ErrorCode::internal, 0, 0,
+                          "cannot read the audit file: " + records.error().message()};
+    AuditLogReply reply;
+    size_t size = 0;
+    // Newest first into the budget, then back in file order.
+    for (auto it = records->rbegin(); it != records->rend(); ++it) {
+        AuditLogRecord a{it->seq, it->time, {}};
+        for (auto& field : it->fields) {
+            if (a.fields.size() == kMaxAuditFields)
+                break;
+            a.fields.emplace_back(field.first.substr(0, kMaxTextSize),
+                                  field.second.substr(0, kMaxTextSize));
+        }
+        const size_t n = encoded_size(a);
+        if (size + n > kAuditReplyBudget) {
+            reply.omitted = static_cast<uint32_t>(records->rend() - it);
+            break;
+        }
+        size += n;
+        reply.records.push_back(std::move(a));
+    }
+    std::reverse(reply.records.begin(), reply.records.end());
+    return reply;
+}
+
 Reply NativeFrontend::handle(Request& request, const ClientFacts& client,
                              NativeConnection& connection) {
     if (auto* h = std::get_if<HelloRequest>(&request))
@@ -189,6 +234,8 @@ Reply NativeFrontend::handle(Request& request, const ClientFacts& client,
                 return status(context);
             } else if constexpr (std::is_same_v<T, RandomRequest>) {
                 return random(r);
+            } else if constexpr (std::is_same_v<T, AuditLogRequest>) {
+                return audit_log(r, client);
             } else if constexpr (std::is_same_v<T, HelloRequest>) {
                 return ErrorReply{};
             } else if constexpr (std::is_same_v<T, ListKeysRequest>) {

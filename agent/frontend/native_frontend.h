@@ -29,8 +29,10 @@ struct NativeConnection {
 
 class NativeFrontend {
   public:
-    NativeFrontend(Broker& broker, AgentIdentity identity)
-        : broker_(broker), identity_(std::move(identity)) {}
+    // `audit_reader`: where `attache log` reads the caller's records (managed mode); null: the
+    // agent keeps no audit of its own to read back (personal mode).
+    NativeFrontend(Broker& broker, AgentIdentity identity, UserAuditReader* audit_reader = nullptr)
+        : broker_(broker), identity_(std::move(identity)), audit_reader_(audit_reader) {}
 
     protocol::Reply handle(protocol::Request& request, const ClientFacts& client,
                            NativeConnection& connection);
@@ -39,9 +41,11 @@ class NativeFrontend {
     protocol::Reply hello(const protocol::HelloRequest& r, NativeConnection& connection);
     protocol::Reply status(const Context& context);
     protocol::Reply random(const protocol::RandomRequest& r);
+    protocol::Reply audit_log(const protocol::AuditLogRequest& r, const ClientFacts& client);
 
     Broker& broker_;
     AgentIdentity identity_;
+    UserAuditReader* audit_reader_;
 };
 
 // The protocol's error reply for an agent error.

@@ -10,6 +10,8 @@ std::string_view channel_name(Channel channel) {
             return "pkcs11";
         case Channel::ssh:
             return "ssh";
+        case Channel::logind:
+            return "logind";
     }
     return "?";
 }

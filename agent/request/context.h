@@ -19,8 +19,11 @@ enum class Channel {
     native,             // agent.sock, the native protocol (the CLI, applications)
     forwarding_module,  // agent.sock, from attache-pkcs11.so (it says so in its hello; a hint)
     ssh,                // ssh.sock, the SSH agent protocol
+    // No client: the broker itself, on a logind signal (a session locked, switched away or
+    // ended; the machine going to sleep). Only audit records carry it; no request does.
+    logind,
 };
-std::string_view channel_name(Channel channel);  // "native", "pkcs11", "ssh"
+std::string_view channel_name(Channel channel);  // "native", "pkcs11", "ssh", "logind"
 
 // The login session of the client, as logind (or the parent chain) says.
 enum class SessionKind {

@@ -168,8 +168,7 @@ void add_process_facts(ClientFacts& client) {
     client.unit = std::move(unit);
 }
 
-// The uid's login name: what the card manifest names holders by.
-static std::string login_name(uid_t uid) {
+std::string login_name(uid_t uid) {
     passwd pw{};
     passwd* found = nullptr;
     std::vector<char> buf(16384);

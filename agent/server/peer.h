@@ -16,6 +16,10 @@
 
 namespace attache::agent {
 
+// The uid's login name from passwd ("" when it has none): what the card manifest names
+// holders by.
+std::string login_name(uid_t uid);
+
 // SO_PEERCRED, then process_facts() of the peer's pid.
 Result<ClientFacts> peer_of(int fd);
 

@@ -1,7 +1,5 @@
 #include "agent/workstation/logind.h"
 
-#include <fcntl.h>
-#include <poll.h>
 #include <sys/eventfd.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-login.h>
@@ -10,9 +8,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 
 #include "agent/core/log.h"
+#include "agent/workstation/bus_loop.h"
+#include "agent/workstation/sleep_inhibitor.h"
 
 namespace attache::agent {
 namespace {
@@ -35,40 +34,13 @@ struct LogindWatcher::State {
     sd_bus* bus = nullptr;
     sd_bus_slot* sleep_slot = nullptr;
     sd_bus_slot* lock_slot = nullptr;
-    sd_bus_slot* inhibit_call = nullptr;
-    UniqueFd inhibitor;  // the delay lock; closing it lets the machine sleep
-    UniqueFd stop;       // eventfd: stop() wakes the thread
+    SleepInhibitor inhibitor{"attache-agent", "Log the smartcards out before sleeping"};
+    UniqueFd stop;  // eventfd: stop() wakes the thread
 
     ~State() {
-        sd_bus_slot_unref(inhibit_call);
         sd_bus_slot_unref(lock_slot);
         sd_bus_slot_unref(sleep_slot);
         sd_bus_flush_close_unref(bus);
-    }
-
-    void take_inhibitor() {
-        sd_bus_slot_unref(inhibit_call);
-        inhibit_call = nullptr;
-        // Asynchronous: a bus without logind (or a slow one) must not hold the thread.
-        int r = sd_bus_call_method_async(
-            bus, &inhibit_call, kLogind, kManagerPath, kManager, "Inhibit", on_inhibit_reply, this,
-            "ssss", "sleep", "attache-agent", "Log the smartcards out before sleeping", "delay");
-        if (r < 0)
-            log(LogLevel::debug, "cannot ask logind for a sleep inhibitor: " + bus_error(r));
-    }
-
-    static int on_inhibit_reply(sd_bus_message* m, void* userdata, sd_bus_error* /*error*/) {
-        auto* self = static_cast<State*>(userdata);
-        if (sd_bus_message_is_method_error(m, nullptr)) {
-            const sd_bus_error* e = sd_bus_message_get_error(m);
-            log(LogLevel::debug,
-                std::string("no sleep inhibitor: ") + (e && e->message ? e->message : "error"));
-            return 0;
-        }
-        int fd = -1;
-        if (sd_bus_message_read(m, "h", &fd) >= 0 && fd >= 0)
-            self->inhibitor.reset(fcntl(fd, F_DUPFD_CLOEXEC, 3));
-        return 0;
     }
 
     static int on_sleep(sd_bus_message* m, void* userdata, sd_bus_error* /*error*/) {
@@ -79,9 +51,9 @@ struct LogindWatcher::State {
         if (start) {
             if (self->handlers.on_sleep)
                 self->handlers.on_sleep();
-            self->inhibitor.reset();  // done: the machine may sleep now
+            self->inhibitor.release();  // done: the machine may sleep now
         } else {
-            self->take_inhibitor();  // woke up: be ready for the next sleep
+            self->inhibitor.take(self->bus);  // woke up: be ready for the next sleep
         }
         return 0;
     }
@@ -125,7 +97,7 @@ Status LogindWatcher::start() {
                                 "PrepareForSleep", State::on_sleep, &s);
         if (r < 0)
             return Error("cannot watch logind's PrepareForSleep: " + bus_error(r));
-        s.take_inhibitor();
+        s.inhibitor.take(s.bus);
     }
     if (s.handlers.on_lock) {
         std::string path;
@@ -147,35 +119,8 @@ Status LogindWatcher::start() {
         return Error(std::string("eventfd: ") + std::strerror(errno));
 
     thread_ = std::thread([&s] {
-        for (;;) {
-            const int processed = sd_bus_process(s.bus, nullptr);
-            if (processed < 0) {
-                log_warning("lost the system bus (" + bus_error(processed) +
-                            "): screen lock and suspend no longer lock the tokens");
-                return;
-            }
-            if (processed > 0)
-                continue;  // more to process
-            uint64_t timeout_us = UINT64_MAX;
-            (void)sd_bus_get_timeout(s.bus, &timeout_us);
-            pollfd fds[2] = {
-                {sd_bus_get_fd(s.bus), static_cast<short>(sd_bus_get_events(s.bus)), 0},
-                {s.stop.get(), POLLIN, 0}};
-            int timeout_ms = -1;
-            if (timeout_us != UINT64_MAX) {
-                // sd-bus timeouts are absolute CLOCK_MONOTONIC microseconds.
-                timespec ts{};
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                const uint64_t now = static_cast<uint64_t>(ts.tv_sec) * 1'000'000 +
-                                     static_cast<uint64_t>(ts.tv_nsec) / 1000;
-                timeout_ms =
-                    timeout_us > now ? static_cast<int>((timeout_us - now + 999) / 1000) : 0;
-            }
-            if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR)
-                return;
-            if (fds[1].revents & POLLIN)
-                return;
-        }
+        if (!run_bus_loop(s.bus, s.stop.get()))
+            log_warning("lost the system bus: screen lock and suspend no longer lock the tokens");
     });
     return ok();
 }

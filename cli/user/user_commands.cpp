@@ -13,6 +13,7 @@ void add_user_commands(CLI::App& app, int& exit_code) {
     add_decrypt_command(app, exit_code);
     add_pubkey_command(app, exit_code);
     add_ssh_env_command(app, exit_code);
+    add_log_command(app, exit_code);
 }
 
 }  // namespace attache::cli

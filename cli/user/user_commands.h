@@ -12,5 +12,6 @@ void add_sign_command(CLI::App& app, int& exit_code);
 void add_decrypt_command(CLI::App& app, int& exit_code);
 void add_pubkey_command(CLI::App& app, int& exit_code);
 void add_ssh_env_command(CLI::App& app, int& exit_code);
+void add_log_command(CLI::App& app, int& exit_code);
 
 }  // namespace attache::cli

@@ -24,6 +24,8 @@ MessageType type_of(const Request& request) {
                 return MessageType::lock;
             if constexpr (std::is_same_v<T, RandomRequest>)
                 return MessageType::random;
+            if constexpr (std::is_same_v<T, AuditLogRequest>)
+                return MessageType::audit_log;
         },
         request);
 }
@@ -58,6 +60,8 @@ const char* name_of(MessageType type) {
             return "lock";
         case MessageType::random:
             return "random";
+        case MessageType::audit_log:
+            return "audit-log";
     }
     return "unknown";
 }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -42,6 +43,11 @@ inline constexpr size_t kMaxTextSize = 4096;
 inline constexpr size_t kMaxListEntries = 4096;
 // Random bytes per request.
 inline constexpr size_t kMaxRandomSize = 64 * 1024;
+// Audit records per `audit-log` request (`attache log --last N`), and fields per record (the
+// audit file's own cap, agent/audit/record_line.h). A reply holds fewer when the records would
+// not fit in one frame: the agent leaves the oldest out and says how many.
+inline constexpr size_t kMaxAuditRecords = 1000;
+inline constexpr size_t kMaxAuditFields = 64;
 
 enum class MessageType : uint8_t {
     hello = 1,
@@ -53,6 +59,7 @@ enum class MessageType : uint8_t {
     unlock = 7,
     lock = 8,
     random = 9,
+    audit_log = 10,  // the caller's own audit records (managed mode)
 };
 inline constexpr uint8_t kReplyBit = 0x80;
 inline constexpr uint8_t kErrorReply = 0xff;
@@ -103,10 +110,15 @@ struct LockRequest {
 struct RandomRequest {
     uint32_t length = 0;
 };
+// The newest `max_records` (1 to kMaxAuditRecords) audit records whose client uid is the
+// caller's (SO_PEERCRED); nothing else is asked or answered.
+struct AuditLogRequest {
+    uint32_t max_records = 50;
+};
 
 using Request =
     std::variant<HelloRequest, StatusRequest, ListKeysRequest, SignRequest, DecryptRequest,
-                 DeriveRequest, UnlockRequest, LockRequest, RandomRequest>;
+                 DeriveRequest, UnlockRequest, LockRequest, RandomRequest, AuditLogRequest>;
 
 // ---- Replies --------------------------------------------------------------------------------
 
@@ -184,6 +196,17 @@ struct LockReply {
 struct RandomReply {
     Bytes data;
 };
+// One audit record: its sequence number and time in the audit file, and its fields in the
+// file's order (op, via, key or token, pid, uid, exe, session, ..., result, reason).
+struct AuditLogRecord {
+    uint64_t seq = 0;
+    std::string time;  // RFC 3339, UTC, milliseconds
+    std::vector<std::pair<std::string, std::string>> fields;
+};
+struct AuditLogReply {
+    std::vector<AuditLogRecord> records;  // oldest first
+    uint32_t omitted = 0;                 // older records of the caller's left out to fit the frame
+};
 struct ErrorReply {
     ErrorCode code = ErrorCode::internal;
     uint64_t ckr = 0;          // the CK_RV behind it, 0 if none
@@ -191,8 +214,9 @@ struct ErrorReply {
     std::string message;       // for humans; never contains a PIN
 };
 
-using Reply = std::variant<HelloReply, StatusReply, ListKeysReply, SignReply, DecryptReply,
-                           DeriveReply, UnlockReply, LockReply, RandomReply, ErrorReply>;
+using Reply =
+    std::variant<HelloReply, StatusReply, ListKeysReply, SignReply, DecryptReply, DeriveReply,
+                 UnlockReply, LockReply, RandomReply, AuditLogReply, ErrorReply>;
 
 struct RequestFrame {
     uint32_t id = 0;

@@ -87,6 +87,28 @@ void write_authority(Writer& w, const AuthorityCertificate& a) {
         .string(a.certificate);
 }
 
+// An audit record: u64 seq, string time, u32 field count (at most kMaxAuditFields), then each
+// field's name and value.
+bool read_audit_record(Reader& r, AuditLogRecord& a) {
+    uint32_t count;
+    if (!r.u64(a.seq) || !r.text(a.time, kMaxTextSize) || !r.u32(count) || count > kMaxAuditFields)
+        return false;
+    a.fields.clear();
+    for (uint32_t i = 0; i < count; ++i) {
+        std::string name, value;
+        if (!r.text(name, kMaxTextSize) || !r.text(value, kMaxTextSize))
+            return false;
+        a.fields.emplace_back(std::move(name), std::move(value));
+    }
+    return true;
+}
+
+void write_audit_record(Writer& w, const AuditLogRecord& a) {
+    w.u64(a.seq).string(a.time).u32(static_cast<uint32_t>(a.fields.size()));
+    for (const auto& [name, value] : a.fields)
+        w.string(name).string(value);
+}
+
 template <typename T, typename ReadOne>
 bool read_list(Reader& r, std::vector<T>& out, ReadOne read_one) {
     uint32_t count;
@@ -184,6 +206,13 @@ Result<Reply> decode_body(uint8_t type, Reader& r, uint32_t version) {
                 return malformed("random");
             return Reply(std::move(m));
         }
+        case MessageType::audit_log: {
+            AuditLogReply m;
+            if (!read_list(r, m.records, read_audit_record) ||
+                m.records.size() > kMaxAuditRecords || !r.u32(m.omitted))
+                return malformed("audit-log");
+            return Reply(std::move(m));
+        }
     }
     return malformed("unknown reply type");
 }
@@ -211,6 +240,8 @@ uint8_t reply_type(const Reply& reply) {
                 return t(MessageType::lock);
             if constexpr (std::is_same_v<T, RandomReply>)
                 return t(MessageType::random);
+            if constexpr (std::is_same_v<T, AuditLogReply>)
+                return t(MessageType::audit_log);
             if constexpr (std::is_same_v<T, ErrorReply>)
                 return kErrorReply;
         },
@@ -249,6 +280,11 @@ void encode_body(Writer& w, const Reply& reply, uint32_t version) {
                 w.u32(m.locked);
             } else if constexpr (std::is_same_v<T, RandomReply>) {
                 w.string(m.data);
+            } else if constexpr (std::is_same_v<T, AuditLogReply>) {
+                w.u32(static_cast<uint32_t>(m.records.size()));
+                for (const auto& a : m.records)
+                    write_audit_record(w, a);
+                w.u32(m.omitted);
             } else if constexpr (std::is_same_v<T, ErrorReply>) {
                 w.u32(static_cast<uint32_t>(m.code))
                     .u64(m.ckr)

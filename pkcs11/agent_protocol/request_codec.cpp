@@ -150,6 +150,14 @@ Result<Request> decode_body(MessageType type, Reader& r, uint32_t version) {
                 return malformed("random: too many bytes asked");
             return Request(m);
         }
+        case MessageType::audit_log: {
+            AuditLogRequest m;
+            if (!r.u32(m.max_records))
+                return malformed("audit-log");
+            if (m.max_records < 1 || m.max_records > kMaxAuditRecords)
+                return malformed("audit-log: the record count is out of range");
+            return Request(m);
+        }
     }
     return malformed("unknown message type");
 }
@@ -187,6 +195,8 @@ void encode_body(Writer& w, const Request& request, uint32_t version) {
                 w.string(m.token);
             } else if constexpr (std::is_same_v<T, RandomRequest>) {
                 w.u32(m.length);
+            } else if constexpr (std::is_same_v<T, AuditLogRequest>) {
+                w.u32(m.max_records);
             }
         },
         request);
@@ -215,7 +225,7 @@ Result<RequestFrame> decode_request(std::span<const uint8_t> body, uint32_t vers
     if (!r.u8(type) || !r.u32(frame.id))
         return malformed("truncated header");
     if (type < static_cast<uint8_t>(MessageType::hello) ||
-        type > static_cast<uint8_t>(MessageType::random)) {
+        type > static_cast<uint8_t>(MessageType::audit_log)) {
         return Error("unknown request type " + std::to_string(type));
     }
     ATTACHE_TRY(frame.request, decode_body(static_cast<MessageType>(type), r, version));

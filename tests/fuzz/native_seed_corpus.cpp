@@ -87,7 +87,7 @@ std::vector<Seed> request_seeds() {
 
     const FieldsOf fields = layout::request_fields;
     add("bad-empty", {}, false);
-    add("bad-type-10", Bytes{10, 0, 0, 0, 1}, false);
+    add("bad-type-11", Bytes{11, 0, 0, 0, 1}, false);
     Bytes sign = sample_request("sign-ecdsa-der");
     add("bad-truncated-sign", Bytes(sign.begin(), sign.begin() + sign.size() / 2), false);
     Bytes b = sample_request("hello");
@@ -121,6 +121,12 @@ std::vector<Seed> request_seeds() {
     b = per_use;
     b[layout::request_fields(per_use)->at(7).offset] = 2;
     add("bad-context-pin-bool-2", b, false);
+    Bytes audit_log = sample_request("audit-log");
+    b = audit_log;
+    put_u32(b, layout::kHeaderSize, 0);
+    add("bad-audit-log-0-records", b, false);
+    put_u32(b, layout::kHeaderSize, 1001);
+    add("bad-audit-log-1001-records", b, false);
     return out;
 }
 
@@ -141,7 +147,7 @@ std::vector<Seed> reply_seeds() {
 
     add("bad-empty", {}, false);
     add("bad-not-a-reply", Bytes{0x01, 0, 0, 0, 1, 0, 0, 0, 1}, false);
-    add("bad-type-0x8a", Bytes{0x8a, 0, 0, 0, 1, 0, 0, 0, 0}, false);
+    add("bad-type-0x8b", Bytes{0x8b, 0, 0, 0, 1, 0, 0, 0, 0}, false);
     Bytes keys = sample_reply("list-keys");
     add("bad-truncated-list-keys", Bytes(keys.begin(), keys.end() - 1), false);
     b = sample_reply("unlock");
@@ -166,6 +172,17 @@ std::vector<Seed> reply_seeds() {
     const size_t authorities = first(keys, Kind::authority_list, fields);
     put_u32(b, authorities, static_cast<uint32_t>(keys.size() - authorities - 4 + 1));
     add("bad-authority-count-past-end", b, false);
+    Bytes audit = sample_reply("audit-log");
+    b = audit;
+    put_u32(b, first(audit, Kind::field_count, fields), 65);  // more than kMaxAuditFields
+    add("bad-audit-log-65-fields", b, false);
+    b = audit;
+    put_u32(b, first(audit, Kind::field_count, fields), 0xffffffff);
+    add("bad-audit-log-field-count-ffffffff", b, false);
+    b = audit;
+    const size_t records = first(audit, Kind::audit_record_list, fields);
+    put_u32(b, records, static_cast<uint32_t>(audit.size() - records - 4 + 1));
+    add("bad-audit-log-count-past-end", b, false);
     // A version 1 key list (no version 2 fields) is malformed at version 2.
     for (const auto& s : samples::replies()) {
         if (s.name == "list-keys") {

@@ -10,7 +10,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "tests/managed/managed_fixture.h"
 #include "tests/support/temp_dir.h"
@@ -323,6 +326,58 @@ TEST_F(ManagedMode, TheAuditFileIsChainedAndAnAlterationIsReported) {
     auto altered = run_command({ATTACHE_CLI_PATH, "audit", "verify", file, "--key-file", key});
     EXPECT_EQ(altered.exit_code, 17) << describe(altered);
     EXPECT_NE(altered.out.find("altered"), std::string::npos) << describe(altered);
+}
+
+// `attache log` as a JSON array of records.
+nlohmann::json log_records(const CommandResult& r) {
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    if (r.exit_code != 0)
+        return nlohmann::json::array();
+    const auto json = nlohmann::json::parse(r.out);
+    return json["records"];
+}
+
+TEST_F(ManagedMode, EachUserReadsTheirOwnAuditRecordsOnly) {
+    card_with_keys({"01"});
+    fixture_->start();
+    ASSERT_EQ(holder({"unlock", "--pin-source", "env:ATTACHE_PIN"}, kPin).exit_code, 0);
+    const auto out = fixture_->writable_dir(kHolder);
+    ASSERT_EQ(sign_as_holder("key-01", out / "sig-1").exit_code, 0) << fixture_->log();
+    ASSERT_EQ(sign_as_holder("key-01", out / "sig-2").exit_code, 0) << fixture_->log();
+    EXPECT_NE(fixture_->call_as(kOther, sign_request("pkcs11:id=%01")), "ok");
+    EXPECT_NE(fixture_->call_as(kOther, unlock_request("")), "ok");
+    // Every record is in the file before its reply is sent.
+    const std::string holder_uid = std::to_string(uid_of(kHolder));
+    const std::string other_uid = std::to_string(uid_of(kOther));
+
+    const auto mine = log_records(holder({"log", "--json"}));
+    ASSERT_EQ(mine.size(), 3u) << mine.dump(2);
+    EXPECT_EQ(mine[0]["op"], "unlock");
+    EXPECT_EQ(mine[1]["op"], "sign");
+    EXPECT_EQ(mine[2]["op"], "sign");
+    EXPECT_LT(mine[1]["seq"].get<uint64_t>(), mine[2]["seq"].get<uint64_t>());  // newest last
+    for (const auto& r : mine) {
+        EXPECT_EQ(r["uid"], holder_uid) << r.dump();
+        EXPECT_EQ(r["result"], "ok") << r.dump();
+    }
+    const auto theirs = log_records(fixture_->cli_as(kOther, {"log", "--json"}));
+    ASSERT_EQ(theirs.size(), 2u) << theirs.dump(2);
+    for (const auto& r : theirs) {
+        EXPECT_EQ(r["uid"], other_uid) << r.dump();
+        EXPECT_NE(r["result"], "ok") << r.dump();
+    }
+    // The limit: the newest N.
+    const auto last = log_records(holder({"log", "--last", "1", "--json"}));
+    ASSERT_EQ(last.size(), 1u) << last.dump(2);
+    EXPECT_EQ(last[0]["seq"], mine[2]["seq"]);
+    auto text = holder({"log", "--last", "2"});
+    EXPECT_EQ(text.exit_code, 0) << describe(text);
+    EXPECT_EQ(std::count(text.out.begin(), text.out.end(), '\n'), 2) << text.out;
+    EXPECT_NE(text.out.find("op=sign"), std::string::npos) << text.out;
+    EXPECT_EQ(text.out.find("uid=" + other_uid), std::string::npos) << text.out;
+    // More than a request may ask for: refused by the CLI (the codec refuses it too).
+    auto range = holder({"log", "--last", "1001"});
+    EXPECT_EQ(range.exit_code, 2) << describe(range);
 }
 
 }  // namespace

@@ -34,7 +34,8 @@ std::optional<Layout> request_layout(uint8_t type) {
             return Layout{Kind::string, Kind::boolean, Kind::boolean, Kind::string};
         case 8:  // lock
             return Layout{Kind::string};
-        case 9:  // random
+        case 9:   // random
+        case 10:  // audit-log: max_records
             return Layout{Kind::u32};
         default:
             return std::nullopt;
@@ -58,6 +59,8 @@ std::optional<Layout> reply_layout(uint8_t type) {
             return Layout{Kind::string, Kind::boolean};
         case 0x88:
             return Layout{Kind::u32};
+        case 0x8a:  // audit-log: records, omitted
+            return Layout{Kind::audit_record_list, Kind::u32};
         case 0xff:
             return Layout{Kind::error_code, Kind::u64, Kind::u64, Kind::string};
         default:
@@ -109,6 +112,26 @@ class Walker {
         return true;
     }
 
+    // u64 seq, string time, field count, then that many (name, value) strings.
+    bool audit_records() {
+        uint32_t count;
+        if (!u32(count))
+            return false;
+        for (uint32_t i = 0; i < count; ++i) {
+            uint32_t fields;
+            if (!one(Kind::u64) || !one(Kind::string))
+                return false;
+            fields_.push_back(Field{Kind::field_count, pos_});
+            if (!u32(fields))
+                return false;
+            for (uint32_t f = 0; f < 2 * fields; ++f) {
+                if (!one(Kind::string))
+                    return false;
+            }
+        }
+        return true;
+    }
+
     bool one(Kind kind) {
         fields_.push_back(Field{kind, pos_});
         uint32_t len;
@@ -122,6 +145,7 @@ class Walker {
                 return skip(1);
             case Kind::u32:
             case Kind::error_code:
+            case Kind::field_count:
                 return skip(4);
             case Kind::u64:
                 return skip(8);
@@ -133,6 +157,8 @@ class Walker {
                 return list(kKey);
             case Kind::authority_list:
                 return list(kAuthority);
+            case Kind::audit_record_list:
+                return audit_records();
         }
         return false;
     }

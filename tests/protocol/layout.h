@@ -26,6 +26,10 @@ enum class Kind {
     token_list,      // u32 count + TokenStatus entries
     key_list,        // u32 count + KeyEntry entries
     authority_list,  // u32 count + AuthorityCertificate entries (version 2)
+    // u32 count + AuditLogRecord entries: u64 seq, string time, field_count, then that many
+    // pairs of strings (name, value)
+    audit_record_list,
+    field_count,  // u32, at most kMaxAuditFields
 };
 
 struct Field {

@@ -191,6 +191,7 @@ std::vector<RequestSample> requests() {
     add("lock", 15, LockRequest{"pkcs11:token=alice;serial=0123"});
     add("lock-all", 16, LockRequest{""});
     add("random", 0x80000000, RandomRequest{4096});
+    add("audit-log", 17, AuditLogRequest{50});
 
     // Version 2: a CKA_ALWAYS_AUTHENTICATE key's PIN for this one operation.
     SignRequest per_use;
@@ -305,6 +306,12 @@ std::vector<ReplySample> replies() {
     add("unlock-new", 10, UnlockReply{"bob", false});
     add("lock", 11, LockReply{2});
     add("random", 12, RandomReply{pattern(33, 0x99)});
+    add("audit-log", 13,
+        AuditLogReply{{{7,
+                        "2026-12-02T04:05:36.123Z",
+                        {{"op", "sign"}, {"via", "ssh"}, {"uid", "1000"}, {"result", "ok"}}},
+                       {9, "2026-12-02T04:06:00.000Z", {{"op", "lock"}, {"reason", "sleep"}}}},
+                      3});
     add("error", 0xffffffff,
         ErrorReply{ErrorCode::pin_incorrect, 0xa0, 0x00010000, "PIN incorrect, 2 tries left"});
     add("error-bad-request", 0, ErrorReply{ErrorCode::bad_request, 0, 0, ""});
@@ -354,6 +361,8 @@ std::string describe(const Request& request) {
                 t.raw("lock ").field("token", m.token);
             } else if constexpr (std::is_same_v<T, RandomRequest>) {
                 t.raw("random ").field("length", uint64_t{m.length});
+            } else if constexpr (std::is_same_v<T, AuditLogRequest>) {
+                t.raw("audit-log ").field("max_records", uint64_t{m.max_records});
             } else {
                 static_assert(!sizeof(T), "describe() misses a request type");
             }
@@ -401,6 +410,15 @@ std::string describe(const Reply& reply) {
                 t.raw("lock ").field("locked", uint64_t{m.locked});
             } else if constexpr (std::is_same_v<T, RandomReply>) {
                 t.raw("random ").field("data", m.data);
+            } else if constexpr (std::is_same_v<T, AuditLogReply>) {
+                t.raw("audit-log records=[ ");
+                for (const auto& a : m.records) {
+                    t.raw("{ ").field("seq", a.seq).field("time", a.time);
+                    for (const auto& [name, value] : a.fields)
+                        t.field(name, value);
+                    t.raw("} ");
+                }
+                t.raw("] ").field("omitted", uint64_t{m.omitted});
             } else if constexpr (std::is_same_v<T, ErrorReply>) {
                 t.raw("error ")
                     .field("code", m.code)

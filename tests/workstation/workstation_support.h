@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tests/agent/agent_fixture.h"
+#include "tests/support/eventually.h"
 
 namespace attache::testing {
 
@@ -41,9 +42,5 @@ const protocol::ErrorReply* error_of(const protocol::Reply& reply);
 
 // The agent's status of the token with this label (the present one if several).
 protocol::TokenStatus token_status(AgentFixture& agent, const std::string& label);
-
-// Polls `condition` every 20 ms for at most `limit`; true when it held.
-bool eventually(const std::function<bool()>& condition,
-                std::chrono::milliseconds limit = std::chrono::seconds(5));
 
 }  // namespace attache::testing

@@ -4,10 +4,15 @@
 // failed on the token), typed, and given to one injected sink. The agent's sink writes them
 // as audit lines (agent/core/log.h, and the journal); tests record them.
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "agent/core/log.h"
 #include "agent/request/context.h"
+#include "pkcs11/result.h"
 
 namespace attache::agent {
 
@@ -37,6 +42,21 @@ class AuditSink {
   public:
     virtual ~AuditSink() = default;
     virtual void record(const AuditRecord& record) = 0;
+};
+
+// The records one user may read back (`attache log`): managed mode's chained audit file
+// (agent/audit/user_log_reader.h). Personal mode has none.
+struct UserAuditRecord {
+    uint64_t seq = 0;
+    std::string time;
+    AuditFields fields;  // without seq, chain, time and type
+};
+
+class UserAuditReader {
+  public:
+    virtual ~UserAuditReader() = default;
+    // The newest `max_records` operation records whose client uid is `uid`, oldest first.
+    virtual Result<std::vector<UserAuditRecord>> records_of(uid_t uid, size_t max_records) = 0;
 };
 
 // The agent's sink: audit lines through agent/core/log.h (deferred until the reply is sent on

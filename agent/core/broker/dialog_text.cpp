@@ -44,6 +44,8 @@ std::string channel_words(const Context& context) {
         case Channel::ssh:
             return context.ssh.forwarded ? "the SSH agent socket, FORWARDED from another machine"
                                          : "the SSH agent socket";
+        case Channel::logind:
+            return "logind";
     }
     return "?";
 }

@@ -1,0 +1,43 @@
+#include "agent/workstation/bus_loop.h"
+
+#include <poll.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <ctime>
+
+namespace attache::agent {
+namespace {
+
+// sd-bus timeouts are absolute CLOCK_MONOTONIC microseconds; poll wants milliseconds from now.
+int poll_timeout_ms(sd_bus* bus) {
+    uint64_t timeout_us = UINT64_MAX;
+    (void)sd_bus_get_timeout(bus, &timeout_us);
+    if (timeout_us == UINT64_MAX)
+        return -1;
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const uint64_t now =
+        static_cast<uint64_t>(ts.tv_sec) * 1'000'000 + static_cast<uint64_t>(ts.tv_nsec) / 1000;
+    return timeout_us > now ? static_cast<int>((timeout_us - now + 999) / 1000) : 0;
+}
+
+}  // namespace
+
+bool run_bus_loop(sd_bus* bus, int stop_fd) {
+    for (;;) {
+        const int processed = sd_bus_process(bus, nullptr);
+        if (processed < 0)
+            return false;
+        if (processed > 0)
+            continue;  // more to process
+        pollfd fds[2] = {{sd_bus_get_fd(bus), static_cast<short>(sd_bus_get_events(bus)), 0},
+                         {stop_fd, POLLIN, 0}};
+        if (poll(fds, 2, poll_timeout_ms(bus)) < 0 && errno != EINTR)
+            return false;
+        if (fds[1].revents & POLLIN)
+            return true;
+    }
+}
+
+}  // namespace attache::agent
