@@ -96,6 +96,22 @@ Status apply_key(Config& c, const std::string& origin, const std::string& key,
             return bad_value(origin, key, node, "milliseconds from 50 to 60000");
         }
         c.poll_interval = std::chrono::milliseconds(v);
+    } else if (key == "module_process") {
+        ATTACHE_TRY(std::string v,
+                    get<std::string>(origin, key, node, "\"helper\" or \"in-process\""));
+        if (v == "helper")
+            c.module_process = ModuleProcess::helper;
+        else if (v == "in-process")
+            c.module_process = ModuleProcess::in_process;
+        else
+            return bad_value(origin, key, node, "\"helper\" or \"in-process\"");
+    } else if (key == "module_helper") {
+        ATTACHE_TRY(c.module_helper, get<std::string>(origin, key, node, "a path string"));
+    } else if (key == "module_call_timeout_ms") {
+        ATTACHE_TRY(int64_t v, get<int64_t>(origin, key, node, "milliseconds from 100 to 3600000"));
+        if (v < 100 || v > 3'600'000)
+            return bad_value(origin, key, node, "milliseconds from 100 to 3600000");
+        c.module_call_timeout = std::chrono::milliseconds(v);
     } else if (key == "pinentry") {
         ATTACHE_TRY(c.pinentry, get<std::string>(origin, key, node, "a program path or name"));
     } else if (key == "prompt_on_use") {

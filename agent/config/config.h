@@ -13,10 +13,25 @@
 
 namespace attache::agent {
 
+// Where the agent runs each PKCS#11 module.
+enum class ModuleProcess {
+    helper,      // a process of its own per module (attache-module-helper): a crash or a hang
+                 // costs that module's tokens, never the agent
+    in_process,  // inside the agent (tests, benchmarks)
+};
+
 struct Config {
     // PKCS#11 modules the agent loads: paths, p11-kit module file names or registered names.
     // Only the admin's or the user's configuration or command line names them; never a client.
     std::vector<std::string> modules{"p11-kit-proxy.so"};
+    // Where the modules run (module_process = "helper" | "in-process").
+    ModuleProcess module_process = ModuleProcess::in_process;
+    // The helper executable; empty: the one installed beside the agent
+    // (p11::Module::default_helper_path()).
+    std::string module_helper;
+    // A module call in a helper that takes longer is taken for a hang: the helper is killed
+    // and started again.
+    std::chrono::milliseconds module_call_timeout{60'000};
     // PKCS#11 URI choosing the tokens (and, with object attributes, the keys) served.
     std::string tokens = "pkcs11:";
     // Lock a token after this long without an operation; 0 = never.

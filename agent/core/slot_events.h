@@ -1,19 +1,20 @@
 #pragma once
 
-// Card insertion and removal without polling: for each module, a thread asleep in a blocking
-// C_WaitForSlotEvent (OpenSC's waits on pcscd, which tells it of reader changes). An event
-// wakes the monitor, which then reads that module's slots. A module whose blocking call is not
-// supported (SoftHSM2, p11-kit's proxy) is left to the monitor's polls.
+// What one module's watcher sleeps on: card insertion and removal without polling, and a poke
+// when the module stops. For a module known to report them (OpenSC waits on pcscd, which tells
+// it of reader changes), a thread asleep in a blocking C_WaitForSlotEvent wakes the watcher,
+// which then reads the module's slots. A module whose blocking call is not supported
+// (SoftHSM2, p11-kit's proxy) is left to the watcher's polls.
 //
-// The threads are detached, never joined: a thread inside C_WaitForSlotEvent returns only on
-// an event or C_Finalize, and the agent finalises no module under a running call. Each thread
-// keeps the state it needs (and its module) alive itself, so it may outlive the monitor.
+// The thread is detached, never joined: a thread inside C_WaitForSlotEvent returns only on an
+// event or C_Finalize, and the agent finalises no module under a running call. It keeps the
+// state it needs (and its module) alive itself, so it may outlive the watcher. After stop()
+// it ends at its next return from the module (at once for a helper that stopped).
 
 #include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <vector>
 
 #include "pkcs11/module.h"
 
@@ -23,20 +24,25 @@ class SlotEvents {
   public:
     SlotEvents();
     ~SlotEvents();
+    SlotEvents(const SlotEvents&) = delete;
+    SlotEvents& operator=(const SlotEvents&) = delete;
 
-    // Starts the waiter of module `index` (indices are the manager's module order).
-    void watch(size_t index, p11::Module module);
-    // Whether module `index` has a waiter in (or about to enter) a blocking call.
-    bool blocking(size_t index) const;
-    // Sleeps until `deadline`, an event, or stop(). Returns the modules with events (cleared),
-    // empty on timeout; sets `stopping` when stop() was called.
-    std::vector<size_t> wait_until(std::chrono::steady_clock::time_point deadline, bool& stopping);
-    // Wakes wait_until for good; waiters end at their next return from the module.
+    // Starts the waiter, asleep in the module's blocking C_WaitForSlotEvent.
+    void watch(p11::Module module);
+    // Whether a waiter is in (or about to enter) a blocking call.
+    bool blocking() const;
+    // Wakes wait_until as an event would (the module stopped: its watcher must look).
+    void notify();
+
+    enum class Wake { timeout, event, stopping };
+    // Sleeps until `deadline`, an event (cleared) or stop().
+    Wake wait_until(std::chrono::steady_clock::time_point deadline);
+    // Wakes wait_until for good; the waiter ends at its next return from the module.
     void stop();
 
   private:
     struct State;
-    static void run(std::shared_ptr<State> state, size_t index, p11::Module module);
+    static void run(std::shared_ptr<State> state, p11::Module module);
     std::shared_ptr<State> state_;
 };
 

@@ -7,6 +7,7 @@
 #include "agent/core/authority_scan.h"
 #include "agent/core/decrypt_support.h"
 #include "agent/core/log.h"
+#include "agent/core/module_liveness.h"
 #include "agent/core/operation_plan.h"
 #include "pkcs11/operations.h"
 #include "pkcs11/uri.h"
@@ -180,10 +181,8 @@ Error Token::unusable_error() const {
 }
 
 Status Token::ensure_usable() const {
-    if (!present_) {
-        return agent_error(ErrorCode::token_absent,
-                           "the card " + display_name() + " was removed: insert it");
-    }
+    if (!present_)
+        return absent_error();
     if (unusable_)
         return unusable_error();
     if (!unlocked_) {
@@ -225,10 +224,8 @@ Result<UnlockResult> Token::unlock_locked(const Secret* pin, bool confirm_final_
                                           uint64_t locks_before) {
     UnlockResult reply;
     reply.token_label = label_;
-    if (!present_) {
-        return agent_error(ErrorCode::token_absent,
-                           "the card " + display_name() + " was removed: insert it");
-    }
+    if (!present_)
+        return absent_error();
     if (unusable_)
         return unusable_error();
     if (unlocked_) {
@@ -350,8 +347,7 @@ Result<UnlockResult> Token::prompt_and_unlock(UserPrompt& prompter,
     // A lock from now on (screen lock, `attache lock`, removal) voids whatever PIN is typed.
     const uint64_t locks_before = lock_requests_.load();
     if (!present_)
-        return agent_error(ErrorCode::token_absent,
-                           "the card " + display_name() + " was removed: insert it");
+        return absent_error();
     ATTACHE_TRY(p11::TokenInfo info, fetch_info());
     if (info.user_pin_locked()) {
         return agent_error(ErrorCode::pin_locked,
@@ -377,6 +373,8 @@ Result<UnlockResult> Token::prompt_and_unlock(UserPrompt& prompter,
         prompt_cancel_.cancel();
     Result<PinPromptAnswer> answer = prompter.ask_pin(request, prompt_cancel_);
     if (!present_) {
+        if (module_stopped_)
+            return absent_error();
         return agent_error(ErrorCode::token_absent,
                            "token " + display_name() + " was removed while its PIN was asked");
     }
@@ -403,17 +401,31 @@ void Token::set_locked_state(const std::string& reason) {
 }
 
 bool Token::lock(const std::string& reason) {
+    if (!lock_now(reason))
+        return false;
+    end_login();
+    return true;
+}
+
+bool Token::lock_now(const std::string& reason) {
     ++lock_requests_;
     prompt_cancel_.cancel();  // a PIN dialog open for this token closes
     backoff_.wake();          // and a PIN attempt waiting out the back-off gives up
-    // Refuse new operations first, then log out.
+    // Refuse new operations first; the logout follows in end_login().
     const bool was_unlocked = unlocked_.exchange(false);
     if (!was_unlocked)
         return false;
     set_locked_state(reason);
-    std::lock_guard control(control_mutex_);
-    end_login_locked();
     return true;
+}
+
+void Token::end_login() {
+    std::lock_guard control(control_mutex_);
+    // Unlocked again while this waited for the control session: that unlock ended the old
+    // login itself (end_stale_login_locked) and made the one there is now.
+    if (unlocked_)
+        return;
+    end_login_locked();
 }
 
 void Token::end_login_locked() {
@@ -483,15 +495,55 @@ bool Token::check_login() {
 }
 
 bool Token::removed() {
+    return go_absent("card removed", /*sessions_died=*/false);
+}
+
+bool Token::module_stopped(const std::string& reason) {
+    return go_absent("the card's module stopped: " + reason, /*sessions_died=*/true);
+}
+
+bool Token::go_absent(const std::string& why, bool sessions_died) {
     const bool was_present = present_.exchange(false);
     ++lock_requests_;
     prompt_cancel_.cancel();
     backoff_.wake();
-    set_locked_state("card removed");
+    if (was_present) {
+        module_stopped_ = sessions_died;
+        set_locked_state(why);
+    } else {
+        unlocked_ = false;
+    }
+    if (sessions_died)
+        pool_.abandon_all();
     pool_.close();
-    std::lock_guard control(control_mutex_);
-    control_.reset();
+    // Not waiting for the control session when the module is gone: a call on it fails at once
+    // and then finds the token absent; a later unlock never reaches this token object.
+    std::unique_lock control(control_mutex_, std::defer_lock);
+    if (sessions_died ? control.try_lock() : (control.lock(), true)) {
+        if (sessions_died && control_)
+            control_->abandon();
+        control_.reset();
+    }
     return was_present;
+}
+
+Error Token::absent_error() const {
+    std::lock_guard lock(mutex_);
+    if (module_stopped_) {
+        return agent_error(ErrorCode::token_absent,
+                           "the card " + display_name() + " is unavailable: " + lock_reason_ +
+                               "; the agent restarts the module, then unlock the card again");
+    }
+    return agent_error(ErrorCode::token_absent,
+                       "the card " + display_name() + " was removed: insert it");
+}
+
+Error Token::stopped_during_operation() {
+    const std::string reason = module_stop_reason(module_);
+    if (module_stopped(reason.empty() ? std::string("it stopped") : reason))
+        log_warning("token " + display_name() +
+                    ": the card's module stopped during an operation (" + reason + ")");
+    return absent_error();
 }
 
 template <typename Fn>
@@ -515,6 +567,10 @@ Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, PoolClient cl
     ATTACHE_TRY(auto lease, pool_.acquire(client));
     Result<Bytes> r = fn(*lease);
     last_used_ns_ = now_ns();
+    if (!r && !module_alive(module_)) {
+        lease.discard();
+        return stopped_during_operation();
+    }
     // After a failed context-specific login the operation may still be active in the session
     // (v2.40 modules cannot end it early): the session is not reused.
     if (!r && key.always_authenticate)
@@ -528,8 +584,7 @@ Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, PoolClient cl
             if (removed())
                 log_warning("token " + display_name() + " was removed (during an operation)");
             log_info(r.error().message());
-            return agent_error(ErrorCode::token_absent,
-                               "the card " + display_name() + " was removed: insert it");
+            return absent_error();
         } else if (rv == CKR_PIN_INCORRECT && key.always_authenticate && client_pin) {
             // An application's wrong PIN for one use fails that use only: it must not log
             // every other application out. Whether the token kept its login is asked of it.
@@ -593,7 +648,7 @@ Result<Bytes> Token::derive(const KeyRecord& key, const DeriveOperation& request
 
 Result<Bytes> Token::random(size_t size) {
     if (!present_)
-        return agent_error(ErrorCode::token_absent, "token was removed");
+        return absent_error();
     ATTACHE_TRY(auto lease, pool_.acquire());
     return lease->random(size);
 }

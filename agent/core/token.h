@@ -8,7 +8,11 @@
 // A token that is still logged in after that is unusable until the card is removed: it refuses
 // every operation and every unlock. Login and logout go through a control session of their
 // own, so a lock is never stuck behind a slow operation; operations borrow sessions from a
-// pool.
+// pool. A lock that must not wait for the module at all (the time locks, with a module hung in
+// another call) takes two steps: lock_now() refuses operations at once, end_login() logs out.
+//
+// A token goes absent when its card is removed or when its module stops (a helper process
+// that crashed, was killed or hung): its login is forgotten and requests on it fail naming why.
 
 #include <atomic>
 #include <chrono>
@@ -42,9 +46,11 @@ struct TokenState {
     std::string model;
     bool present = false;
     bool unlocked = false;
-    uint64_t flags = 0;       // CK_TOKEN_INFO flags (PIN counters, PIN pad)
-    uint64_t since = 0;       // unix time of the last lock state change
-    std::string lock_reason;  // why it was last locked ("start", "lock request", "idle", ...)
+    uint64_t flags = 0;  // CK_TOKEN_INFO flags (PIN counters, PIN pad)
+    uint64_t since = 0;  // unix time of the last lock state change
+    // Why it was last locked ("start", "lock request", "idle", ...) or, absent, why it went
+    // away ("card removed", "the card's module stopped: ...").
+    std::string lock_reason;
     uint32_t key_count = 0;
 };
 
@@ -105,12 +111,24 @@ class Token {
                                             const PinPromptRequest& requester = {});
     // Returns true when the token was unlocked.
     bool lock(const std::string& reason);
+    // lock() in two steps. lock_now() never calls the module: operations are refused from here
+    // on and a PIN prompt closes; returns true when the token was unlocked, and then
+    // end_login() must follow (it logs out, waiting for the control session, so possibly
+    // behind a hung module call; it leaves a login made since by a new unlock alone).
+    bool lock_now(const std::string& reason);
+    void end_login();
     // Checks the control session: a card pulled and put back between two polls has lost its
     // sessions and login. Returns false when the token turned out to be gone.
     bool check_login();
     // The card went away: fail everything pending, forget the login. Returns true the first
     // time (the token was present until now).
     bool removed();
+    // Its module stopped (`reason`: the module's words, e.g. "the helper was killed by signal
+    // 9"): like removed(), and requests on the token say the module stopped. The module's
+    // sessions died with it; none is closed.
+    bool module_stopped(const std::string& reason);
+    // What a request on the absent token is told.
+    Error absent_error() const;
 
     // `prompt` answers the PIN of a CKA_ALWAYS_AUTHENTICATE key (asked for each use).
     // `client` (client_key): whose turn it is when the operation waits for a session.
@@ -147,6 +165,10 @@ class Token {
     // ended before any C_Login, so that C_Login always checks a PIN. Requires control_mutex_.
     Status end_stale_login_locked();
     Error unusable_error() const;
+    // removed() and module_stopped(): `why` becomes the lock reason.
+    bool go_absent(const std::string& why, bool sessions_died);
+    // An operation failed because the module stopped under it: the token goes absent.
+    Error stopped_during_operation();
 
     const p11::Module module_;
     const CK_SLOT_ID slot_;
@@ -163,6 +185,7 @@ class Token {
     PinBackoff backoff_;                       // after wrong PINs, the next C_Login waits
     std::atomic<bool> unusable_{false};        // still logged in after a lock
     std::atomic<int64_t> scanned_ns_{0};       // when the key list was last read
+    std::atomic<bool> module_stopped_{false};  // absent because its module stopped, not the card
 
     mutable std::mutex mutex_;  // guards the fields below
     p11::TokenInfo info_;
