@@ -2,6 +2,8 @@
 
 #include <dlfcn.h>
 
+#include "pkcs11/module_helper/helper_client.h"
+
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -24,6 +26,35 @@ Registry& registry() {
 }
 
 }  // namespace
+
+Library::Library() = default;
+
+Result<std::shared_ptr<Library>> Library::start_helper(const std::string& path,
+                                                       const HelperOptions& options) {
+    ATTACHE_TRY(auto client, module_helper::HelperClient::start(path, options));
+    std::shared_ptr<Library> lib(new Library);
+    lib->functions_ = client->functions();
+    lib->path_ = path;
+    lib->helper_ = std::move(client);
+    return lib;
+}
+
+bool Library::alive() const {
+    return !helper_ || helper_->alive();
+}
+
+std::string Library::stop_reason() const {
+    return helper_ ? helper_->stop_reason() : std::string();
+}
+
+void Library::on_stop(std::function<void(const std::string& reason)> callback) const {
+    if (helper_)
+        helper_->on_stop(std::move(callback));
+}
+
+pid_t Library::helper_pid() const {
+    return helper_ ? helper_->pid() : 0;
+}
 
 Result<std::shared_ptr<Library>> Library::load(const std::string& path) {
     Registry& reg = registry();
@@ -76,6 +107,10 @@ Result<std::shared_ptr<Library>> Library::load(const std::string& path) {
 }
 
 Library::~Library() {
+    if (helper_) {
+        helper_.reset();  // ends and reaps the helper; nothing was loaded here
+        return;
+    }
     Registry& reg = registry();
     std::lock_guard lock(reg.mutex);
     if (finalize_) {

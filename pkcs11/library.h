@@ -4,15 +4,27 @@
 // Shared by the Module and every Session opened from it, so the library stays loaded and
 // initialised while any of them lives. One Library per dlopen handle per process: loading the
 // same module twice yields the same Library, so C_Initialize and C_Finalize happen exactly once.
+//
+// A Library may instead stand for a module loaded in a helper process (start_helper): its
+// function list then marshals every call to the helper (pkcs11/module_helper/), and the
+// destructor ends the helper. Each such Library has its own helper.
 
 #include <p11-kit/pkcs11.h>
 
+#include <sys/types.h>
+
+#include <functional>
 #include <memory>
 #include <string>
 
+#include "pkcs11/module_helper/helper_options.h"
 #include "pkcs11/result.h"
 
 namespace attache::p11 {
+
+namespace module_helper {
+class HelperClient;
+}
 
 class Library {
   public:
@@ -24,17 +36,27 @@ class Library {
     // with CKF_OS_LOCKING_OK. CKR_CRYPTOKI_ALREADY_INITIALIZED (another component of this process
     // initialised it) is accepted; then this Library will not finalise it either.
     static Result<std::shared_ptr<Library>> load(const std::string& path);
+    // Starts a helper process that loads `path` and initialises it.
+    static Result<std::shared_ptr<Library>> start_helper(const std::string& path,
+                                                         const HelperOptions& options);
 
     CK_FUNCTION_LIST* fn() const { return functions_; }
     const std::string& path() const { return path_; }
 
+    // See Module: in-process, alive() is always true and the rest empty.
+    bool alive() const;
+    std::string stop_reason() const;
+    void on_stop(std::function<void(const std::string& reason)> callback) const;
+    pid_t helper_pid() const;
+
   private:
-    Library() = default;
+    Library();
 
     void* handle_ = nullptr;
     CK_FUNCTION_LIST* functions_ = nullptr;
     bool finalize_ = false;
     std::string path_;
+    std::unique_ptr<module_helper::HelperClient> helper_;
 };
 
 }  // namespace attache::p11

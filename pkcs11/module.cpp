@@ -8,6 +8,9 @@
 #include "pkcs11/limits.h"
 #include "pkcs11/size_query.h"
 
+#ifndef ATTACHE_MODULE_HELPER_INSTALL_PATH
+#define ATTACHE_MODULE_HELPER_INSTALL_PATH "/usr/local/libexec/attache/attache-module-helper"
+#endif
 #ifndef ATTACHE_P11KIT_MODULE_PATH
 #define ATTACHE_P11KIT_MODULE_PATH "/usr/lib/x86_64-linux-gnu/pkcs11"
 #endif
@@ -67,6 +70,23 @@ Result<Module> Module::load(const std::string& spec) {
     ATTACHE_TRY(std::string path, resolve(spec));
     ATTACHE_TRY(auto lib, Library::load(path));
     return Module(std::move(lib));
+}
+
+Result<Module> Module::start_helper(const std::string& spec, const HelperOptions& options) {
+    ATTACHE_TRY(std::string path, resolve(spec));
+    ATTACHE_TRY(auto lib, Library::start_helper(path, options));
+    return Module(std::move(lib));
+}
+
+std::string Module::default_helper_path() {
+    std::error_code ec;
+    std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        std::filesystem::path beside = self.parent_path() / "attache-module-helper";
+        if (std::filesystem::exists(beside, ec))
+            return beside.string();
+    }
+    return ATTACHE_MODULE_HELPER_INSTALL_PATH;
 }
 
 Result<CK_INFO> Module::info() const {

@@ -4,11 +4,15 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include <sys/types.h>
+
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "pkcs11/library.h"
+#include "pkcs11/module_helper/helper_options.h"
 #include "pkcs11/result.h"
 #include "pkcs11/secret.h"
 #include "pkcs11/session.h"
@@ -25,6 +29,29 @@ class Module {
     // ("opensc-pkcs11.so", "p11-kit-proxy.so"), or the name of a module registered with p11-kit
     // ("opensc-pkcs11" on Debian 12, from /usr/share/p11-kit/modules/opensc-pkcs11.module).
     static Result<Module> load(const std::string& spec);
+
+    // Resolves `spec` as load() does and loads the module in its own helper process
+    // (attache-module-helper, started with options.environment as its whole environment).
+    // Everything built on this Module and its Sessions then runs in the helper; a crash or
+    // hang there costs this Module only (see alive()). Each call starts a new helper.
+    static Result<Module> start_helper(const std::string& spec, const HelperOptions& options);
+    // The helper next to this executable (/proc/self/exe), else the installed one
+    // (LIBEXECDIR/attache/attache-module-helper).
+    static std::string default_helper_path();
+
+    // In-process: always true. In a helper: false once the helper stopped (exited, crashed,
+    // killed after overrunning call_timeout); every call then returns CKR_DEVICE_ERROR.
+    bool alive() const { return lib_->alive(); }
+    // Why the helper stopped, e.g. "the module's helper process was killed by signal 6
+    // (SIGABRT) in C_Sign"; empty while alive (and always in-process).
+    std::string stop_reason() const { return lib_->stop_reason(); }
+    // Called once, from a helper-watching thread, when the helper stops (at once, from this
+    // thread, if it already has). In-process: never called.
+    void on_stop(std::function<void(const std::string& reason)> callback) const {
+        lib_->on_stop(std::move(callback));
+    }
+    // The helper's process id; 0 in-process.
+    pid_t helper_pid() const { return lib_->helper_pid(); }
 
     // Resolves `spec` as load() does, without loading anything: the library's path.
     static Result<std::string> resolve(const std::string& spec);

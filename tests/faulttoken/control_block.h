@@ -74,6 +74,7 @@ enum class RuleKind : std::uint32_t {
     kFail,     // return rv instead of calling the real function
     kDelay,    // sleep delay_ms before going on
     kHang,     // wait until the rule is removed (or the token is)
+    kCrash,    // abort() the process: a module crashing inside the call
 };
 
 // A fault applied to calls of one function, on one slot or on any.

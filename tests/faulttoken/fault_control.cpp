@@ -165,6 +165,10 @@ void FaultControl::hang(Fn function, CK_SLOT_ID slot) {
     add_rule(RuleKind::kHang, function, slot, CKR_OK, 0, 0);
 }
 
+void FaultControl::crash(Fn function, CK_SLOT_ID slot) {
+    add_rule(RuleKind::kCrash, function, slot, CKR_OK, 0, 0);
+}
+
 void FaultControl::clear_rules() {
     WriterLock lock(*block_);
     for (Rule& rule : block_->rules) {

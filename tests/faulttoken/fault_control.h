@@ -54,7 +54,10 @@ class FaultControl {
     void delay(Fn function, std::uint32_t milliseconds, CK_SLOT_ID slot = kAnySlot);
     // Makes calls of the function block until clear_rules() or until their token is removed.
     void hang(Fn function, CK_SLOT_ID slot = kAnySlot);
-    // Removes every fail, delay and hang rule (releasing hung calls).
+    // Makes calls of the function abort() the process they run in (a module crashing inside
+    // C_Sign, say). Meant for a module loaded in a helper process, never in the test itself.
+    void crash(Fn function, CK_SLOT_ID slot = kAnySlot);
+    // Removes every fail, delay, hang and crash rule (releasing hung calls).
     void clear_rules();
 
     // Calls of the function that the module received.

@@ -81,6 +81,9 @@ TEST_F(FaultctlTest, CommandsChangeWhatFaultControlReads) {
     ASSERT_EQ(faultctl({"clear"}).exit_code, 0);
     ASSERT_EQ(faultctl({"hang", "C_Login", "--slot", "3"}).exit_code, 0);
     EXPECT_EQ(first_rule(control.block())->kind.load(), RuleKind::kHang);
+    ASSERT_EQ(faultctl({"clear"}).exit_code, 0);
+    ASSERT_EQ(faultctl({"crash", "C_Sign", "--slot", "3"}).exit_code, 0);
+    EXPECT_EQ(first_rule(control.block())->kind.load(), RuleKind::kCrash);
 
     ASSERT_EQ(faultctl({"serial", "5", "CARD-B"}).exit_code, 0);
     EXPECT_EQ(serial_override(control.block(), 5), "CARD-B");

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -196,6 +197,17 @@ TEST_F(FaultTokenTest, HangEndsWithDeviceRemovedWhenTheTokenIsRemoved) {
     control_.set_absent(slot_);
     caller.join();
     EXPECT_EQ(rv_name(rv), rv_name(CKR_DEVICE_REMOVED));
+}
+
+TEST_F(FaultTokenTest, CrashRuleAbortsTheProcessInsideTheCall) {
+    const CK_SESSION_HANDLE session = open_session();
+    login(session);
+    const CK_OBJECT_HANDLE key = generate_key(session);
+    control_.crash(Fn::C_Sign, slot_);
+    // The death test's child process runs the call; the rule fires there, never here.
+    EXPECT_EXIT(sign(session, key), ::testing::KilledBySignal(SIGABRT), "");
+    control_.clear_rules();
+    EXPECT_EQ(rv_name(sign(session, key)), rv_name(CKR_OK));
 }
 
 TEST_F(FaultTokenTest, PinRetryCounterGoesFromCountLowToLocked) {

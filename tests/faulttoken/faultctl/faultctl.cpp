@@ -22,7 +22,8 @@ constexpr std::string_view kUsage =
     "  fail FUNC RV [--slot S] [--count N]  make FUNC return RV (CKR_ name or number)\n"
     "  delay FUNC MS [--slot S]             make FUNC sleep MS milliseconds first\n"
     "  hang FUNC [--slot S]                 make FUNC block until 'clear'\n"
-    "  clear                                remove every fail, delay and hang rule\n"
+    "  crash FUNC [--slot S]                make FUNC abort() the process it runs in\n"
+    "  clear                                remove every fail, delay, hang and crash rule\n"
     "  pin-flags [FLAG...] [--slot S]       OR token flags into C_GetTokenInfo (none: clear)\n"
     "  max-pin-tries N                      simulate a user PIN retry counter (0: off)\n"
     "  pinpad-pin PIN                       PIN typed on the simulated PIN pad\n"
@@ -146,6 +147,9 @@ int run_command(const std::string& file, std::string_view command, const Command
     } else if (command == "hang") {
         expect(args, 1, 1, true);
         control.hang(function_argument(words[0]), slot);
+    } else if (command == "crash") {
+        expect(args, 1, 1, true);
+        control.crash(function_argument(words[0]), slot);
     } else if (command == "clear") {
         expect(args, 0, 0);
         control.clear_rules();

@@ -1,6 +1,7 @@
 #include "tests/faulttoken/module/fault_rules.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "tests/faulttoken/slot_states.h"
@@ -44,9 +45,12 @@ std::optional<CK_RV> wait_for_delay_rules(const ControlBlock& block, Fn function
                                           std::optional<CK_SLOT_ID> slot) {
     for (const Rule& rule : block.rules) {
         const RuleKind kind = rule.kind.load(std::memory_order_acquire);
-        if ((kind != RuleKind::kDelay && kind != RuleKind::kHang) ||
+        if ((kind != RuleKind::kDelay && kind != RuleKind::kHang && kind != RuleKind::kCrash) ||
             !rule_matches(rule, function, slot)) {
             continue;
+        }
+        if (kind == RuleKind::kCrash) {
+            std::abort();
         }
         if (kind == RuleKind::kDelay) {
             std::this_thread::sleep_for(std::chrono::milliseconds(rule.delay_ms.load()));
