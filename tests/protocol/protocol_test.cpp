@@ -117,7 +117,7 @@ TEST(ProtocolRoundTrip, EveryReplyType) {
 }
 
 TEST(ProtocolRoundTrip, ReplyTypeBytes) {
-    const std::array<std::pair<Reply, uint8_t>, 10> cases = {{
+    const std::array<std::pair<Reply, uint8_t>, 11> cases = {{
         {HelloReply{}, 0x81},
         {StatusReply{}, 0x82},
         {ListKeysReply{}, 0x83},
@@ -127,6 +127,7 @@ TEST(ProtocolRoundTrip, ReplyTypeBytes) {
         {UnlockReply{}, 0x87},
         {LockReply{}, 0x88},
         {RandomReply{}, 0x89},
+        {AuditLogReply{}, 0x8a},
         {ErrorReply{}, kErrorReply},
     }};
     for (const auto& [reply, type] : cases)
@@ -327,6 +328,16 @@ std::vector<Mutation> invalid_variants(const Bytes& body, const std::vector<Fiel
                     out, body, f.offset, "list count",
                     {left_after_u32 + 1, static_cast<uint32_t>(kMaxListEntries + 1), 0xffffffffu});
                 break;
+            case Kind::audit_record_list:
+                add_u32(out, body, f.offset, "record count",
+                        {left_after_u32 + 1, static_cast<uint32_t>(kMaxAuditRecords + 1),
+                         0xffffffffu});
+                break;
+            case Kind::field_count:
+                add_u32(out, body, f.offset, "field count",
+                        {left_after_u32 + 1, static_cast<uint32_t>(kMaxAuditFields + 1),
+                         0xffffffffu});
+                break;
             case Kind::boolean:
                 add_u8(out, body, f.offset, "bool", {2, 0x80, 0xff});
                 break;
@@ -377,26 +388,26 @@ TEST(ProtocolReject, ReplyFieldsOutOfRange) {
 }
 
 TEST(ProtocolReject, UnknownRequestTypes) {
-    for (unsigned type : {0u, 10u, 11u, 0x7fu, 0x80u, 0x81u, 0x89u, 0xfeu, 0xffu}) {
+    for (unsigned type : {0u, 11u, 12u, 0x7fu, 0x80u, 0x81u, 0x8au, 0xfeu, 0xffu}) {
         EXPECT_FALSE(decode_request(Body(static_cast<uint8_t>(type), 1).bytes())) << type;
         // Also with a plausible payload after the header.
         EXPECT_FALSE(decode_request(Body(static_cast<uint8_t>(type), 1).str("k").bytes())) << type;
     }
-    // Every request type other than 1..9 is refused, whatever follows.
+    // Every request type other than 1..10 is refused, whatever follows.
     for (unsigned type = 0; type < 256; ++type) {
-        if (type >= 1 && type <= 9)
+        if (type >= 1 && type <= 10)
             continue;
         EXPECT_FALSE(decode_request(Body(static_cast<uint8_t>(type), 1).u32(0).bytes())) << type;
     }
 }
 
 TEST(ProtocolReject, UnknownReplyTypes) {
-    for (unsigned type : {0x00u, 0x01u, 0x09u, 0x0au, 0x7fu, 0x80u, 0x8au, 0xbfu, 0xfeu}) {
+    for (unsigned type : {0x00u, 0x01u, 0x0au, 0x0bu, 0x7fu, 0x80u, 0x8bu, 0xbfu, 0xfeu}) {
         EXPECT_FALSE(decode_reply(Body(static_cast<uint8_t>(type), 1).bytes())) << type;
         EXPECT_FALSE(decode_reply(Body(static_cast<uint8_t>(type), 1).u32(0).bytes())) << type;
     }
     for (unsigned type = 0; type < 256; ++type) {
-        if ((type >= 0x81 && type <= 0x89) || type == kErrorReply)
+        if ((type >= 0x81 && type <= 0x8a) || type == kErrorReply)
             continue;
         EXPECT_FALSE(decode_reply(Body(static_cast<uint8_t>(type), 1).u32(0).bytes())) << type;
     }
