@@ -12,40 +12,14 @@
 #include <memory>
 #include <string>
 
+#include "agent/ssh/curves.h"
 #include "agent/ssh/messages.h"
+#include "pkcs11/openssl_ptr.h"
 
 namespace attache::ssh {
 namespace {
 
-struct BnFree {
-    void operator()(BIGNUM* bn) const { BN_free(bn); }
-};
-using Bn = std::unique_ptr<BIGNUM, BnFree>;
-
-struct CurveInfo {
-    KeyType type;
-    int nid;
-    std::string_view ssh_curve;  // the curve identifier inside the blob
-    size_t field_bytes;
-    p11::Hash hash;
-};
-
-constexpr std::array<CurveInfo, 3> kCurves = {{
-    {KeyType::kEcdsaP256, NID_X9_62_prime256v1, "nistp256", 32, p11::Hash::sha256},
-    {KeyType::kEcdsaP384, NID_secp384r1, "nistp384", 48, p11::Hash::sha384},
-    {KeyType::kEcdsaP521, NID_secp521r1, "nistp521", 66, p11::Hash::sha512},
-}};
-
-const CurveInfo* curve_of(KeyType type) {
-    for (const CurveInfo& c : kCurves) {
-        if (c.type == type)
-            return &c;
-    }
-    return nullptr;
-}
-
-constexpr size_t kEd25519KeyBytes = 32;
-constexpr size_t kEd25519SignatureBytes = 64;
+using Bn = BignumPtr;
 
 Result<Bn> bn_param(const EVP_PKEY* key, const char* name) {
     BIGNUM* bn = nullptr;
@@ -123,7 +97,7 @@ Result<KeyType> key_type_of(const EVP_PKEY* key) {
         return KeyType::kEd25519;
     if (EVP_PKEY_is_a(key, "EC")) {
         ATTACHE_TRY(int nid, ec_curve_nid(key));
-        for (const CurveInfo& c : kCurves) {
+        for (const EcdsaCurve& c : ecdsa_curves()) {
             if (c.nid == nid)
                 return c.type;
         }
@@ -157,7 +131,7 @@ Result<Bytes> public_key_blob(const EVP_PKEY* key) {
         case KeyType::kEcdsaP521: {
             // The point from its coordinates, so it is uncompressed whatever form the key
             // object prefers.
-            const CurveInfo& curve = *curve_of(type);
+            const EcdsaCurve& curve = *curve_of(type);
             ATTACHE_TRY(Bn x, bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X));
             ATTACHE_TRY(Bn y, bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y));
             const int field = static_cast<int>(curve.field_bytes);

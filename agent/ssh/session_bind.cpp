@@ -9,52 +9,13 @@
 #include <memory>
 #include <string>
 
+#include "agent/ssh/curves.h"
+#include "pkcs11/openssl_ptr.h"
+
 namespace attache::ssh {
 namespace {
 
-struct BnFree {
-    void operator()(BIGNUM* b) const { BN_free(b); }
-};
-using Bn = std::unique_ptr<BIGNUM, BnFree>;
-struct ParamBldFree {
-    void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
-};
-struct ParamFree {
-    void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
-};
-struct PkeyCtxFree {
-    void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
-};
-struct MdCtxFree {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-struct EcdsaSigFree {
-    void operator()(ECDSA_SIG* s) const { ECDSA_SIG_free(s); }
-};
-
-constexpr size_t kEd25519KeyBytes = 32;
-constexpr size_t kEd25519SignatureBytes = 64;
-
-struct Curve {
-    KeyType type;
-    std::string_view ssh_curve;
-    const char* group;  // OpenSSL's group name
-    size_t field_bytes;
-    const EVP_MD* (*md)();
-};
-
-const Curve* curve_of(KeyType type) {
-    static const Curve kCurves[] = {
-        {KeyType::kEcdsaP256, "nistp256", "prime256v1", 32, EVP_sha256},
-        {KeyType::kEcdsaP384, "nistp384", "secp384r1", 48, EVP_sha384},
-        {KeyType::kEcdsaP521, "nistp521", "secp521r1", 66, EVP_sha512},
-    };
-    for (const Curve& c : kCurves) {
-        if (c.type == type)
-            return &c;
-    }
-    return nullptr;
-}
+using Bn = BignumPtr;
 
 // An mpint's magnitude as sshbuf_get_bignum2 takes it: not negative, leading zero bytes
 // dropped, at most kMaxRsaBits.
@@ -76,9 +37,8 @@ Result<Bn> to_bn(ByteView magnitude) {
 }
 
 Result<p11::Pkey> from_params(const char* type, OSSL_PARAM_BLD* bld) {
-    std::unique_ptr<OSSL_PARAM, ParamFree> params(OSSL_PARAM_BLD_to_param(bld));
-    std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(
-        EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
+    ParamPtr params(OSSL_PARAM_BLD_to_param(bld));
+    EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
     EVP_PKEY* key = nullptr;
     if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
         EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0) {
@@ -99,14 +59,14 @@ Result<p11::Pkey> rsa_key(Reader& r) {
     const int bits = BN_num_bits(n_bn.get());
     if (bits < kMinRsaBits || bits > kMaxRsaBits)
         return Error("RSA modulus of " + std::to_string(bits) + " bits");
-    std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree> bld(OSSL_PARAM_BLD_new());
+    ParamBldPtr bld(OSSL_PARAM_BLD_new());
     if (!bld || !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n_bn.get()) ||
         !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e_bn.get()))
         return Error("out of memory");
     return from_params("RSA", bld.get());
 }
 
-Result<p11::Pkey> ec_key(Reader& r, const Curve& curve) {
+Result<p11::Pkey> ec_key(Reader& r, const EcdsaCurve& curve) {
     ATTACHE_TRY(ByteView name, r.string());
     if (as_chars(name) != curve.ssh_curve)
         return Error("EC curve \"" + std::string(as_chars(name)) +
@@ -114,7 +74,7 @@ Result<p11::Pkey> ec_key(Reader& r, const Curve& curve) {
     ATTACHE_TRY(ByteView point, r.string());
     if (point.size() != 1 + 2 * curve.field_bytes || point[0] != 0x04)
         return Error("EC point is not an uncompressed point of the curve");
-    std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree> bld(OSSL_PARAM_BLD_new());
+    ParamBldPtr bld(OSSL_PARAM_BLD_new());
     if (!bld ||
         !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve.group, 0) ||
         !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
@@ -122,8 +82,7 @@ Result<p11::Pkey> ec_key(Reader& r, const Curve& curve) {
         return Error("out of memory");
     ATTACHE_TRY(p11::Pkey key, from_params("EC", bld.get()));
     // sshkey_ec_validate_public: on the curve, not the point at infinity, of the right order.
-    std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> check(
-        EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+    EvpPkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
     if (!check || EVP_PKEY_public_check(check.get()) != 1)
         return Error("EC point is not a valid public key of the curve");
     return key;
@@ -140,7 +99,7 @@ Result<p11::Pkey> ed25519_key(Reader& r) {
 }
 
 Status digest_verify(const PublicKey& key, const EVP_MD* md, ByteView signature, ByteView data) {
-    std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+    EvpMdCtxPtr ctx(EVP_MD_CTX_new());
     if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key.key.get()) != 1)
         return Error("cannot set up the signature check");
     if (EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), data.data(), data.size()) !=
@@ -176,7 +135,7 @@ Status verify_ecdsa(const PublicKey& key, ByteView sig, ByteView data) {
     ATTACHE_TRY(ByteView s, mpint_magnitude(s_field));
     ATTACHE_TRY(Bn r_bn, to_bn(r));
     ATTACHE_TRY(Bn s_bn, to_bn(s));
-    std::unique_ptr<ECDSA_SIG, EcdsaSigFree> esig(ECDSA_SIG_new());
+    EcdsaSigPtr esig(ECDSA_SIG_new());
     if (!esig || ECDSA_SIG_set0(esig.get(), r_bn.get(), s_bn.get()) != 1)
         return Error("out of memory");
     (void)r_bn.release();  // owned by esig now

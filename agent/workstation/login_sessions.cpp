@@ -5,14 +5,10 @@
 #include <string>
 
 #include "agent/core/log.h"
+#include "agent/workstation/logind_names.h"
 
 namespace attache::agent {
 namespace {
-
-constexpr const char* kLogind = "org.freedesktop.login1";
-constexpr const char* kManagerPath = "/org/freedesktop/login1";
-constexpr const char* kManager = "org.freedesktop.login1.Manager";
-constexpr const char* kSession = "org.freedesktop.login1.Session";
 
 // Frees what sd-bus handed out.
 struct BusCall {
@@ -28,7 +24,8 @@ struct BusCall {
 std::string string_property(sd_bus* bus, const char* path, const char* name) {
     BusCall call;
     char* value = nullptr;
-    if (sd_bus_get_property_string(bus, kLogind, path, kSession, name, &call.error, &value) < 0)
+    if (sd_bus_get_property_string(bus, logind::kService, path, logind::kSession, name, &call.error,
+                                   &value) < 0)
         return {};
     std::string out = value ? value : "";
     std::free(value);
@@ -38,8 +35,8 @@ std::string string_property(sd_bus* bus, const char* path, const char* name) {
 // The session's seat id ("seat0"); "" when it has none or cannot be read.
 std::string seat_of(sd_bus* bus, const char* path) {
     BusCall call;
-    if (sd_bus_get_property(bus, kLogind, path, kSession, "Seat", &call.error, &call.reply,
-                            "(so)") < 0) {
+    if (sd_bus_get_property(bus, logind::kService, path, logind::kSession, "Seat", &call.error,
+                            &call.reply, "(so)") < 0) {
         return {};
     }
     const char* id = nullptr;
@@ -53,8 +50,8 @@ std::string seat_of(sd_bus* bus, const char* path) {
 std::optional<bool> bool_property(sd_bus* bus, const char* path, const char* name) {
     BusCall call;
     int value = 0;
-    if (sd_bus_get_property_trivial(bus, kLogind, path, kSession, name, &call.error, 'b', &value) <
-        0) {
+    if (sd_bus_get_property_trivial(bus, logind::kService, path, logind::kSession, name,
+                                    &call.error, 'b', &value) < 0) {
         return std::nullopt;
     }
     return value != 0;
@@ -89,8 +86,9 @@ LoginSession LogindSessions::session_of(pid_t pid) {
     if (bus == nullptr)
         return {};
     BusCall call;
-    if (sd_bus_call_method(bus, kLogind, kManagerPath, kManager, "GetSessionByPID", &call.error,
-                           &call.reply, "u", static_cast<uint32_t>(pid)) < 0) {
+    if (sd_bus_call_method(bus, logind::kService, logind::kManagerPath, logind::kManager,
+                           "GetSessionByPID", &call.error, &call.reply, "u",
+                           static_cast<uint32_t>(pid)) < 0) {
         // NoSessionForPID is the usual answer for services; anything else is worth a line.
         if (!sd_bus_error_has_name(&call.error, "org.freedesktop.login1.NoSessionForPID"))
             log(LogLevel::debug,

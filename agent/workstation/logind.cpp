@@ -11,22 +11,11 @@
 
 #include "agent/core/log.h"
 #include "agent/workstation/bus_loop.h"
+#include "agent/workstation/logind_names.h"
 #include "agent/workstation/sleep_inhibitor.h"
 
 namespace attache::agent {
-namespace {
-
-constexpr const char* kLogind = "org.freedesktop.login1";
-constexpr const char* kManagerPath = "/org/freedesktop/login1";
-constexpr const char* kManager = "org.freedesktop.login1.Manager";
-constexpr const char* kSessionPrefix = "/org/freedesktop/login1/session";
-constexpr const char* kSession = "org.freedesktop.login1.Session";
-
-std::string bus_error(int r) {
-    return std::strerror(r < 0 ? -r : r);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 struct LogindWatcher::State {
     LogindHandlers handlers;
@@ -63,7 +52,7 @@ struct LogindWatcher::State {
         if (self->session_id.empty()) {
             // Any session's Lock: only ours count.
             char* id = nullptr;
-            if (sd_bus_path_decode(sd_bus_message_get_path(m), kSessionPrefix, &id) <= 0)
+            if (sd_bus_path_decode(sd_bus_message_get_path(m), logind::kSessionPrefix, &id) <= 0)
                 return 0;
             uid_t uid = 0;
             const int r = sd_session_get_uid(id, &uid);
@@ -91,28 +80,29 @@ Status LogindWatcher::start() {
     State& s = *state_;
     int r = sd_bus_open_system(&s.bus);
     if (r < 0)
-        return Error("cannot connect to the system bus: " + bus_error(r));
+        return Error("cannot connect to the system bus: " + logind::bus_error(r));
     if (s.handlers.on_sleep) {
-        r = sd_bus_match_signal(s.bus, &s.sleep_slot, kLogind, kManagerPath, kManager,
-                                "PrepareForSleep", State::on_sleep, &s);
+        r = sd_bus_match_signal(s.bus, &s.sleep_slot, logind::kService, logind::kManagerPath,
+                                logind::kManager, "PrepareForSleep", State::on_sleep, &s);
         if (r < 0)
-            return Error("cannot watch logind's PrepareForSleep: " + bus_error(r));
+            return Error("cannot watch logind's PrepareForSleep: " + logind::bus_error(r));
         s.inhibitor.take(s.bus);
     }
     if (s.handlers.on_lock) {
         std::string path;
         if (!s.session_id.empty()) {
             char* p = nullptr;
-            r = sd_bus_path_encode(kSessionPrefix, s.session_id.c_str(), &p);
+            r = sd_bus_path_encode(logind::kSessionPrefix, s.session_id.c_str(), &p);
             if (r < 0)
                 return Error("bad session id '" + s.session_id + "'");
             path = p;
             std::free(p);
         }
-        r = sd_bus_match_signal(s.bus, &s.lock_slot, kLogind, path.empty() ? nullptr : path.c_str(),
-                                kSession, "Lock", State::on_lock, &s);
+        r = sd_bus_match_signal(s.bus, &s.lock_slot, logind::kService,
+                                path.empty() ? nullptr : path.c_str(), logind::kSession, "Lock",
+                                State::on_lock, &s);
         if (r < 0)
-            return Error("cannot watch logind's Lock: " + bus_error(r));
+            return Error("cannot watch logind's Lock: " + logind::bus_error(r));
     }
     s.stop.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!s.stop.valid())

@@ -13,26 +13,13 @@
 
 #include "agent/core/log.h"
 #include "agent/workstation/bus_loop.h"
+#include "agent/workstation/logind_names.h"
 #include "agent/workstation/sleep_inhibitor.h"
 #include "pkcs11/agent_protocol/unique_fd.h"
 
 namespace attache::agent {
-namespace {
-
-constexpr const char* kLogind = "org.freedesktop.login1";
-constexpr const char* kManagerPath = "/org/freedesktop/login1";
-constexpr const char* kManager = "org.freedesktop.login1.Manager";
-constexpr const char* kSessionPrefix = "/org/freedesktop/login1/session";
-constexpr const char* kSession = "org.freedesktop.login1.Session";
-constexpr const char* kPropertiesChangedMatch =
-    "type='signal',sender='org.freedesktop.login1',interface='org.freedesktop.DBus.Properties',"
-    "member='PropertiesChanged',path_namespace='/org/freedesktop/login1/session',"
-    "arg0='org.freedesktop.login1.Session'";
-constexpr uint64_t kCallTimeoutUs = 2'000'000;
-
-std::string bus_error(int r) {
-    return std::strerror(r < 0 ? -r : r);
-}
+// Not in the anonymous namespace: State (declared in the header) holds a map of these.
+namespace seat_watch_detail {
 
 // What the watcher keeps of one session.
 struct Session {
@@ -46,6 +33,18 @@ struct Session {
     // The user at the machine (what managed mode serves).
     bool at_seat() const { return !remote && !seat.empty() && klass == "user"; }
 };
+
+}  // namespace seat_watch_detail
+
+namespace {
+
+using seat_watch_detail::Session;
+
+constexpr const char* kPropertiesChangedMatch =
+    "type='signal',sender='org.freedesktop.login1',interface='org.freedesktop.DBus.Properties',"
+    "member='PropertiesChanged',path_namespace='/org/freedesktop/login1/session',"
+    "arg0='org.freedesktop.login1.Session'";
+constexpr uint64_t kCallTimeoutUs = 2'000'000;
 
 // Reads one a{sv} of Session properties into `s`; the names it did not know are skipped.
 int read_properties(sd_bus_message* m, Session& s) {
@@ -88,7 +87,8 @@ int read_properties(sd_bus_message* m, Session& s) {
 
 std::optional<std::string> session_id_of(const char* path) {
     char* id = nullptr;
-    if (path == nullptr || sd_bus_path_decode(path, kSessionPrefix, &id) <= 0 || id == nullptr)
+    if (path == nullptr || sd_bus_path_decode(path, logind::kSessionPrefix, &id) <= 0 ||
+        id == nullptr)
         return std::nullopt;
     std::string out = id;
     std::free(id);
@@ -108,6 +108,8 @@ const char* lock_reason_of(SessionChange change) {
     }
     return "session ended";
 }
+
+using seat_watch_detail::Session;
 
 struct SeatSessionWatcher::State {
     SeatSessionHandlers handlers;
@@ -129,8 +131,8 @@ struct SeatSessionWatcher::State {
         sd_bus_message* reply = nullptr;
         std::optional<Session> out;
         Session s;
-        if (sd_bus_call_method(bus, kLogind, path, "org.freedesktop.DBus.Properties", "GetAll",
-                               &error, &reply, "s", kSession) >= 0 &&
+        if (sd_bus_call_method(bus, logind::kService, path, "org.freedesktop.DBus.Properties",
+                               "GetAll", &error, &reply, "s", logind::kSession) >= 0 &&
             read_properties(reply, s) >= 0) {
             out = s;
         } else {
@@ -162,8 +164,8 @@ struct SeatSessionWatcher::State {
     void list_sessions() {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message* reply = nullptr;
-        if (sd_bus_call_method(bus, kLogind, kManagerPath, kManager, "ListSessions", &error, &reply,
-                               "") < 0) {
+        if (sd_bus_call_method(bus, logind::kService, logind::kManagerPath, logind::kManager,
+                               "ListSessions", &error, &reply, "") < 0) {
             log(LogLevel::debug, std::string("logind: no session list: ") +
                                      (error.message ? error.message : "no reply"));
             sd_bus_error_free(&error);
@@ -225,7 +227,7 @@ struct SeatSessionWatcher::State {
         const auto id = session_id_of(path);
         const char* interface = nullptr;
         if (!id || sd_bus_message_read(m, "s", &interface) < 0 ||
-            std::strcmp(interface, kSession) != 0)
+            std::strcmp(interface, logind::kSession) != 0)
             return 0;
         Session* s = self->find(*id, path);
         if (s == nullptr)
@@ -279,10 +281,11 @@ struct SeatSessionWatcher::State {
     Status match(const char* path, const char* interface, const char* member,
                  sd_bus_message_handler_t handler) {
         sd_bus_slot* slot = nullptr;
-        const int r =
-            sd_bus_match_signal(bus, &slot, kLogind, path, interface, member, handler, this);
+        const int r = sd_bus_match_signal(bus, &slot, logind::kService, path, interface, member,
+                                          handler, this);
         if (r < 0)
-            return Error(std::string("cannot watch logind's ") + member + ": " + bus_error(r));
+            return Error(std::string("cannot watch logind's ") + member + ": " +
+                         logind::bus_error(r));
         slots.push_back(slot);
         return ok();
     }
@@ -302,23 +305,25 @@ Status SeatSessionWatcher::start() {
     int r = sd_bus_open_system(&s.bus);
     if (r < 0) {
         s.bus = nullptr;
-        return Error("cannot connect to the system bus: " + bus_error(r));
+        return Error("cannot connect to the system bus: " + logind::bus_error(r));
     }
     sd_bus_set_method_call_timeout(s.bus, kCallTimeoutUs);
     if (s.handlers.on_session) {
-        ATTACHE_CHECK(s.match(kManagerPath, kManager, "SessionNew", State::on_new));
-        ATTACHE_CHECK(s.match(kManagerPath, kManager, "SessionRemoved", State::on_removed));
-        ATTACHE_CHECK(s.match(nullptr, kSession, "Lock", State::on_lock));
+        ATTACHE_CHECK(s.match(logind::kManagerPath, logind::kManager, "SessionNew", State::on_new));
+        ATTACHE_CHECK(
+            s.match(logind::kManagerPath, logind::kManager, "SessionRemoved", State::on_removed));
+        ATTACHE_CHECK(s.match(nullptr, logind::kSession, "Lock", State::on_lock));
         sd_bus_slot* slot = nullptr;
         r = sd_bus_add_match(s.bus, &slot, kPropertiesChangedMatch, State::on_properties, &s);
         if (r < 0)
-            return Error("cannot watch the sessions' properties: " + bus_error(r));
+            return Error("cannot watch the sessions' properties: " + logind::bus_error(r));
         s.slots.push_back(slot);
         // Subscribed first, listed second: a session that comes meanwhile is not missed.
         s.list_sessions();
     }
     if (s.handlers.on_sleep) {
-        ATTACHE_CHECK(s.match(kManagerPath, kManager, "PrepareForSleep", State::on_sleep));
+        ATTACHE_CHECK(
+            s.match(logind::kManagerPath, logind::kManager, "PrepareForSleep", State::on_sleep));
         s.inhibitor.take(s.bus);
     }
     s.stop.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));

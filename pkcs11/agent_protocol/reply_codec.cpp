@@ -10,7 +10,7 @@ namespace {
 using wire::Reader;
 using wire::Writer;
 
-Error malformed(const char* what) {
+Error malformed_reply(const char* what) {
     return Error(std::string("malformed reply: ") + what);
 }
 
@@ -135,7 +135,7 @@ Result<Reply> decode_body(uint8_t type, Reader& r, uint32_t version) {
         uint32_t code;
         if (!r.u32(code) || !r.u64(m.ckr) || !r.u64(m.token_flags) ||
             !r.text(m.message, kMaxTextSize)) {
-            return malformed("error");
+            return malformed_reply("error");
         }
         if (code < 1 || code > static_cast<uint32_t>(ErrorCode::internal))
             code = 16;
@@ -143,12 +143,12 @@ Result<Reply> decode_body(uint8_t type, Reader& r, uint32_t version) {
         return Reply(std::move(m));
     }
     if ((type & kReplyBit) == 0)
-        return malformed("not a reply");
+        return malformed_reply("not a reply");
     switch (static_cast<MessageType>(type & ~kReplyBit)) {
         case MessageType::hello: {
             HelloReply m;
             if (!r.u32(m.version) || !r.text(m.agent, kMaxTextSize))
-                return malformed("hello");
+                return malformed_reply("hello");
             return Reply(std::move(m));
         }
         case MessageType::status: {
@@ -156,7 +156,7 @@ Result<Reply> decode_body(uint8_t type, Reader& r, uint32_t version) {
             if (!r.text(m.agent, kMaxTextSize) || !r.u32(m.pid) ||
                 !r.text(m.socket, kMaxTextSize) || !r.text(m.ssh_socket, kMaxTextSize) ||
                 !read_list(r, m.tokens, read_token)) {
-                return malformed("status");
+                return malformed_reply("status");
             }
             return Reply(std::move(m));
         }
@@ -164,57 +164,57 @@ Result<Reply> decode_body(uint8_t type, Reader& r, uint32_t version) {
             ListKeysReply m;
             auto read_one = [version](Reader& in, KeyEntry& k) { return read_key(in, k, version); };
             if (!read_list(r, m.keys, read_one))
-                return malformed("list-keys");
+                return malformed_reply("list-keys");
             if (version >= 2 && !read_list(r, m.authorities, read_authority))
-                return malformed("list-keys: authority certificates");
+                return malformed_reply("list-keys: authority certificates");
             return Reply(std::move(m));
         }
         case MessageType::sign: {
             SignReply m;
             if (!r.bytes(m.signature, kMaxMessageSize))
-                return malformed("sign");
+                return malformed_reply("sign");
             return Reply(std::move(m));
         }
         case MessageType::decrypt: {
             DecryptReply m;
             if (!r.bytes(m.plaintext, kMaxMessageSize))
-                return malformed("decrypt");
+                return malformed_reply("decrypt");
             return Reply(std::move(m));
         }
         case MessageType::derive: {
             DeriveReply m;
             if (!r.bytes(m.secret, kMaxMessageSize))
-                return malformed("derive");
+                return malformed_reply("derive");
             return Reply(std::move(m));
         }
         case MessageType::unlock: {
             UnlockReply m;
             if (!r.text(m.token_label, kMaxTextSize) || !r.boolean(m.already_unlocked)) {
-                return malformed("unlock");
+                return malformed_reply("unlock");
             }
             return Reply(std::move(m));
         }
         case MessageType::lock: {
             LockReply m;
             if (!r.u32(m.locked))
-                return malformed("lock");
+                return malformed_reply("lock");
             return Reply(m);
         }
         case MessageType::random: {
             RandomReply m;
             if (!r.bytes(m.data, kMaxRandomSize))
-                return malformed("random");
+                return malformed_reply("random");
             return Reply(std::move(m));
         }
         case MessageType::audit_log: {
             AuditLogReply m;
             if (!read_list(r, m.records, read_audit_record) ||
                 m.records.size() > kMaxAuditRecords || !r.u32(m.omitted))
-                return malformed("audit-log");
+                return malformed_reply("audit-log");
             return Reply(std::move(m));
         }
     }
-    return malformed("unknown reply type");
+    return malformed_reply("unknown reply type");
 }
 
 uint8_t reply_type(const Reply& reply) {
@@ -299,15 +299,15 @@ void encode_body(Writer& w, const Reply& reply, uint32_t version) {
 
 Result<ReplyFrame> decode_reply(std::span<const uint8_t> body, uint32_t version) {
     if (body.size() > kMaxMessageSize)
-        return malformed("too large");
+        return malformed_reply("too large");
     Reader r(body);
     uint8_t type;
     ReplyFrame frame;
     if (!r.u8(type) || !r.u32(frame.id))
-        return malformed("truncated header");
+        return malformed_reply("truncated header");
     ATTACHE_TRY(frame.reply, decode_body(type, r, version));
     if (!r.at_end())
-        return malformed("trailing bytes");
+        return malformed_reply("trailing bytes");
     return frame;
 }
 

@@ -11,7 +11,7 @@ namespace {
 using wire::Reader;
 using wire::Writer;
 
-Error malformed(const char* what) {
+Error malformed_request(const char* what) {
     return Error(std::string("malformed request: ") + what);
 }
 
@@ -48,7 +48,7 @@ Result<std::optional<Secret>> read_pin(Reader& r, const char* what) {
     bool has_pin;
     std::span<const uint8_t> pin;
     if (!r.boolean(has_pin) || !r.string(pin, kMaxPinSize))
-        return malformed(what);
+        return malformed_request(what);
     if (!has_pin) {
         if (!pin.empty())
             return Error(std::string("malformed request: ") + what + ": PIN bytes without a PIN");
@@ -81,7 +81,7 @@ Result<Request> decode_body(MessageType type, Reader& r, uint32_t version) {
         case MessageType::hello: {
             HelloRequest m;
             if (!r.u32(m.min_version) || !r.u32(m.max_version) || !r.text(m.client, kMaxTextSize)) {
-                return malformed("hello");
+                return malformed_request("hello");
             }
             return Request(std::move(m));
         }
@@ -95,10 +95,10 @@ Result<Request> decode_body(MessageType type, Reader& r, uint32_t version) {
             if (!r.text(m.key, kMaxKeyRefSize) || !r.u8(scheme) || !read_hash(r, m.hash) ||
                 !r.boolean(m.prehashed) || !r.u32(m.pss_salt_length) || !r.boolean(m.ecdsa_der) ||
                 !r.bytes(m.data, kMaxMessageSize)) {
-                return malformed("sign");
+                return malformed_request("sign");
             }
             if (scheme < 1 || scheme > static_cast<uint8_t>(SignScheme::eddsa)) {
-                return malformed("sign: unknown scheme");
+                return malformed_request("sign: unknown scheme");
             }
             if (version >= 2) {
                 ATTACHE_TRY(m.context_pin, read_context_pin(r, "sign"));
@@ -111,10 +111,10 @@ Result<Request> decode_body(MessageType type, Reader& r, uint32_t version) {
             uint8_t scheme;
             if (!r.text(m.key, kMaxKeyRefSize) || !r.u8(scheme) || !read_hash(r, m.oaep_hash) ||
                 !r.bytes(m.oaep_label, kMaxMessageSize) || !r.bytes(m.data, kMaxMessageSize)) {
-                return malformed("decrypt");
+                return malformed_request("decrypt");
             }
             if (scheme < 1 || scheme > static_cast<uint8_t>(DecryptScheme::rsa_pkcs1)) {
-                return malformed("decrypt: unknown scheme");
+                return malformed_request("decrypt: unknown scheme");
             }
             if (version >= 2) {
                 ATTACHE_TRY(m.context_pin, read_context_pin(r, "decrypt"));
@@ -125,41 +125,41 @@ Result<Request> decode_body(MessageType type, Reader& r, uint32_t version) {
         case MessageType::derive: {
             DeriveRequest m;
             if (!r.text(m.key, kMaxKeyRefSize) || !r.bytes(m.peer_point, kMaxTextSize)) {
-                return malformed("derive");
+                return malformed_request("derive");
             }
             return Request(std::move(m));
         }
         case MessageType::unlock: {
             UnlockRequest m;
             if (!r.text(m.token, kMaxKeyRefSize) || !r.boolean(m.confirm_final_try))
-                return malformed("unlock");
+                return malformed_request("unlock");
             ATTACHE_TRY(m.pin, read_pin(r, "unlock"));
             return Request(std::move(m));
         }
         case MessageType::lock: {
             LockRequest m;
             if (!r.text(m.token, kMaxKeyRefSize))
-                return malformed("lock");
+                return malformed_request("lock");
             return Request(std::move(m));
         }
         case MessageType::random: {
             RandomRequest m;
             if (!r.u32(m.length))
-                return malformed("random");
+                return malformed_request("random");
             if (m.length > kMaxRandomSize)
-                return malformed("random: too many bytes asked");
+                return malformed_request("random: too many bytes asked");
             return Request(m);
         }
         case MessageType::audit_log: {
             AuditLogRequest m;
             if (!r.u32(m.max_records))
-                return malformed("audit-log");
+                return malformed_request("audit-log");
             if (m.max_records < 1 || m.max_records > kMaxAuditRecords)
-                return malformed("audit-log: the record count is out of range");
+                return malformed_request("audit-log: the record count is out of range");
             return Request(m);
         }
     }
-    return malformed("unknown message type");
+    return malformed_request("unknown message type");
 }
 
 void encode_body(Writer& w, const Request& request, uint32_t version) {
@@ -218,19 +218,19 @@ Result<uint32_t> frame_length(std::span<const uint8_t, 4> prefix) {
 
 Result<RequestFrame> decode_request(std::span<const uint8_t> body, uint32_t version) {
     if (body.size() > kMaxMessageSize)
-        return malformed("too large");
+        return malformed_request("too large");
     Reader r(body);
     uint8_t type;
     RequestFrame frame;
     if (!r.u8(type) || !r.u32(frame.id))
-        return malformed("truncated header");
+        return malformed_request("truncated header");
     if (type < static_cast<uint8_t>(MessageType::hello) ||
         type > static_cast<uint8_t>(MessageType::audit_log)) {
         return Error("unknown request type " + std::to_string(type));
     }
     ATTACHE_TRY(frame.request, decode_body(static_cast<MessageType>(type), r, version));
     if (!r.at_end())
-        return malformed("trailing bytes");
+        return malformed_request("trailing bytes");
     return frame;
 }
 

@@ -329,14 +329,14 @@ std::vector<Mutation> invalid_variants(const Bytes& body, const std::vector<Fiel
                     {left_after_u32 + 1, static_cast<uint32_t>(kMaxListEntries + 1), 0xffffffffu});
                 break;
             case Kind::audit_record_list:
-                add_u32(out, body, f.offset, "record count",
-                        {left_after_u32 + 1, static_cast<uint32_t>(kMaxAuditRecords + 1),
-                         0xffffffffu});
+                add_u32(
+                    out, body, f.offset, "record count",
+                    {left_after_u32 + 1, static_cast<uint32_t>(kMaxAuditRecords + 1), 0xffffffffu});
                 break;
             case Kind::field_count:
-                add_u32(out, body, f.offset, "field count",
-                        {left_after_u32 + 1, static_cast<uint32_t>(kMaxAuditFields + 1),
-                         0xffffffffu});
+                add_u32(
+                    out, body, f.offset, "field count",
+                    {left_after_u32 + 1, static_cast<uint32_t>(kMaxAuditFields + 1), 0xffffffffu});
                 break;
             case Kind::boolean:
                 add_u8(out, body, f.offset, "bool", {2, 0x80, 0xff});

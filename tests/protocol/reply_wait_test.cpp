@@ -8,6 +8,7 @@
 
 #include "pkcs11/agent_protocol/reply_wait.h"
 #include "pkcs11/agent_protocol/unique_fd.h"
+#include "tests/support/socket_pair.h"
 
 namespace attache::stream {
 namespace {
@@ -91,42 +92,33 @@ TEST(LatencyHistory, RemembersTheMostRecentKinds) {
     EXPECT_EQ(h.expected(1), Micros(0)) << "forgotten";
 }
 
-struct Pair {
-    UniqueFd a;
-    UniqueFd b;
-};
-
-Pair socket_pair() {
-    int fds[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
-        ADD_FAILURE() << "socketpair failed";
-    return Pair{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
+using testing::socket_pair;
 
 TEST(WaitUntilDue, NoPredictionMeansTheCallerSleeps) {
     auto p = socket_pair();
-    EXPECT_EQ(wait_until_due(p.a.get(), Micros(0)), Arrival::unpredicted);
-    EXPECT_EQ(wait_until_due(p.a.get(), kLongestPredictedWait + Micros(1)), Arrival::unpredicted);
+    EXPECT_EQ(wait_until_due(p.reader.get(), Micros(0)), Arrival::unpredicted);
+    EXPECT_EQ(wait_until_due(p.reader.get(), kLongestPredictedWait + Micros(1)),
+              Arrival::unpredicted);
 }
 
 TEST(WaitUntilDue, DataAlreadyThereEndsTheWait) {
     auto p = socket_pair();
-    ASSERT_EQ(write(p.b.get(), "x", 1), 1);
-    const Arrival a = wait_until_due(p.a.get(), Micros(1000));
+    ASSERT_EQ(write(p.writer.get(), "x", 1), 1);
+    const Arrival a = wait_until_due(p.reader.get(), Micros(1000));
     EXPECT_TRUE(a == Arrival::early || a == Arrival::due) << static_cast<int>(a);
-    EXPECT_EQ(wait_until_due(p.a.get(), Micros(10)), Arrival::due);
+    EXPECT_EQ(wait_until_due(p.reader.get(), Micros(10)), Arrival::due);
 }
 
 TEST(WaitUntilDue, DataThatNeverComesIsLateAndTheWaitEnds) {
     auto p = socket_pair();
-    const Arrival a = wait_until_due(p.a.get(), Micros(200));
+    const Arrival a = wait_until_due(p.reader.get(), Micros(200));
     EXPECT_TRUE(a == Arrival::late || a == Arrival::contended) << static_cast<int>(a);
 }
 
 TEST(WaitUntilDue, PeerClosingEndsTheWait) {
     auto p = socket_pair();
-    p.b.reset();
-    const Arrival a = wait_until_due(p.a.get(), Micros(1000));
+    p.writer.reset();
+    const Arrival a = wait_until_due(p.reader.get(), Micros(1000));
     EXPECT_TRUE(a == Arrival::early || a == Arrival::due) << static_cast<int>(a);
 }
 

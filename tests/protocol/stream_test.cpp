@@ -15,6 +15,7 @@
 #include "pkcs11/agent_protocol/stream_io.h"
 #include "pkcs11/agent_protocol/unique_fd.h"
 #include "tests/protocol/alloc_watch.h"
+#include "tests/support/socket_pair.h"
 
 namespace attache::stream {
 namespace {
@@ -26,17 +27,7 @@ constexpr int kPatienceMs = 10'000;
 // The frame timeout for tests where the frame never completes.
 constexpr int kShortFrameTimeoutMs = 200;
 
-struct Pair {
-    UniqueFd reader;
-    UniqueFd writer;
-};
-
-Pair socket_pair() {
-    int fds[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
-        ADD_FAILURE() << "socketpair failed";
-    return Pair{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
+using testing::socket_pair;
 
 Bytes prefix(uint32_t len) {
     return Bytes{static_cast<uint8_t>(len >> 24), static_cast<uint8_t>(len >> 16),

@@ -6,12 +6,12 @@
 
 #include <memory>
 
+#include "cli/admin/piv/piv_card.h"
 #include "cli/admin/piv/tlv.h"
 
 namespace attache::cli::admin::piv {
 namespace {
 
-constexpr std::uint8_t kGeneralAuthenticate = 0x87;
 constexpr std::uint8_t kManagementKeyRef = 0x9B;
 
 std::uint8_t alg_byte(ManagementAlg alg) {

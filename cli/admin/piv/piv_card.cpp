@@ -10,7 +10,6 @@ namespace {
 constexpr std::uint8_t kSelect = 0xA4;
 constexpr std::uint8_t kVerify = 0x20;
 constexpr std::uint8_t kGenerate = 0x47;
-constexpr std::uint8_t kGeneralAuthenticate = 0x87;
 constexpr std::uint8_t kGetData = 0xCB;
 constexpr std::uint8_t kPutData = 0xDB;
 constexpr std::uint8_t kPinRef = 0x80;

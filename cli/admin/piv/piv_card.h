@@ -32,6 +32,10 @@ enum class Slot : std::uint8_t {
 
 std::string slot_name(Slot slot);  // "9A"
 
+// GENERAL AUTHENTICATE's instruction byte (SP 800-73-4 part 2, 3.2.4): a key slot's private-key
+// operation here, the management key's challenge-response in management_key.cpp.
+inline constexpr std::uint8_t kGeneralAuthenticate = 0x87;
+
 // The PIV algorithm identifier (SP 800-78-4) of a key type; nullopt for types PIV has not
 // (RSA-4096, Ed25519).
 std::optional<std::uint8_t> piv_algorithm(p11::KeyAlgorithm algorithm);
