@@ -1,10 +1,16 @@
 #include "agent/workstation/bus_loop.h"
 
 #include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <ctime>
+#include <utility>
+
+#include "agent/core/log.h"
 
 namespace attache::agent {
 namespace {
@@ -37,6 +43,25 @@ bool run_bus_loop(sd_bus* bus, int stop_fd) {
             return false;
         if (fds[1].revents & POLLIN)
             return true;
+    }
+}
+
+Status BusLoopThread::start(sd_bus* bus, std::string when_lost) {
+    stop_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!stop_.valid())
+        return Error(std::string("eventfd: ") + std::strerror(errno));
+    thread_ = std::thread([bus, stop_fd = stop_.get(), when_lost = std::move(when_lost)] {
+        if (!run_bus_loop(bus, stop_fd))
+            log_warning(when_lost);
+    });
+    return ok();
+}
+
+void BusLoopThread::stop() {
+    if (thread_.joinable()) {
+        uint64_t one = 1;
+        (void)!write(stop_.get(), &one, sizeof one);
+        thread_.join();
     }
 }
 

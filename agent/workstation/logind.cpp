@@ -1,6 +1,5 @@
 #include "agent/workstation/logind.h"
 
-#include <sys/eventfd.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-login.h>
 #include <unistd.h>
@@ -24,7 +23,6 @@ struct LogindWatcher::State {
     sd_bus_slot* sleep_slot = nullptr;
     sd_bus_slot* lock_slot = nullptr;
     SleepInhibitor inhibitor{"attache-agent", "Log the smartcards out before sleeping"};
-    UniqueFd stop;  // eventfd: stop() wakes the thread
 
     ~State() {
         sd_bus_slot_unref(lock_slot);
@@ -104,23 +102,12 @@ Status LogindWatcher::start() {
         if (r < 0)
             return Error("cannot watch logind's Lock: " + logind::bus_error(r));
     }
-    s.stop.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!s.stop.valid())
-        return Error(std::string("eventfd: ") + std::strerror(errno));
-
-    thread_ = std::thread([&s] {
-        if (!run_bus_loop(s.bus, s.stop.get()))
-            log_warning("lost the system bus: screen lock and suspend no longer lock the tokens");
-    });
-    return ok();
+    return loop_.start(s.bus,
+                       "lost the system bus: screen lock and suspend no longer lock the tokens");
 }
 
 void LogindWatcher::stop() {
-    if (thread_.joinable()) {
-        uint64_t one = 1;
-        (void)!write(state_->stop.get(), &one, sizeof one);
-        thread_.join();
-    }
+    loop_.stop();
 }
 
 }  // namespace attache::agent

@@ -13,8 +13,8 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
+#include "agent/workstation/bus_loop.h"
 #include "pkcs11/agent_protocol/unique_fd.h"
 #include "pkcs11/result.h"
 
@@ -44,7 +44,7 @@ class LogindWatcher {
 
   private:
     std::unique_ptr<State> state_;
-    std::thread thread_;
+    BusLoopThread loop_;  // stopped before state_ goes
 };
 
 }  // namespace attache::agent

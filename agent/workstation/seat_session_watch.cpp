@@ -1,6 +1,5 @@
 #include "agent/workstation/seat_session_watch.h"
 
-#include <sys/eventfd.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
@@ -116,7 +115,6 @@ struct SeatSessionWatcher::State {
     sd_bus* bus = nullptr;
     std::vector<sd_bus_slot*> slots;
     SleepInhibitor inhibitor{"attache-broker", "Lock the holders' smartcards before sleeping"};
-    UniqueFd stop;
     std::map<std::string, Session> sessions;  // by id; the watcher's thread only (after start)
 
     ~State() {
@@ -326,25 +324,14 @@ Status SeatSessionWatcher::start() {
             s.match(logind::kManagerPath, logind::kManager, "PrepareForSleep", State::on_sleep));
         s.inhibitor.take(s.bus);
     }
-    s.stop.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!s.stop.valid())
-        return Error(std::string("eventfd: ") + std::strerror(errno));
     log_info("logind: watching " + std::to_string(s.sessions.size()) + " session(s)");
-    thread_ = std::thread([&s] {
-        if (!run_bus_loop(s.bus, s.stop.get()))
-            log_warning(
-                "lost the system bus: session locks, logouts and sleep no longer lock "
-                "the holders' cards");
-    });
-    return ok();
+    return loop_.start(s.bus,
+                       "lost the system bus: session locks, logouts and sleep no longer lock "
+                       "the holders' cards");
 }
 
 void SeatSessionWatcher::stop() {
-    if (thread_.joinable()) {
-        uint64_t one = 1;
-        (void)!write(state_->stop.get(), &one, sizeof one);
-        thread_.join();
-    }
+    loop_.stop();
 }
 
 }  // namespace attache::agent

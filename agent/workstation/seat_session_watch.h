@@ -21,9 +21,9 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "agent/workstation/bus_loop.h"
 #include "pkcs11/result.h"
 
 namespace attache::agent {
@@ -61,7 +61,7 @@ class SeatSessionWatcher {
 
   private:
     std::unique_ptr<State> state_;
-    std::thread thread_;
+    BusLoopThread loop_;  // stopped before state_ goes
 };
 
 }  // namespace attache::agent

@@ -22,6 +22,8 @@ namespace attache::testing {
 inline constexpr const char* kHolder = "attache-t-holder";
 inline constexpr const char* kOther = "attache-t-other";
 inline constexpr const char* kCardPin = "123456";
+// The environment for `attache unlock --pin-source env:ATTACHE_PIN` with the card's PIN.
+inline const std::map<std::string, std::string> kPin{{"ATTACHE_PIN", kCardPin}};
 
 struct ManagedCard {
     std::string label;

@@ -21,8 +21,6 @@
 namespace attache::testing {
 namespace {
 
-const std::map<std::string, std::string> kPin{{"ATTACHE_PIN", kCardPin}};
-
 protocol::UnlockRequest unlock_request(const std::string& token) {
     protocol::UnlockRequest r;
     r.token = token;

@@ -16,8 +16,6 @@
 namespace attache::testing {
 namespace {
 
-const std::map<std::string, std::string> kPin{{"ATTACHE_PIN", kCardPin}};
-
 StandInSession seat_session(const std::string& id, const std::string& user) {
     StandInSession s;
     s.id = id;

@@ -126,6 +126,14 @@ bool append_property(sd_bus_message* reply, const StandInSession& s, const std::
     return true;
 }
 
+// Sends `reply` (when every step so far, `r`, succeeded) and frees it: the method's return.
+int send_reply(sd_bus_message* reply, int r) {
+    if (r >= 0)
+        r = sd_bus_send(nullptr, reply, nullptr);
+    sd_bus_message_unref(reply);
+    return r < 0 ? r : 1;
+}
+
 constexpr const char* kProperties[] = {"Id",         "User",  "Name", "Remote", "Active",
                                        "LockedHint", "Class", "Type", "Seat"};
 
@@ -302,10 +310,7 @@ int LogindSessionsStandIn::list_sessions(sd_bus_message* m) {
     }
     if (r >= 0)
         r = sd_bus_message_close_container(reply);
-    if (r >= 0)
-        r = sd_bus_send(nullptr, reply, nullptr);
-    sd_bus_message_unref(reply);
-    return r < 0 ? r : 1;
+    return send_reply(reply, r);
 }
 
 int LogindSessionsStandIn::get_all(sd_bus_message* m, const StandInSession& s) {
@@ -325,10 +330,7 @@ int LogindSessionsStandIn::get_all(sd_bus_message* m, const StandInSession& s) {
     }
     if (r >= 0)
         r = sd_bus_message_close_container(reply);
-    if (r >= 0)
-        r = sd_bus_send(nullptr, reply, nullptr);
-    sd_bus_message_unref(reply);
-    return r < 0 ? r : 1;
+    return send_reply(reply, r);
 }
 
 int LogindSessionsStandIn::answer(sd_bus_message* m) {
@@ -378,10 +380,7 @@ int LogindSessionsStandIn::answer(sd_bus_message* m) {
         return sd_bus_reply_method_errorf(m, "org.freedesktop.DBus.Error.UnknownProperty",
                                           "no property %s", name);
     }
-    if (r >= 0)
-        r = sd_bus_send(nullptr, reply, nullptr);
-    sd_bus_message_unref(reply);
-    return r < 0 ? r : 1;
+    return send_reply(reply, r);
 }
 
 }  // namespace attache::testing
