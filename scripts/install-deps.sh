@@ -32,6 +32,9 @@ packages=(
   libtpm2-pkcs11-tools tpm2-tools
   # shells whose syntax `attache-agent -c` and `--fish` print (tests evaluate the output)
   tcsh fish
+  # the Debian package (tests/package): dpkg-shlibdeps for its Depends, a fresh Debian 12
+  # root to install it in
+  dpkg-dev debootstrap
   # fuzzing (libFuzzer)
   clang libclang-rt-14-dev
 )

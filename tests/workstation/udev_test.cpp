@@ -1,6 +1,8 @@
 // udev/69-attache.rules: every line parses, every vendor/product line is well-formed and
 // named, and udevadm itself, run on synthetic USB devices in a private mount namespace, tags
-// readers and listed tokens for the seat's user and asks for the user's agent.
+// readers and listed tokens for the seat's user and asks for the user's agent. With
+// udev/68-attache-managed.rules beside it (managed mode), the same devices reach no seat user:
+// no "uaccess" tag, so neither 73-seat-late.rules nor logind gives anyone an ACL on them.
 
 #include <gtest/gtest.h>
 
@@ -20,6 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const fs::path kRules = fs::path(ATTACHE_SOURCE_DIR) / "udev/69-attache.rules";
+const fs::path kManagedRules = fs::path(ATTACHE_SOURCE_DIR) / "udev/68-attache-managed.rules";
 
 std::vector<std::string> lines_of(const fs::path& p) {
     std::istringstream in(read_file(p));
@@ -111,8 +114,11 @@ fs::path make_usb_device(const fs::path& sys, uint16_t vendor, uint16_t product,
     fs::create_directories(sys / "bus/usb");
     char id[16];
     std::snprintf(id, sizeof id, "%04x/%04x", vendor, product);
-    write_file(dev / "uevent", std::string("DEVTYPE=usb_device\nPRODUCT=") + id +
-                                   "/100\nTYPE=0/0/0\nBUSNUM=001\nDEVNUM=006\n");
+    // With a device node (MAJOR, DEVNAME), as real USB devices have: udev then applies
+    // GROUP/MODE and 73-seat-late.rules asks for the seat user's ACL.
+    write_file(dev / "uevent", std::string("MAJOR=189\nMINOR=5\nDEVNAME=bus/usb/001/006\n"
+                                           "DEVTYPE=usb_device\nPRODUCT=") +
+                                   id + "/100\nTYPE=0/0/0\nBUSNUM=001\nDEVNUM=006\n");
     fs::create_directory_symlink("../../../../bus/usb", dev / "subsystem");
     char hex[8];
     std::snprintf(hex, sizeof hex, "%04x\n", vendor);
@@ -191,25 +197,52 @@ struct UdevResult {
     }
 };
 
-// Runs `udevadm test` on the device with our rules in /etc/udev/rules.d, all inside a private
-// mount namespace so that neither the fake /sys nor udev's database touches the machine.
-UdevResult udevadm_test(uint16_t vendor, uint16_t product, uint8_t interface_class) {
+// Runs `udevadm test` on the device with `rules` in /etc/udev/rules.d, all inside a private
+// mount namespace so that neither the fake /sys, udev's database nor the /dev/char links it
+// makes touch the machine. The
+// namespace's /etc/group has the broker's group `attache` (appended if this machine lacks it),
+// so that GROUP="attache" resolves.
+UdevResult udevadm_test(uint16_t vendor, uint16_t product, uint8_t interface_class,
+                        const std::vector<fs::path>& rules = {kRules}) {
     TempDir dir;
     const fs::path sys = dir / "sys";
     const fs::path dev = make_usb_device(sys, vendor, product, interface_class);
     fs::create_directory(dir / "rules");
-    fs::copy_file(kRules, dir / "rules" / kRules.filename());
+    for (const auto& file : rules)
+        fs::copy_file(file, dir / "rules" / file.filename());
+    std::string groups = read_file("/etc/group");
+    if (groups.find("\nattache:") == std::string::npos && groups.rfind("attache:", 0) != 0)
+        groups += "attache:x:64999:\n";
+    write_file(dir / "group", groups);
     const std::string devpath = "/sys" + dev.string().substr(sys.string().size());
     const std::string script =
         "set -e; mkdir -p /run/udev /etc/udev/rules.d; mount --bind '" + sys.string() +
         "' /sys; mount -t tmpfs none /run/udev; mount --bind '" + (dir / "rules").string() +
-        "' /etc/udev/rules.d; SYSTEMD_DEVICE_VERIFY_SYSFS=0 udevadm test --action=add '" + devpath +
-        "' 2>&1";
+        "' /etc/udev/rules.d; mount --bind '" + (dir / "group").string() +
+        "' /etc/group; mount -t tmpfs none /dev; mknod -m 666 /dev/null c 1 3 || touch /dev/null; "
+        "SYSTEMD_DEVICE_VERIFY_SYSFS=0 udevadm test --action=add '" +
+        devpath + "' 2>&1";
     auto r = run_command({"unshare", "-m", "--propagation", "private", "sh", "-c", script});
     UdevResult out;
     out.ran = r.exit_code == 0 && r.out.find("\nDEVPATH=") != std::string::npos;
     out.output = "\n" + r.out + r.err;
     return out;
+}
+
+UdevResult managed_udevadm_test(uint16_t vendor, uint16_t product, uint8_t interface_class) {
+    return udevadm_test(vendor, product, interface_class, {kManagedRules, kRules});
+}
+
+// udevadm's complaints about a rules file start their line with its path (what a device's
+// rules do starts with the device's name instead).
+bool complains_about(const UdevResult& r, const std::string& rules_file) {
+    return r.output.find("\n/etc/udev/rules.d/" + rules_file + ":") != std::string::npos;
+}
+
+// Whether systemd's 73-seat-late.rules asked for the uaccess builtin (the seat user's ACL).
+bool seat_user_gets_acl(const UdevResult& r) {
+    return r.output.find("73-seat-late.rules") != std::string::npos &&
+           r.output.find("RUN 'uaccess'") != std::string::npos;
 }
 
 class UdevadmTest : public ::testing::Test {
@@ -226,7 +259,7 @@ TEST_F(UdevadmTest, RulesLoadWithoutComplaint) {
     auto r = udevadm_test(0x1050, 0x0030, 0xff);
     ASSERT_TRUE(r.ran) << r.output;
     // udevadm names every rules line it cannot use.
-    EXPECT_EQ(r.output.find("69-attache.rules:"), std::string::npos) << r.output;
+    EXPECT_FALSE(complains_about(r, "69-attache.rules")) << r.output;
 }
 
 TEST_F(UdevadmTest, CcidReaderIsForTheSeatUserAndStartsTheAgent) {
@@ -254,6 +287,72 @@ TEST_F(UdevadmTest, OtherDevicesAreLeftAlone) {
     EXPECT_EQ(r.property("ATTACHE_DEVICE"), "") << r.output;
     EXPECT_EQ(r.property("SYSTEMD_USER_WANTS").find("attache-agent"), std::string::npos)
         << r.output;
+}
+
+TEST_F(UdevadmTest, ManagedRulesLoadWithoutComplaint) {
+    auto r = managed_udevadm_test(0x1050, 0x0030, 0xff);
+    ASSERT_TRUE(r.ran) << r.output;
+    EXPECT_FALSE(complains_about(r, "68-attache-managed.rules")) << r.output;
+    EXPECT_FALSE(complains_about(r, "69-attache.rules")) << r.output;
+}
+
+// The check that the personal rules do give the ACL: without it the managed tests below would
+// pass on a machine whose udev never asks for one.
+TEST_F(UdevadmTest, PersonalRulesGiveTheSeatUserAnAcl) {
+    auto r = udevadm_test(0x072f, 0x90cc, 0x0b);
+    ASSERT_TRUE(r.ran) << r.output;
+    EXPECT_TRUE(seat_user_gets_acl(r)) << r.output;
+}
+
+TEST_F(UdevadmTest, ManagedCcidReaderReachesNoSeatUser) {
+    auto r = managed_udevadm_test(0x072f, 0x90cc, 0x0b);
+    ASSERT_TRUE(r.ran) << r.output;
+    EXPECT_EQ(r.property("ATTACHE_MANAGED_DEVICE"), "1") << r.output;
+    EXPECT_EQ(r.property("TAGS").find(":uaccess:"), std::string::npos) << r.output;
+    EXPECT_FALSE(seat_user_gets_acl(r)) << r.output;
+    EXPECT_EQ(r.property("SYSTEMD_USER_WANTS").find("attache-agent"), std::string::npos)
+        << r.output;
+    // pcscd's start point stays.
+    EXPECT_NE(r.property("SYSTEMD_WANTS").find("smartcard.target"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("68-attache-managed.rules:"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("MODE 0660"), std::string::npos) << r.output;
+}
+
+TEST_F(UdevadmTest, ManagedListedTokenReachesNoSeatUser) {
+    auto r = managed_udevadm_test(0x1050, 0x0030, 0xff);  // YubiHSM 2
+    ASSERT_TRUE(r.ran) << r.output;
+    EXPECT_EQ(r.property("ATTACHE_MANAGED_DEVICE"), "1") << r.output;
+    EXPECT_EQ(r.property("ATTACHE_DEVICE"), "") << r.output;
+    EXPECT_EQ(r.property("TAGS").find(":uaccess:"), std::string::npos) << r.output;
+    EXPECT_FALSE(seat_user_gets_acl(r)) << r.output;
+}
+
+TEST_F(UdevadmTest, ManagedRulesLeaveOtherDevicesAlone) {
+    auto r = managed_udevadm_test(0x1234, 0x5678, 0xff);
+    ASSERT_TRUE(r.ran) << r.output;
+    EXPECT_EQ(r.property("ATTACHE_MANAGED_DEVICE"), "") << r.output;
+    EXPECT_EQ(r.output.find("68-attache-managed.rules:"), std::string::npos) << r.output;
+}
+
+// Every USB token the personal rules list is also taken off the seat by the managed rules.
+TEST(UdevRules, ManagedRulesCoverEveryListedToken) {
+    const std::regex pair(
+        R"re(ATTR\{idVendor\}=="([0-9a-f]{4})", ATTR\{idProduct\}=="([0-9a-f]{4})")re");
+    auto pairs = [&](const fs::path& p) {
+        std::set<std::string> out;
+        for (const auto& line : lines_of(p)) {
+            std::smatch m;
+            if (std::regex_search(line, m, pair))
+                out.insert(m[1].str() + ":" + m[2].str());
+        }
+        return out;
+    };
+    const auto personal = pairs(kRules);
+    const auto managed = pairs(kManagedRules);
+    ASSERT_FALSE(personal.empty());
+    for (const auto& id : personal)
+        EXPECT_TRUE(managed.count(id))
+            << id << " is in 69-attache.rules but not 68-attache-managed.rules";
 }
 
 }  // namespace

@@ -215,7 +215,10 @@ TEST(Units, CmakeInstallLaysOutUnitsSnippetsAndRules) {
           std::string(ATTACHE_INSTALL_ENVIRONMENT_D_DIR) + "/60-attache.conf",
           std::string(ATTACHE_INSTALL_DATADIR) +
               "/attache/environment.d/61-attache-ssh-auth-sock.conf",
-          std::string(ATTACHE_INSTALL_UDEV_RULES_DIR) + "/69-attache.rules"}) {
+          std::string(ATTACHE_INSTALL_UDEV_RULES_DIR) + "/69-attache.rules",
+          std::string(ATTACHE_INSTALL_DATADIR) + "/attache/managed/68-attache-managed.rules",
+          // The agent reads /etc/attache/policy.toml whatever the prefix.
+          std::string("/etc/attache/policy.toml")}) {
         EXPECT_TRUE(fs::exists(root / fs::path(f).relative_path())) << f << "\n" << describe(r);
     }
     EXPECT_FALSE(fs::exists(root / fs::path(ATTACHE_INSTALL_ENVIRONMENT_D_DIR).relative_path() /
