@@ -32,6 +32,9 @@ struct KeyRecord {
     // not known (locked, or no decryption key).
     uint32_t decrypt_support = 0;
     Bytes spki;
+    // Lower-case hex SHA-256 of `spki` (what a card manifest lists), computed once when the key
+    // is scanned; empty without a public key.
+    std::string spki_sha256;
     Bytes certificate;
     std::string certificate_label;   // the certificate object's own CKA_LABEL
     std::shared_ptr<EVP_PKEY> pkey;  // null when no public key could be found

@@ -17,6 +17,8 @@ namespace {
 
 using protocol::KeyType;
 
+constexpr size_t kKeyIdDigits = 16;  // a key id: the first 64 bits of the SPKI's SHA-256
+
 bool key_type_of(EVP_PKEY* pkey, KeyType& out) {
     switch (EVP_PKEY_get_id(pkey)) {
         case EVP_PKEY_RSA:
@@ -43,7 +45,8 @@ bool describe_public_key(KeyRecord& r, std::shared_ptr<EVP_PKEY> pkey) {
     if (!spki)
         return false;
     r.spki = std::move(*spki);
-    r.id = key_id_for(r.spki);
+    r.spki_sha256 = spki_sha256_hex(r.spki);
+    r.id = r.spki_sha256.substr(0, kKeyIdDigits);
     r.pkey = std::move(pkey);
     return true;
 }
@@ -205,10 +208,14 @@ Result<std::set<Bytes>> visible_private_key_ids(const p11::Session& session,
 
 }  // namespace
 
-std::string key_id_for(const Bytes& spki) {
+std::string spki_sha256_hex(const Bytes& spki) {
     uint8_t digest[SHA256_DIGEST_LENGTH];
     SHA256(spki.data(), spki.size(), digest);
-    return hex(digest, 8);
+    return hex(digest, sizeof digest);
+}
+
+std::string key_id_for(const Bytes& spki) {
+    return spki_sha256_hex(spki).substr(0, kKeyIdDigits);
 }
 
 uint32_t certificate_allowed_operations(const Bytes& certificate_der) {

@@ -25,6 +25,8 @@ struct ScanPolicy {
 Result<std::vector<KeyRecord>> scan_keys(const p11::Session& session, const p11::TokenInfo& token,
                                          bool logged_in, const ScanPolicy& policy);
 
+// The lower-case hex SHA-256 of a SubjectPublicKeyInfo (KeyRecord::spki_sha256).
+std::string spki_sha256_hex(const Bytes& spki);
 // The stable key id: the first 16 hex digits of SHA-256 over the SubjectPublicKeyInfo.
 std::string key_id_for(const Bytes& spki);
 

@@ -1,6 +1,5 @@
 #include "agent/managed/manifest_holders.h"
 
-#include <openssl/sha.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -30,18 +29,11 @@ std::string signature_path(const ManifestFiles& files) {
 
 }  // namespace
 
-std::string spki_sha256(const KeyRecord& key) {
-    if (key.spki.empty())
-        return {};
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(key.spki.data(), key.spki.size(), digest);
-    return hex(digest, sizeof digest);
-}
-
 Result<std::shared_ptr<ManifestHolders>> ManifestHolders::load(ManifestFiles files) {
     std::shared_ptr<ManifestHolders> holders(new ManifestHolders(std::move(files)));
     std::lock_guard lock(holders->mutex_);
     holders->stamps_ = holders->stamps();
+    holders->stamped_at_ = std::chrono::steady_clock::now();
     ATTACHE_TRY(holders->current_, holders->read_verified());
     log_info("card manifest " + holders->files_.manifest.string() + ": " +
              std::to_string(holders->current_.cards.size()) + " card(s), sequence " +
@@ -79,6 +71,10 @@ Result<manifest::CardManifest> ManifestHolders::read_verified() const {
 }
 
 void ManifestHolders::reload_if_changed_locked() {
+    const auto at = std::chrono::steady_clock::now();
+    if (at - stamped_at_ < kManifestRecheck)
+        return;
+    stamped_at_ = at;
     const auto now = stamps();
     if (now == stamps_)
         return;
@@ -125,10 +121,11 @@ CardVerdict ManifestHolders::check_card(const Token& token, const std::string& u
     // Once unlocked: every key the manifest lists.
     size_t shown = 0;
     const manifest::ManifestKey* missing = nullptr;
+    const auto keys = token.keys();
     for (const manifest::ManifestKey& k : card->keys) {
         bool found = false;
-        for (const auto& key : token.keys())
-            found = found || spki_sha256(*key) == k.spki_sha256;
+        for (const auto& key : keys)
+            found = found || key->spki_sha256 == k.spki_sha256;
         shown += found ? 1 : 0;
         if (!found && missing == nullptr)
             missing = &k;
@@ -146,7 +143,7 @@ CardVerdict ManifestHolders::check_card(const Token& token, const std::string& u
 bool ManifestHolders::lists_key(const Token& token, const KeyRecord& key) {
     std::lock_guard lock(mutex_);
     const manifest::ManifestCard* card = card_locked(token);
-    return card != nullptr && broken_.empty() && card->lists_key(spki_sha256(key));
+    return card != nullptr && broken_.empty() && card->lists_key(key.spki_sha256);
 }
 
 }  // namespace attache::agent

@@ -3,9 +3,11 @@
 // The card manifest as the broker's CardHolders (agent/core/card_holders.h): which cards it
 // serves, to whom, with which keys. The manifest's signature is verified with the admin's
 // public key before a byte of it is parsed; a manifest that changes on disk is verified and
-// taken at the next request (a card marked lost is refused at once). A manifest that no longer
-// verifies, or is older than the one in use, serves no card at all: the broker fails closed.
+// taken at the first request once kManifestRecheck has passed since the files were last looked
+// at (a card marked lost is refused within that bound). A manifest that no longer verifies, or
+// is older than the one in use, serves no card at all: the broker fails closed.
 
+#include <chrono>
 #include <filesystem>
 #include <mutex>
 #include <string>
@@ -27,6 +29,11 @@ struct FileStamp {
     bool operator==(const FileStamp&) const = default;
 };
 
+// How long the files on disk are taken as unchanged: every request checks the card, and a
+// stat() of both files for each would be most of its cost. Also the longest a card marked lost
+// in a newer manifest is still served.
+inline constexpr std::chrono::milliseconds kManifestRecheck{100};
+
 class ManifestHolders : public CardHolders {
   public:
     // Reads and verifies the manifest; an error stops the broker (no manifest, no cards).
@@ -42,7 +49,8 @@ class ManifestHolders : public CardHolders {
 
     std::pair<FileStamp, FileStamp> stamps() const;
     Result<manifest::CardManifest> read_verified() const;
-    // Requires mutex_. Takes a changed manifest (or marks the set broken).
+    // Requires mutex_. Takes a changed manifest (or marks the set broken); looks at the files
+    // at most once per kManifestRecheck.
     void reload_if_changed_locked();
     const manifest::ManifestCard* card_locked(const Token& token) const;
 
@@ -50,10 +58,8 @@ class ManifestHolders : public CardHolders {
     mutable std::mutex mutex_;
     manifest::CardManifest current_;
     std::pair<FileStamp, FileStamp> stamps_;
+    std::chrono::steady_clock::time_point stamped_at_;  // when stamps_ were last compared
     std::string broken_;  // why no card is served; empty: the manifest is good
 };
-
-// Lower-case hex SHA-256 of a key's SubjectPublicKeyInfo (what the manifest lists).
-std::string spki_sha256(const KeyRecord& key);
 
 }  // namespace attache::agent
