@@ -1,5 +1,6 @@
 #include "agent/core/token.h"
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -232,8 +233,14 @@ Result<UnlockResult> Token::unlock_locked(const Secret* pin, bool confirm_final_
         reply.already_unlocked = true;
         return reply;
     }
+    ATTACHE_CHECK(ensure_reachable_locked());
     // Fresh flags: the retry counter may have moved since the last poll.
     ATTACHE_TRY(p11::TokenInfo info, fetch_info());
+    if (info.serial != serial_ || info.label != label_) {
+        return agent_error(ErrorCode::token_absent,
+                           "the card in the slot of token " + display_name() +
+                               " is another card now; no PIN was sent to it");
+    }
     if (info.user_pin_locked()) {
         return agent_error(ErrorCode::pin_locked,
                            "the PIN of token " + display_name() +
@@ -458,6 +465,25 @@ void Token::end_login_locked() {
     log_error("token " + display_name() + " is still logged in after every session was closed (" +
               (logged_in ? std::string("the session state says so") : logged_in.error().message()) +
               "); nothing is served from it until the card is removed");
+}
+
+Status Token::ensure_reachable_locked() {
+    // The module's own view of its slots, asked now: for OpenSC this reads pcscd's readers
+    // again, which also reconnects it to a pcscd that was restarted since (its slot events can
+    // miss a restart, and until its readers are read again every C_Login fails with
+    // CKR_GENERAL_ERROR, the card never reached).
+    auto slots = module_.slots(/*with_token_only=*/true);
+    if (!slots) {
+        return std::move(slots).error().context("checking that the card " + display_name() +
+                                                " is reachable before sending it the PIN");
+    }
+    if (std::find(slots->begin(), slots->end(), slot_) == slots->end()) {
+        return agent_error(ErrorCode::token_absent,
+                           "the card " + display_name() +
+                               " is not reachable (removed, or its reader went away); no PIN "
+                               "was sent to it");
+    }
+    return ok();
 }
 
 Status Token::end_stale_login_locked() {

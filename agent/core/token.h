@@ -161,6 +161,9 @@ class Token {
     // Ends the token's login; requires control_mutex_. Marks the token unusable when the
     // login outlives every session this process had on it.
     void end_login_locked();
+    // Before a PIN goes to the module: the module lists the token's slot with a token in it,
+    // asked now (not at the last poll). Requires control_mutex_.
+    Status ensure_reachable_locked();
     // A login the agent does not know of (a lock that failed, another user of the module):
     // ended before any C_Login, so that C_Login always checks a PIN. Requires control_mutex_.
     Status end_stale_login_locked();

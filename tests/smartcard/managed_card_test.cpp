@@ -153,18 +153,22 @@ TEST_F(ManagedCard, APcscdRestartKeepsTheCardTheBrokers) {
     must(run_command({env("ATTACHE_SC_STACK"), "restart-pcscd"}), "stack.py restart-pcscd");
     auto listed = list_tokens_as(kHolder);
     EXPECT_EQ(listed.out.find(kSerial), std::string::npos) << describe(listed);
-    // The broker (in pcscd's group) gets the card back by itself and serves the holder; the
-    // loop is for the broker's own reconnection, not a timing bound.
+    // The broker (in pcscd's group) gets the card back by itself and serves the holder. Once
+    // the holder's `status` shows the card present, the first unlock works: no retries, each of
+    // which could cost a PIN try on a real card (the bound ends a broken run only).
     const std::map<std::string, std::string> pin{{"ATTACHE_PIN", kCardPin}};
-    CommandResult unlocked;
-    // Up to about 30 s: a sanitizer build on a loaded machine reconnects slowly (seen failing
-    // at about 10 s once).
+    CommandResult status;
     for (int i = 0; i < 300; ++i) {
-        unlocked = fixture_->cli_as(kHolder, {"unlock", "--pin-source", "env:ATTACHE_PIN"}, pin);
-        if (unlocked.exit_code == 0)
+        status = fixture_->cli_as(kHolder, {"status"});
+        if (status.out.find(kSerial) != std::string::npos &&
+            status.out.find("locked since") != std::string::npos) {
             break;
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+    ASSERT_NE(status.out.find("locked since"), std::string::npos)
+        << describe(status) << fixture_->log();
+    auto unlocked = fixture_->cli_as(kHolder, {"unlock", "--pin-source", "env:ATTACHE_PIN"}, pin);
     EXPECT_EQ(unlocked.exit_code, 0) << describe(unlocked) << fixture_->log();
     // The new pcscd's socket is locked down again: the holder's OpenSC still sees nothing.
     auto after = list_tokens_as(kHolder);
