@@ -29,8 +29,16 @@ class CardHolders {
     virtual ~CardHolders() = default;
     // May the user with this login name use the token?
     virtual CardVerdict check_card(const Token& token, const std::string& user) = 0;
-    // Is the key one the manifest lists for the token's card?
+    // Is the key one the manifest lists for the token's card, to be served?
     virtual bool lists_key(const Token& token, const KeyRecord& key) = 0;
+    // Asked of a locked token before any PIN for it is asked or sent: what the token must prove
+    // first (managed mode: a fresh challenge signed with the card-auth key the manifest lists,
+    // agent/managed/card_auth_challenge.h). Error: the card is not the enrolled one, in words
+    // for the user.
+    virtual Status check_before_pin(Token& token) {
+        (void)token;
+        return ok();
+    }
 };
 
 }  // namespace attache::agent

@@ -672,6 +672,23 @@ Result<Bytes> Token::derive(const KeyRecord& key, const DeriveOperation& request
     });
 }
 
+Result<Bytes> Token::sign_without_login(const Bytes& cka_id, std::span<const uint8_t> digest,
+                                        size_t signature_size) {
+    if (!present_)
+        return absent_error();
+    if (unusable_)
+        return unusable_error();
+    ATTACHE_TRY(auto lease, pool_.acquire());
+    p11::AttributeTemplate find;
+    find.add_ulong(CKA_CLASS, CKO_PRIVATE_KEY).add_bytes(CKA_ID, cka_id);
+    ATTACHE_TRY(auto handles, lease->find(std::move(find)));
+    if (handles.size() != 1)
+        return Error("the token shows " + std::to_string(handles.size()) +
+                     " private keys with CKA_ID " + hex(cka_id) + " before login, not one");
+    return p11::sign(*lease, handles.front(), p11::Mechanism(CKM_ECDSA), digest,
+                     "the card-authentication key", signature_size);
+}
+
 Result<Bytes> Token::random(size_t size) {
     if (!present_)
         return absent_error();

@@ -139,6 +139,12 @@ class Token {
     Result<Bytes> derive(const KeyRecord& key, const DeriveOperation& request,
                          PoolClient client = 0);
     Result<Bytes> random(size_t size);
+    // Managed mode's card-authentication challenge (agent/managed/card_auth_challenge.h): a
+    // CKM_ECDSA signature (r||s) over `digest` by the one private key with CKA_ID `cka_id`
+    // that the token shows without a login (a PIV card's 9E key through OpenSC). Works while
+    // locked, and never logs in: a key hidden until login is an error.
+    Result<Bytes> sign_without_login(const Bytes& cka_id, std::span<const uint8_t> digest,
+                                     size_t signature_size);
 
   private:
     // `client_pin`: a CKA_ALWAYS_AUTHENTICATE key's PIN came with the request.

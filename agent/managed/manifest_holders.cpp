@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "agent/core/log.h"
+#include "agent/managed/card_auth_challenge.h"
 #include "pkcs11/card_manifest/manifest_signature.h"
 
 namespace attache::agent {
@@ -144,6 +145,27 @@ bool ManifestHolders::lists_key(const Token& token, const KeyRecord& key) {
     std::lock_guard lock(mutex_);
     const manifest::ManifestCard* card = card_locked(token);
     return card != nullptr && broken_.empty() && card->lists_key(key.spki_sha256);
+}
+
+Status ManifestHolders::check_before_pin(Token& token) {
+    std::string card_auth;
+    {
+        std::lock_guard lock(mutex_);
+        reload_if_changed_locked();
+        const manifest::ManifestCard* card = card_locked(token);
+        if (card == nullptr || !broken_.empty())
+            return Error("the card " + token.display_name() +
+                         " is not served by the card manifest");
+        if (const manifest::ManifestKey* k = card->card_auth_key())
+            card_auth = k->spki_sha256;
+    }
+    if (card_auth.empty())
+        return ok();
+    // Outside the mutex: the card's signature takes a card round trip.
+    Status s = card_auth_challenge(token, card_auth);
+    if (!s)
+        log_warning(s.error().message());
+    return s;
 }
 
 }  // namespace attache::agent

@@ -40,7 +40,11 @@ class ManifestHolders : public CardHolders {
     static Result<std::shared_ptr<ManifestHolders>> load(ManifestFiles files);
 
     CardVerdict check_card(const Token& token, const std::string& user) override;
+    // The card-auth key is the broker's own check (check_before_pin), never served to a client.
     bool lists_key(const Token& token, const KeyRecord& key) override;
+    // The card-auth challenge (card_auth_challenge.h) when the card's entry lists a card-auth
+    // key; otherwise nothing, as before that role existed.
+    Status check_before_pin(Token& token) override;
 
     uint64_t sequence() const;
 

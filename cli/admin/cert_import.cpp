@@ -96,6 +96,11 @@ void check_chain(X509* cert, const std::vector<X509Ptr>& chain) {
 }
 
 void check_key_usage(X509* cert, const std::string& role, EVP_PKEY* key) {
+    if (role == "card-auth")
+        fail(kCertificateRejected,
+             "the certificate is for the card-authentication key (PIV slot 9E), whose "
+             "self-signed certificate `attache enrol` wrote; it is not replaced. Nothing was "
+             "changed");
     const bool has_ku = (X509_get_extension_flags(cert) & EXFLAG_KUSAGE) != 0;
     const uint32_t ku = X509_get_key_usage(cert);
     if (!has_ku) {
@@ -214,8 +219,7 @@ struct ImportedCertificate {
 Report record_import(Inventory& inventory, const Enrolment& record, X509* cert, const Bytes& der,
                      const ImportedCertificate& imported, const std::string& not_recorded,
                      const std::function<void()>& recorded) {
-    CertificateRecord c{serial_hex(cert), name_string(X509_get_issuer_name(cert)),
-                        time_string(X509_get0_notAfter(cert)), sha256_hex(der)};
+    const CertificateRecord c = certificate_record(cert, der);
     auto state = inventory.record_certificate(record.id, imported.key_id, c, Operator::current(),
                                               time_string(std::time(nullptr)));
     if (!state)

@@ -172,9 +172,13 @@ EnrolPlan make_plan(const EnrolOptions& o) {
         check_mechanisms(token, keys);
     }
 
-    EnrolPlan plan{std::move(token),     card,           std::move(keys),
-                   std::move(piv_slots), management_alg, std::move(subject),
-                   std::move(email)};
+    std::optional<PlannedKey> card_auth;
+    if (card.path == EnrolmentPath::piv)
+        card_auth = card_auth_key(o.holder);
+    EnrolPlan plan{std::move(token),   card,
+                   std::move(keys),    std::move(piv_slots),
+                   management_alg,     std::move(card_auth),
+                   std::move(subject), std::move(email)};
     if (o.init) {
         check_initialisation(plan.token, o.init_request());
         plan.erase = inspect_card(plan.token);
@@ -237,6 +241,17 @@ Report plan_report(const EnrolOptions& o, const EnrolPlan& plan) {
         j["generate"].push_back(std::move(g));
         text += "  generate the " + std::string(role_name(k.role)) + " key '" + k.label + "' (" +
                 std::string(p11::key_algorithm_name(k.algorithm)) + ") " + where + "\n";
+    }
+    if (plan.card_auth) {
+        const PlannedKey& k = *plan.card_auth;
+        j["generate"].push_back({{"role", role_name(k.role)},
+                                 {"label", k.label},
+                                 {"key_type", p11::key_algorithm_name(k.algorithm)},
+                                 {"piv_slot", piv::slot_name(piv::Slot::card_auth)}});
+        text += "  generate the card-auth key '" + k.label + "' (" +
+                std::string(p11::key_algorithm_name(k.algorithm)) +
+                ") in PIV slot 9E and write its self-signed certificate there (used without the "
+                "PIN: the managed broker's check that the card is the enrolled one)\n";
     }
     j["write"] = plan.request_paths;
     if (plan.request_paths.empty())

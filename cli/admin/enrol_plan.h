@@ -70,6 +70,9 @@ struct EnrolPlan {
     // 9D), and the management key's algorithm when given.
     std::vector<piv::Slot> piv_slots;
     std::optional<piv::ManagementAlg> management_alg;
+    // EnrolmentPath::piv: the card-authentication key for slot 9E (key_plan.h), besides `keys`:
+    // no request; enrolment writes its self-signed certificate.
+    std::optional<PlannedKey> card_auth;
     X509NamePtr subject;
     std::optional<std::string> email;
     // --init: what the card holds now, and whether the operator must confirm its erasure.

@@ -24,6 +24,9 @@ struct EnrolledKey {
     std::string spki_sha256;
     std::string csr_path;
     std::optional<std::string> piv_slot;  // "9A": generated through PC/SC
+    // DER; written by enrolment itself (the card-authentication key's self-signed one), so
+    // recorded with the key. Empty: the key waits for its CA's certificate.
+    Bytes certificate{};
 };
 
 // Ends the command after undoing what the run did (never returns).
@@ -37,7 +40,8 @@ void write_requests(std::vector<EnrolledKey>& keys, const EnrolPlan& plan,
                     const std::function<void()>& checkpoint);
 
 // Records the enrolment (state awaiting-certificate; `how` is the event's text) and builds the
-// report. Inventory failures go to `stop`.
+// report. A key with a certificate (the card-auth key) is recorded with it and has no request.
+// Inventory failures go to `stop`.
 Report record_enrolment(const EnrolOptions& o, const EnrolPlan& plan,
                         const std::vector<EnrolledKey>& keys, const std::string& how,
                         bool initialised, const StopFn& stop,

@@ -39,22 +39,6 @@ CREATE TABLE enrolments (
   updated_at         TEXT NOT NULL
 );
 CREATE INDEX enrolments_by_serial ON enrolments (token_serial);
-CREATE TABLE enrolment_keys (
-  enrolment_id     INTEGER NOT NULL REFERENCES enrolments (id),
-  role             TEXT NOT NULL CHECK (role IN ('authentication', 'encryption')),
-  key_id           TEXT NOT NULL,
-  label            TEXT NOT NULL,
-  key_type         TEXT NOT NULL,
-  spki_sha256      TEXT NOT NULL,
-  csr_path         TEXT NOT NULL,
-  cert_serial      TEXT,
-  cert_issuer      TEXT,
-  cert_not_after   TEXT,
-  cert_sha256      TEXT,
-  cert_imported_at TEXT,
-  PRIMARY KEY (enrolment_id, role),
-  UNIQUE (enrolment_id, key_id)
-);
 CREATE TABLE events (
   id            INTEGER PRIMARY KEY AUTOINCREMENT,
   enrolment_id  INTEGER NOT NULL REFERENCES enrolments (id),
@@ -90,6 +74,37 @@ CREATE TRIGGER card_events_no_update BEFORE UPDATE ON card_events
 CREATE TRIGGER card_events_no_delete BEFORE DELETE ON card_events
   BEGIN SELECT RAISE(ABORT, 'inventory events are append-only'); END;
 )sql";
+
+// The keys of each record. Schema 3 added the role card-auth (a PIV card's 9E key); SQLite
+// cannot change a CHECK constraint, so an older table is copied into a new one.
+std::string enrolment_keys_schema(const std::string& table) {
+    return "CREATE TABLE " + table + R"sql( (
+  enrolment_id     INTEGER NOT NULL REFERENCES enrolments (id),
+  role             TEXT NOT NULL CHECK (role IN ('authentication', 'encryption', 'card-auth')),
+  key_id           TEXT NOT NULL,
+  label            TEXT NOT NULL,
+  key_type         TEXT NOT NULL,
+  spki_sha256      TEXT NOT NULL,
+  csr_path         TEXT NOT NULL,
+  cert_serial      TEXT,
+  cert_issuer      TEXT,
+  cert_not_after   TEXT,
+  cert_sha256      TEXT,
+  cert_imported_at TEXT,
+  PRIMARY KEY (enrolment_id, role),
+  UNIQUE (enrolment_id, key_id)
+);
+)sql";
+}
+
+Status migrate_enrolment_keys(Database& db) {
+    ATTACHE_CHECK(db.exec(enrolment_keys_schema("enrolment_keys_v3")));
+    ATTACHE_CHECK(
+        db.exec("INSERT INTO enrolment_keys_v3 SELECT * FROM enrolment_keys;"
+                "DROP TABLE enrolment_keys;"
+                "ALTER TABLE enrolment_keys_v3 RENAME TO enrolment_keys;"));
+    return ok();
+}
 
 constexpr const char* kEnrolmentColumns =
     "id, token_serial, token_model, token_manufacturer, token_label, holder, subject, email, "
@@ -148,6 +163,7 @@ Result<FileShape> inspect(Database& db) {
 Status create_schema(Database& db) {
     ATTACHE_TRY(auto tx, Transaction::begin(db));
     ATTACHE_CHECK(db.exec(kSchema));
+    ATTACHE_CHECK(db.exec(enrolment_keys_schema("enrolment_keys")));
     ATTACHE_CHECK(db.exec(kCardEventsSchema));
     ATTACHE_TRY(auto meta, db.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)"));
     meta.bind(1, std::string("application")).bind(2, std::string(Inventory::kApplication));
@@ -166,6 +182,8 @@ Status migrate(Database& db, long version) {
     ATTACHE_TRY(auto tx, Transaction::begin(db));
     if (version < 2)
         ATTACHE_CHECK(db.exec(kCardEventsSchema));
+    if (version < 3)
+        ATTACHE_CHECK(migrate_enrolment_keys(db));
     ATTACHE_TRY(auto s, db.prepare("UPDATE meta SET value = ?1 WHERE key = 'schema_version'"));
     s.bind(1, std::to_string(Inventory::kSchemaVersion));
     ATTACHE_CHECK(s.run());
@@ -345,16 +363,27 @@ Result<std::int64_t> Inventory::add_enrolment(const Enrolment& e, const Operator
     ATTACHE_CHECK(s.run());
     const std::int64_t id = db_.last_insert_rowid();
     for (const KeyRecord& k : e.keys) {
-        ATTACHE_TRY(auto ks, db_.prepare("INSERT INTO enrolment_keys (enrolment_id, role, key_id, "
-                                         "label, key_type, spki_sha256, csr_path) "
-                                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+        ATTACHE_TRY(auto ks,
+                    db_.prepare("INSERT INTO enrolment_keys (enrolment_id, role, key_id, "
+                                "label, key_type, spki_sha256, csr_path, cert_serial, cert_issuer, "
+                                "cert_not_after, cert_sha256, cert_imported_at) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
+        const std::optional<CertificateRecord>& c = k.certificate;
+        auto field = [&](std::string CertificateRecord::*member) {
+            return c ? std::optional<std::string>((*c).*member) : std::nullopt;
+        };
         ks.bind(1, id)
             .bind(2, k.role)
             .bind(3, k.key_id)
             .bind(4, k.label)
             .bind(5, k.key_type)
             .bind(6, k.spki_sha256)
-            .bind(7, k.csr_path);
+            .bind(7, k.csr_path)
+            .bind(8, field(&CertificateRecord::serial))
+            .bind(9, field(&CertificateRecord::issuer))
+            .bind(10, field(&CertificateRecord::not_after))
+            .bind(11, field(&CertificateRecord::sha256))
+            .bind(12, c ? k.certificate_imported_at : std::nullopt);
         ATTACHE_CHECK(ks.run());
     }
     ATTACHE_CHECK(append_event(id, std::nullopt, state, reason, by, now));

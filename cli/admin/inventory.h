@@ -33,7 +33,7 @@ struct CertificateRecord {
 };
 
 struct KeyRecord {
-    std::string role;    // authentication | encryption
+    std::string role;    // authentication | encryption | card-auth
     std::string key_id;  // CKA_ID, hex
     std::string label;
     std::string key_type;  // ec-p256, rsa-2048, ...
@@ -92,8 +92,9 @@ struct EnrolmentFilter {
 
 class Inventory {
   public:
-    // 1: records, keys, events. 2: card_events. Opening an older file for writing upgrades it.
-    static constexpr int kSchemaVersion = 2;
+    // 1: records, keys, events. 2: card_events. 3: the key role card-auth. Opening an older
+    // file for writing upgrades it.
+    static constexpr int kSchemaVersion = 3;
     static constexpr const char* kApplication = "attache-inventory";
 
     // An existing inventory; read_only opens it so.

@@ -19,10 +19,10 @@ Result<p11::AttributeValues> read_private_key_checks(const p11::Session& session
     return session.read(private_key, kPrivateKeyChecks);
 }
 
-std::vector<std::string> provenance_problems(const p11::AttributeValues& v) {
+std::vector<std::string> provenance_problems(const p11::AttributeValues& v, bool without_login) {
     std::vector<std::string> problems;
     expect(v, CKA_TOKEN, "CKA_TOKEN", true, problems);
-    expect(v, CKA_PRIVATE, "CKA_PRIVATE", true, problems);
+    expect(v, CKA_PRIVATE, "CKA_PRIVATE", !without_login, problems);
     expect(v, CKA_LOCAL, "CKA_LOCAL", true, problems);
     expect(v, CKA_NEVER_EXTRACTABLE, "CKA_NEVER_EXTRACTABLE", true, problems);
     expect(v, CKA_ALWAYS_SENSITIVE, "CKA_ALWAYS_SENSITIVE", true, problems);

@@ -29,7 +29,10 @@ Result<p11::AttributeValues> read_private_key_checks(const p11::Session& session
                                                      CK_OBJECT_HANDLE private_key);
 
 // "CKA_LOCAL is false", "CKA_NEVER_EXTRACTABLE is not reported", ... (empty: all as required).
-std::vector<std::string> provenance_problems(const p11::AttributeValues& values);
+// `without_login`: a key meant to be usable without the PIN (a PIV card's card-auth key, 9E),
+// whose CKA_PRIVATE must then be false.
+std::vector<std::string> provenance_problems(const p11::AttributeValues& values,
+                                             bool without_login = false);
 // Usages other than exactly the intended ones.
 std::vector<std::string> usage_problems(const p11::AttributeValues& values,
                                         const p11::KeyUsage& usage);

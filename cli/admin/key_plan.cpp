@@ -42,7 +42,15 @@ std::string names_of(const std::vector<CK_MECHANISM_TYPE>& mechanisms) {
 }  // namespace
 
 std::string_view role_name(KeyRole role) {
-    return role == KeyRole::authentication ? "authentication" : "encryption";
+    switch (role) {
+        case KeyRole::authentication:
+            return "authentication";
+        case KeyRole::encryption:
+            return "encryption";
+        case KeyRole::card_auth:
+            return "card-auth";
+    }
+    return "authentication";
 }
 
 std::optional<KeyRole> role_from_name(std::string_view name) {
@@ -50,10 +58,14 @@ std::optional<KeyRole> role_from_name(std::string_view name) {
         return KeyRole::authentication;
     if (name == "encryption")
         return KeyRole::encryption;
+    if (name == "card-auth")
+        return KeyRole::card_auth;
     return std::nullopt;
 }
 
 std::string key_label(const std::string& holder, KeyRole role) {
+    if (role == KeyRole::card_auth)
+        return holder + " card authentication";
     return holder + " " + std::string(role_name(role));
 }
 
@@ -82,6 +94,15 @@ Result<std::vector<PlannedKey>> plan_keys(const std::string& holder, p11::KeyAlg
     encryption.usage.derive = !is_rsa(enc);
     encryption.label = key_label(holder, KeyRole::encryption);
     return std::vector<PlannedKey>{auth, encryption};
+}
+
+PlannedKey card_auth_key(const std::string& holder) {
+    PlannedKey key;
+    key.role = KeyRole::card_auth;
+    key.algorithm = p11::KeyAlgorithm::ec_p256;
+    key.usage.sign = true;
+    key.label = key_label(holder, KeyRole::card_auth);
+    return key;
 }
 
 std::vector<MechanismNeed> mechanism_needs(const PlannedKey& key) {

@@ -4,6 +4,9 @@
 //
 //   authentication  "<holder> authentication"  sign only (TLS client auth, S/MIME signatures)
 //   encryption      "<holder> encryption"      RSA: decrypt + sign; EC: derive + sign
+//   card-auth       "<holder> card authentication"  PIV cards only (slot 9E, EC P-256, no
+//                   PIN): the broker's challenge that the card is the enrolled one; its
+//                   self-signed certificate is written by enrolment, no request (card_auth.h)
 //
 // The encryption key carries CKA_SIGN only so that it can sign its own certificate request
 // (PKCS#10 proves possession with a signature). The agent serves each key only for the
@@ -26,7 +29,7 @@
 
 namespace attache::cli::admin {
 
-enum class KeyRole { authentication, encryption };
+enum class KeyRole { authentication, encryption, card_auth };
 
 std::string_view role_name(KeyRole role);
 std::optional<KeyRole> role_from_name(std::string_view name);
@@ -45,6 +48,9 @@ bool is_rsa(p11::KeyAlgorithm algorithm);
 // same type, or EC P-256 for Ed25519). Error for an Ed25519 encryption key.
 Result<std::vector<PlannedKey>> plan_keys(const std::string& holder, p11::KeyAlgorithm key_type,
                                           std::optional<p11::KeyAlgorithm> encryption_type);
+
+// The PIV card-authentication key: EC P-256, sign only, generated in slot 9E.
+PlannedKey card_auth_key(const std::string& holder);
 
 // One mechanism a key needs (any of `mechanisms`, with `flags`, supporting `bits` when set).
 struct MechanismNeed {

@@ -86,4 +86,9 @@ std::string serial_hex(const X509* cert) {
     return out;
 }
 
+CertificateRecord certificate_record(X509* cert, const Bytes& der) {
+    return {serial_hex(cert), name_string(X509_get_issuer_name(cert)),
+            time_string(X509_get0_notAfter(cert)), sha256_hex(der)};
+}
+
 }  // namespace attache::cli::admin

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/admin/inventory.h"
 #include "cli/timestamp.h"
 #include "pkcs11/bytes.h"
 #include "pkcs11/result.h"
@@ -44,5 +45,7 @@ using cli::time_string;
 std::string time_string(const ASN1_TIME* time);
 // Serial number in upper-case hex.
 std::string serial_hex(const X509* cert);
+// What the inventory records of a certificate (`der` is its encoding).
+CertificateRecord certificate_record(X509* cert, const Bytes& der);
 
 }  // namespace attache::cli::admin

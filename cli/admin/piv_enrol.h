@@ -11,8 +11,10 @@
 //   4. GENERATE ASYMMETRIC KEY PAIR in each planned slot (authentication 9A, encryption 9D): the
 //      public key is the one in the card's answer, the proof that the card made the pair just
 //      now (SP 800-73-4 has no key import);
-//   5. one request per key, signed by GENERAL AUTHENTICATE with that slot's key and verified
-//      against the public key from step 4;
+//   4b. the card-authentication key in 9E (EC P-256, used without the PIN: the managed broker's
+//      challenge, docs/threat-model.md), its certificate self-signed by it and written (5FC101);
+//   5. one request per key (9E: none), signed by GENERAL AUTHENTICATE with that slot's key and
+//      verified against the public key from step 4;
 //   6. the inventory record, whose event says how the keys' origin was established.
 // The card is reset when the transaction ends, dropping the PIN's and the management key's
 // status. PIV cannot delete a key: after a failure in steps 4-6 the slots keep the keys this run

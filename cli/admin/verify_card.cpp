@@ -68,7 +68,7 @@ std::vector<std::string> check_key(const p11::Session& session, const KeyRecord&
     if (!values) {
         problems.push_back("its attributes cannot be read: " + values.error().message());
     } else {
-        for (auto& p : provenance_problems(*values))
+        for (auto& p : provenance_problems(*values, recorded.role == "card-auth"))
             problems.push_back(std::move(p));
         if (!piv) {
             for (auto& p : usage_problems(*values, expected_usage(recorded)))

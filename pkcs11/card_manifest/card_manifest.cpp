@@ -9,8 +9,12 @@ using nlohmann::json;
 
 nlohmann::ordered_json card_json(const ManifestCard& card) {
     nlohmann::ordered_json keys = nlohmann::ordered_json::array();
-    for (const auto& k : card.keys)
-        keys.push_back({{"role", k.role}, {"spki_sha256", k.spki_sha256}});
+    for (const auto& k : card.keys) {
+        if (k.role.empty())
+            keys.push_back({{"spki_sha256", k.spki_sha256}});
+        else
+            keys.push_back({{"role", k.role}, {"spki_sha256", k.spki_sha256}});
+    }
     return {{"serial", card.serial}, {"model", card.model}, {"manufacturer", card.manufacturer},
             {"holder", card.holder}, {"state", card.state}, {"keys", std::move(keys)}};
 }
@@ -52,7 +56,10 @@ Result<ManifestCard> parse_card(const json& j, const std::string& where) {
         if (!k.is_object())
             return Error(kwhere + ": not an object");
         ManifestKey key;
-        ATTACHE_TRY(key.role, string_field(k, "role", kwhere));
+        // `role` is optional: a key listed by its public key alone is still the card's.
+        if (k.contains("role")) {
+            ATTACHE_TRY(key.role, string_field(k, "role", kwhere));
+        }
         ATTACHE_TRY(key.spki_sha256, string_field(k, "spki_sha256", kwhere));
         if (!is_hex_sha256(key.spki_sha256))
             return Error(kwhere + ": `spki_sha256` is not 64 lower-case hex digits");
@@ -65,10 +72,18 @@ Result<ManifestCard> parse_card(const json& j, const std::string& where) {
 
 bool ManifestCard::lists_key(std::string_view spki_sha256) const {
     for (const auto& k : keys) {
-        if (k.spki_sha256 == spki_sha256)
+        if (k.spki_sha256 == spki_sha256 && !k.card_auth())
             return true;
     }
     return false;
+}
+
+const ManifestKey* ManifestCard::card_auth_key() const {
+    for (const auto& k : keys) {
+        if (k.card_auth())
+            return &k;
+    }
+    return nullptr;
 }
 
 const ManifestCard* CardManifest::find(std::string_view serial, std::string_view model) const {

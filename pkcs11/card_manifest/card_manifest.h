@@ -19,9 +19,18 @@ namespace attache::manifest {
 
 constexpr std::string_view kFormat = "attache-card-manifest/1";
 
+// The role of a PIV card's card-authentication key (slot 9E): usable without the PIN, so the
+// broker has the card sign a fresh challenge with it before any PIN is sent, and serves it to no
+// client (agent/managed/card_auth_challenge.h).
+constexpr std::string_view kCardAuthRole = "card-auth";
+
 struct ManifestKey {
-    std::string role;         // "authentication" or "encryption"
+    // "authentication", "encryption" or "card-auth"; empty when the manifest gives none (the
+    // field is optional: a key without a role is listed, and never a card-auth key).
+    std::string role;
     std::string spki_sha256;  // lower-case hex SHA-256 of the DER SubjectPublicKeyInfo
+
+    bool card_auth() const { return role == kCardAuthRole; }
 };
 
 struct ManifestCard {
@@ -33,7 +42,11 @@ struct ManifestCard {
     std::vector<ManifestKey> keys;
 
     bool active() const { return state == "active"; }
+    // Whether the manifest lists this key for clients: any of the card's keys but its card-auth
+    // key, which only proves the card to the broker before the PIN.
     bool lists_key(std::string_view spki_sha256) const;
+    // The card-auth key the manifest lists for the card, if any (the first).
+    const ManifestKey* card_auth_key() const;
 };
 
 struct CardManifest {

@@ -94,7 +94,7 @@ void BrokerFixture::start(const std::vector<FixtureKey>& keys,
     broker_ = std::make_unique<agent::Broker>(
         agent::BrokerParts{*tokens_, std::move(policy), audit_,
                            with_prompt ? std::shared_ptr<agent::UserPrompt>(prompt_) : nullptr,
-                           true, agent::proc_start_time});
+                           true, agent::proc_start_time, holders});
 }
 
 std::string BrokerFixture::key_id(const std::string& label) const {

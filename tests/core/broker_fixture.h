@@ -70,6 +70,9 @@ class BrokerFixture {
     // A context for a native client: this process.
     agent::Context context(agent::Channel channel = agent::Channel::native) const;
 
+    // Managed mode's card holders (agent/core/card_holders.h); set before start(). Null: none.
+    std::shared_ptr<agent::CardHolders> holders;
+
     agent::Performed unlock(const std::string& pin);
     agent::Performed sign(const std::string& key, agent::Context context);
 

@@ -92,6 +92,63 @@ TEST(Broker, WithoutADialogALockedTokenRefusesAndNoPinIsTried) {
     EXPECT_EQ(f.audit().last().step, "token");
 }
 
+// Managed mode's holders, serving every card and key, with a card-auth challenge (the real one
+// is agent/managed/card_auth_challenge.cpp, tested on the card stack) that passes or fails.
+class ChallengedHolders : public agent::CardHolders {
+  public:
+    explicit ChallengedHolders(bool card_answers) : card_answers_(card_answers) {}
+    agent::CardVerdict check_card(const agent::Token&, const std::string&) override {
+        return {true, {}, false};
+    }
+    bool lists_key(const agent::Token&, const agent::KeyRecord&) override { return true; }
+    Status check_before_pin(agent::Token& token) override {
+        ++challenges;
+        if (card_answers_)
+            return ok();
+        return Error("card-auth challenge failed: the card " + token.display_name() +
+                     " is not the enrolled one");
+    }
+    int challenges = 0;
+
+  private:
+    bool card_answers_;
+};
+
+TEST(Broker, ACardThatFailsTheChallengeIsNeitherAskedNorSentAPin) {
+    BrokerFixture f;
+    auto holders = std::make_shared<ChallengedHolders>(false);
+    f.holders = holders;
+    f.start(kKeys);
+    f.prompt().answer_pin(SoftHsm::kUserPin);
+    // First use of a key on the locked card: the PIN dialog is not opened.
+    auto p = f.sign(f.key_id("sign"), f.context());
+    ASSERT_FALSE(p.result);
+    EXPECT_EQ(code_of(p), ErrorCode::refused_by_policy);
+    EXPECT_EQ(f.audit().last().step, "card-auth");
+    EXPECT_NE(f.audit().last().reason.find("card-auth challenge failed"), std::string::npos);
+    EXPECT_TRUE(f.prompt().pin_requests.empty());
+    // An unlock with the PIN in the request: refused before the token sees it.
+    auto u = f.unlock(SoftHsm::kUserPin);
+    ASSERT_FALSE(u.result);
+    EXPECT_EQ(code_of(u), ErrorCode::refused_by_policy);
+    EXPECT_EQ(f.audit().last().step, "card-auth");
+    EXPECT_FALSE(f.tokens().tokens().front()->unlocked());
+    EXPECT_EQ(holders->challenges, 2);
+}
+
+TEST(Broker, ACardThatAnswersIsUnlockedAndNotChallengedWhileUnlocked) {
+    BrokerFixture f;
+    auto holders = std::make_shared<ChallengedHolders>(true);
+    f.holders = holders;
+    f.start(kKeys);
+    auto u = f.unlock(SoftHsm::kUserPin);
+    ASSERT_TRUE(u.result) << u.result.error().message();
+    EXPECT_EQ(holders->challenges, 1);
+    auto p = f.sign(f.key_id("sign"), f.context());
+    ASSERT_TRUE(p.result) << p.result.error().message();
+    EXPECT_EQ(holders->challenges, 1);
+}
+
 TEST(Broker, SshSocketSignsOnlySshPayloads) {
     BrokerFixture f;
     f.start(kKeys);

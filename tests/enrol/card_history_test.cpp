@@ -116,8 +116,34 @@ TEST_F(CardHistory, AnInventoryOfSchemaOneIsUpgradedWhenWritten) {
     auto changed =
         pin("change", {"--pin-source", env(kPinVar), "--new-pin-source", env(kNewPinVar)});
     ASSERT_EQ(changed.exit_code, 0) << testing::describe(changed);
-    EXPECT_EQ(sql("SELECT value FROM meta WHERE key = 'schema_version';"), "2\n");
+    EXPECT_EQ(sql("SELECT value FROM meta WHERE key = 'schema_version';"), "3\n");
     EXPECT_EQ(card_events().size(), 1u);
+}
+
+TEST_F(CardHistory, AnInventoryOfSchemaTwoIsUpgradedToTakeCardAuthKeys) {
+    // Schema 2's key table: its CHECK knows no card-auth role.
+    sql("CREATE TABLE k2 AS SELECT * FROM enrolment_keys; DROP TABLE enrolment_keys;"
+        "CREATE TABLE enrolment_keys (enrolment_id INTEGER NOT NULL REFERENCES enrolments (id),"
+        " role TEXT NOT NULL CHECK (role IN ('authentication', 'encryption')),"
+        " key_id TEXT NOT NULL, label TEXT NOT NULL, key_type TEXT NOT NULL,"
+        " spki_sha256 TEXT NOT NULL, csr_path TEXT NOT NULL, cert_serial TEXT, cert_issuer TEXT,"
+        " cert_not_after TEXT, cert_sha256 TEXT, cert_imported_at TEXT,"
+        " PRIMARY KEY (enrolment_id, role), UNIQUE (enrolment_id, key_id));"
+        "INSERT INTO enrolment_keys SELECT * FROM k2; DROP TABLE k2;"
+        "UPDATE meta SET value = '2' WHERE key = 'schema_version';");
+    const std::string keys = sql("SELECT role, key_id, spki_sha256 FROM enrolment_keys;");
+    const std::string card_auth =
+        "INSERT INTO enrolment_keys (enrolment_id, role, key_id, label, key_type, spki_sha256, "
+        "csr_path) VALUES (1, 'card-auth', '04', 'x', 'ec-p256', 'x', '');";
+    auto refused = testing::run_command({"sqlite3", inventory(), card_auth});
+    EXPECT_NE(refused.exit_code, 0) << testing::describe(refused);
+    auto changed =
+        pin("change", {"--pin-source", env(kPinVar), "--new-pin-source", env(kNewPinVar)});
+    ASSERT_EQ(changed.exit_code, 0) << testing::describe(changed);
+    EXPECT_EQ(sql("SELECT value FROM meta WHERE key = 'schema_version';"), "3\n");
+    EXPECT_EQ(sql("SELECT role, key_id, spki_sha256 FROM enrolment_keys;"), keys);
+    sql(card_auth);
+    EXPECT_TRUE(contains(sql("SELECT role FROM enrolment_keys WHERE key_id = '04';"), "card-auth"));
 }
 
 TEST_F(CardHistory, VerifyCardNamesALostCardsRecord) {

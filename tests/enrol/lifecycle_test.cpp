@@ -179,7 +179,7 @@ TEST_F(Enrolled, StatesMoveAsCardManagementAllowsAndKeepTheirHistory) {
     auto exported = attache({"inventory", "export", "--inventory", inventory(), "--json"});
     ASSERT_EQ(exported.exit_code, 0) << testing::describe(exported);
     auto ej = json_of(exported);
-    EXPECT_EQ(ej["schema_version"], 2);
+    EXPECT_EQ(ej["schema_version"], 3);
     EXPECT_EQ(ej["records"][0]["events"].size(), 8u);
 
     // The history is append-only, even for someone with sqlite3.

@@ -220,7 +220,7 @@ TEST_F(BadInput, InventoryOfANewerSchema) {
     const std::string other = add_token("other");
     auto first = enrol(other, "ec-p256");
     ASSERT_EQ(first.exit_code, 0) << testing::describe(first);
-    sql("UPDATE meta SET value = '3' WHERE key = 'schema_version';");
+    sql("UPDATE meta SET value = '4' WHERE key = 'schema_version';");
     before_inventory_ = file_state(inventory());
     fs::remove_all(out_dir());
     fs::create_directory(out_dir());

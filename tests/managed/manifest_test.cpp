@@ -83,6 +83,59 @@ TEST(CardManifest, RefusesWhatItCannotTrust) {
         std::string::npos);
 }
 
+// A manifest as an attache without the card-auth key wrote it, and one whose keys carry no
+// role at all: both parse, and name no card-auth key (the broker then asks no challenge).
+TEST(CardManifest, ManifestsWithoutCardAuthKeysOrRolesStillParse) {
+    const std::string older =
+        R"({"format":"attache-card-manifest/1","issued_at":"2026-12-01T10:00:00Z","sequence":3,"cards":[
+{"serial":"a1","model":"PIV","manufacturer":"piv_II","holder":"alice","state":"active","keys":[{"role":"authentication","spki_sha256":")" +
+        std::string(64, 'a') + R"("},{"role":"encryption","spki_sha256":")" + std::string(64, 'b') +
+        R"("}]}
+]}
+)";
+    auto parsed = manifest::parse(older);
+    ASSERT_TRUE(parsed) << parsed.error().message();
+    ASSERT_EQ(parsed->cards.size(), 1u);
+    EXPECT_EQ(parsed->cards[0].card_auth_key(), nullptr);
+    EXPECT_EQ(parsed->cards[0].keys[0].role, "authentication");
+
+    const std::string roleless =
+        R"({"format":"attache-card-manifest/1","issued_at":"x","sequence":1,"cards":[
+{"serial":"a","model":"m","manufacturer":"x","holder":"h","state":"active","keys":[{"spki_sha256":")" +
+        std::string(64, 'c') + R"("}]}]})";
+    auto plain = manifest::parse(roleless);
+    ASSERT_TRUE(plain) << plain.error().message();
+    EXPECT_TRUE(plain->cards[0].lists_key(std::string(64, 'c')));
+    EXPECT_EQ(plain->cards[0].keys[0].role, "");
+    EXPECT_EQ(plain->cards[0].card_auth_key(), nullptr);
+    // Written again, a key without a role stays without one (no role is invented).
+    EXPECT_EQ(manifest::serialize(*plain).find("role"), std::string::npos);
+
+    // A role that is not a string is still refused.
+    const std::string bad_role =
+        R"({"format":"attache-card-manifest/1","issued_at":"x","sequence":1,"cards":[
+{"serial":"a","model":"m","manufacturer":"x","holder":"h","state":"active","keys":[{"role":7,"spki_sha256":")" +
+        std::string(64, 'c') + R"("}]}]})";
+    auto refused = manifest::parse(bad_role);
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().message().find("`role`"), std::string::npos);
+}
+
+TEST(CardManifest, TheCardAuthKeyRoundTrips) {
+    manifest::CardManifest m = sample();
+    m.cards[0].keys.push_back({"card-auth", std::string(64, 'e')});
+    const std::string text = manifest::serialize(m);
+    EXPECT_NE(text.find(R"({"role":"card-auth","spki_sha256":")" + std::string(64, 'e')),
+              std::string::npos)
+        << text;
+    auto parsed = manifest::parse(text);
+    ASSERT_TRUE(parsed) << parsed.error().message();
+    const manifest::ManifestKey* card_auth = parsed->cards[0].card_auth_key();
+    ASSERT_NE(card_auth, nullptr);
+    EXPECT_EQ(card_auth->spki_sha256, std::string(64, 'e'));
+    EXPECT_EQ(parsed->cards[1].card_auth_key(), nullptr);
+}
+
 TEST(ManifestSignature, VerifiesTheExactBytesWithEd25519AndP256) {
     TempDir dir("attache-manifest");
     for (const char* algorithm : {"ed25519", "p256"}) {
@@ -124,6 +177,34 @@ TEST(ManifestSignature, OpensslVerifiesWhatTheCliSigns) {
                           (dir / "pub.pem").string(), "-rawin", "-in", (dir / "m").string(),
                           "-sigfile", (dir / "m.sig").string()});
     EXPECT_NE(r.out.find("Signature Verified Successfully"), std::string::npos) << describe(r);
+}
+
+TEST(ManifestSignature, AManifestSignedBeforeTheCardAuthRoleStillVerifiesAndParses) {
+    // Signed outside attache (openssl), over bytes as the earlier exporter wrote them: this
+    // build verifies the same bytes and parses them, with no card-auth key.
+    TempDir dir("attache-manifest");
+    const std::string private_pem = key(dir, "ed25519");
+    write_file(dir / "key.pem", private_pem);
+    const std::string older =
+        R"({"format":"attache-card-manifest/1","issued_at":"2026-12-01T10:00:00Z","sequence":3,"cards":[
+{"serial":"a1","model":"PIV","manufacturer":"piv_II","holder":"alice","state":"active","keys":[{"role":"authentication","spki_sha256":")" +
+        std::string(64, 'a') + R"("}]}
+]}
+)";
+    write_file(dir / "m", older);
+    ASSERT_EQ(run_command({"openssl", "pkeyutl", "-sign", "-inkey", (dir / "key.pem").string(),
+                           "-rawin", "-in", (dir / "m").string(), "-out", (dir / "m.sig").string()})
+                  .exit_code,
+              0);
+    auto b64 = run_command({"openssl", "base64", "-A", "-in", (dir / "m.sig").string()});
+    ASSERT_EQ(b64.exit_code, 0) << describe(b64);
+    auto public_pem = manifest::public_key_pem(private_pem);
+    ASSERT_TRUE(public_pem);
+    EXPECT_TRUE(manifest::verify_manifest(older, b64.out, *public_pem));
+    auto parsed = manifest::parse(older);
+    ASSERT_TRUE(parsed) << parsed.error().message();
+    EXPECT_TRUE(parsed->cards[0].lists_key(std::string(64, 'a')));
+    EXPECT_EQ(parsed->cards[0].card_auth_key(), nullptr);
 }
 
 TEST(ManagedConf, ParsesItsTwoKeysAndRefusesOthers) {

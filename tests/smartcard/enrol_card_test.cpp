@@ -11,6 +11,7 @@
 #include "cli/exit_codes.h"
 #include "tests/agent/agent_fixture.h"
 #include "tests/smartcard/card_stack.h"
+#include "tests/smartcard/test_ca.h"
 
 namespace attache::testing {
 namespace {
@@ -64,7 +65,7 @@ class CardEnrolTest : public ::testing::Test {
                                       "--token",
                                       kPivToken,
                                       "--holder",
-                                      "Ada Lovelace",
+                                      holder_,
                                       "--subject",
                                       "CN=Ada Lovelace,O=Test,C=FR",
                                       "--email",
@@ -91,30 +92,11 @@ class CardEnrolTest : public ::testing::Test {
                        secrets(mgmt_key));
     }
 
-    // A test CA (P-256) and a certificate it signs for a request, with the key usage of `role`.
-    std::string ca_pem() const { return (dir_ / "ca.pem").string(); }
-    void make_ca() {
-        auto r =
-            run_command({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                         "ec_paramgen_curve:P-256", "-nodes", "-keyout", (dir_ / "ca.key").string(),
-                         "-subj", "/CN=Attache test CA", "-days", "30", "-out", ca_pem()});
-        ASSERT_EQ(r.exit_code, 0) << describe(r);
-    }
+    // The test CA (test_ca.h), made by make_ca().
+    std::string ca_pem() const { return ca_->pem(); }
+    void make_ca() { ca_.emplace(dir_.path()); }
     std::string issue(const std::string& csr, const std::string& role, bool rsa) {
-        const std::string ext = (dir_ / (role + ".ext")).string();
-        const std::string usage = role == "authentication" ? "digitalSignature"
-                                  : rsa                    ? "keyEncipherment"
-                                                           : "keyAgreement";
-        write_file(
-            ext, "basicConstraints=CA:FALSE\nkeyUsage=critical," + usage + "\nextendedKeyUsage=" +
-                     (role == "authentication" ? "clientAuth,emailProtection" : "emailProtection") +
-                     "\n");
-        const std::string cert = (dir_ / (role + ".pem")).string();
-        auto r = run_command({"openssl", "x509", "-req", "-in", csr, "-CA", ca_pem(), "-CAkey",
-                              (dir_ / "ca.key").string(), "-CAcreateserial", "-days", "10",
-                              "-extfile", ext, "-out", cert});
-        EXPECT_EQ(r.exit_code, 0) << describe(r);
-        return cert;
+        return ca_->issue(csr, role, rsa);
     }
 
     // The card's key slots as its state file has them ("9A", "9D", ...).
@@ -126,8 +108,21 @@ class CardEnrolTest : public ::testing::Test {
         return slots;
     }
 
+    // The enrolment's issued certificates for 9A and 9D, imported: the record becomes active.
+    void import_all(const nlohmann::json& report, const std::string& mgmt_key, bool rsa) {
+        make_ca();
+        for (const auto& key : report["keys"]) {
+            if (key["role"] == "card-auth")
+                continue;
+            auto imported = import(issue(key["csr"], key["role"], rsa), mgmt_key);
+            EXPECT_EQ(imported.exit_code, 0) << describe(imported);
+        }
+    }
+
     TempDir dir_{"attache-card-enrol"};
     CardStack stack_;
+    std::string holder_ = "Ada Lovelace";
+    std::optional<TestCa> ca_;
 };
 
 class CardEnrolVariants : public CardEnrolTest, public ::testing::WithParamInterface<Variant> {};
@@ -149,17 +144,26 @@ TEST_P(CardEnrolVariants, BlankCardEnrolledImportedVerifiedAndUsedByTheAgent) {
     EXPECT_TRUE(contains(log, "management key authenticated (mutual)")) << log;
     EXPECT_TRUE(contains(log, std::string("generated 9A alg ") + v.piv_alg)) << log;
     EXPECT_TRUE(contains(log, std::string("generated 9D alg ") + v.piv_alg)) << log;
-    EXPECT_EQ(card_slots(card), (std::vector<std::string>{"9A", "9D"}));
+    // The card-authentication key: P-256 whatever the key type, its certificate written.
+    EXPECT_TRUE(contains(log, "generated 9E alg 11")) << log;
+    EXPECT_TRUE(contains(log, "PUT DATA 5FC101")) << log;
+    EXPECT_EQ(card_slots(card), (std::vector<std::string>{"9A", "9D", "9E"}));
     EXPECT_TRUE(contains(report["key_origin"].get<std::string>(),
                          "public keys from the card's GENERATE ASYMMETRIC KEY PAIR answers"))
         << r.out;
-    ASSERT_EQ(report["keys"].size(), 2u) << r.out;
+    ASSERT_EQ(report["keys"].size(), 3u) << r.out;
 
     // 2. Each request: signed by the card's key (openssl says "verify OK"), carrying the public
     //    key the card holds in that slot.
     make_ca();
     std::vector<std::string> certs;
     for (const auto& key : report["keys"]) {
+        if (key["role"] == "card-auth") {
+            EXPECT_EQ(key["piv_slot"], "9E") << r.out;
+            EXPECT_EQ(key["key_id"], "04") << r.out;
+            EXPECT_TRUE(key["csr"].is_null()) << r.out;
+            continue;
+        }
         const std::string csr = key["csr"], slot = key["piv_slot"], role = key["role"];
         EXPECT_EQ(key["key_id"], slot == "9A" ? "01" : "03");  // OpenSC's CKA_ID for the slot
         auto verified = run_command({"openssl", "req", "-in", csr, "-verify", "-noout"});
@@ -225,6 +229,91 @@ INSTANTIATE_TEST_SUITE_P(Piv, CardEnrolVariants,
                                          : "rsa2048");
                          });
 
+// 9E: generated, its self-signed certificate on the card (OpenSC shows the key without a
+// login), recorded with the role card-auth and its certificate, and exported to the manifest.
+TEST_F(CardEnrolTest, CardAuthKeyIn9EIsWrittenRecordedAndListedInTheManifest) {
+    const auto card = CardStack::create(dir_, "blank", {"--mgmt-alg", "aes128"});
+    stack_.insert(card);
+    holder_ = "ada";  // the manifest gives a card to a login name
+    auto r = enrol("ec-p256", kDefaultAes128);
+    ASSERT_EQ(r.exit_code, 0) << describe(r) << stack_.card_log();
+    const auto report = nlohmann::json::parse(r.out);
+    nlohmann::json card_auth;
+    for (const auto& key : report["keys"]) {
+        if (key["role"] == "card-auth")
+            card_auth = key;
+    }
+    ASSERT_TRUE(card_auth.is_object()) << r.out;
+    EXPECT_EQ(card_auth["label"], "ada card authentication");
+
+    // The certificate in 5FC101: self-signed by the card's 9E key, digitalSignature only, and
+    // OpenSC reads it without any PIN.
+    const std::string cert = (dir_ / "9e.der").string();
+    auto read = run_command({"pkcs11-tool", "--module", kOpenscModule, "--read-object", "--type",
+                             "cert", "--id", "04", "--output-file", cert});
+    ASSERT_EQ(read.exit_code, 0) << describe(read);
+    auto pub = run_command({"openssl", "x509", "-inform", "DER", "-in", cert, "-pubkey", "-noout"});
+    EXPECT_EQ(pub.out, CardStack::public_key(card, "9E"));
+    auto self = run_command(
+        {"openssl", "x509", "-inform", "DER", "-in", cert, "-out", (dir_ / "9e.pem").string()});
+    ASSERT_EQ(self.exit_code, 0) << describe(self);
+    auto verified = run_command({"openssl", "verify", "-CAfile", (dir_ / "9e.pem").string(),
+                                 "-check_ss_sig", (dir_ / "9e.pem").string()});
+    EXPECT_TRUE(contains(verified.out, ": OK")) << describe(verified);
+    auto text = run_command({"openssl", "x509", "-in", (dir_ / "9e.pem").string(), "-noout", "-ext",
+                             "keyUsage,basicConstraints"});
+    EXPECT_TRUE(contains(text.out, "Digital Signature")) << text.out;
+    EXPECT_TRUE(contains(text.out, "CA:FALSE")) << text.out;
+    auto objects = run_command(
+        {"pkcs11-tool", "--module", kOpenscModule, "--list-objects", "--type", "privkey"});
+    EXPECT_TRUE(contains(objects.out, "ID:         04")) << describe(objects);
+
+    // The inventory: the card-auth key with its certificate; active once 9A and 9D have theirs.
+    auto shown = attache({"inventory", "show", "1", "--inventory", inventory(), "--json"});
+    ASSERT_EQ(shown.exit_code, 0) << describe(shown);
+    const auto record = nlohmann::json::parse(shown.out);
+    bool recorded = false;
+    for (const auto& key : record["keys"]) {
+        if (key["role"] != "card-auth")
+            continue;
+        recorded = true;
+        EXPECT_EQ(key["spki_sha256"], card_auth["spki_sha256"]) << shown.out;
+        EXPECT_FALSE(key["certificate"].is_null()) << shown.out;
+    }
+    EXPECT_TRUE(recorded) << shown.out;
+    import_all(report, kDefaultAes128, false);
+    auto active = attache({"inventory", "show", "1", "--inventory", inventory()});
+    EXPECT_TRUE(contains(active.out, "active")) << active.out;
+    auto checked = attache({"verify-card", "--module", kOpenscModule, "--token", kPivToken,
+                            "--inventory", inventory(), "--pin-source", "env:ATTACHE_TEST_PIN"},
+                           secrets(kDefaultAes128));
+    EXPECT_EQ(checked.exit_code, 0) << describe(checked);
+    // A CA's certificate for the card-auth key is refused: enrolment's stays.
+    const std::string resigned = (dir_ / "9e-by-ca.pem").string();
+    auto by_ca =
+        run_command({"openssl", "x509", "-in", (dir_ / "9e.pem").string(), "-CA", ca_pem(),
+                     "-CAkey", ca_->key(), "-CAcreateserial", "-days", "10", "-out", resigned});
+    ASSERT_EQ(by_ca.exit_code, 0) << describe(by_ca);
+    auto again = import(resigned, kDefaultAes128);
+    EXPECT_NE(again.exit_code, 0) << describe(again);
+    EXPECT_TRUE(contains(again.err, "card-authentication key")) << again.err;
+
+    // The manifest lists the key with its role.
+    auto made = run_command(
+        {"openssl", "genpkey", "-algorithm", "ed25519", "-out", (dir_ / "admin.pem").string()});
+    ASSERT_EQ(made.exit_code, 0) << describe(made);
+    const std::string manifest = (dir_ / "cards.manifest").string();
+    auto exported =
+        attache({"inventory", "export", "--manifest", "--signing-key",
+                 (dir_ / "admin.pem").string(), "--out", manifest, "--inventory", inventory()});
+    ASSERT_EQ(exported.exit_code, 0) << describe(exported);
+    const std::string listed = read_file(manifest);
+    EXPECT_TRUE(contains(listed, R"({"role":"card-auth","spki_sha256":")" +
+                                     card_auth["spki_sha256"].get<std::string>() + "\"}"))
+        << listed;
+    EXPECT_TRUE(contains(listed, R"({"role":"authentication",)")) << listed;
+}
+
 TEST_F(CardEnrolTest, WrongManagementKeyLeavesTheKeySlotsUntouched) {
     const auto card = CardStack::create(dir_, "blank", {"--mgmt-alg", "aes128"});
     stack_.insert(card);
@@ -235,6 +324,8 @@ TEST_F(CardEnrolTest, WrongManagementKeyLeavesTheKeySlotsUntouched) {
     const auto plan = nlohmann::json::parse(dry.out);
     EXPECT_EQ(plan["generate"][0]["piv_slot"], "9A") << dry.out;
     EXPECT_EQ(plan["generate"][1]["piv_slot"], "9D") << dry.out;
+    EXPECT_EQ(plan["generate"][2]["piv_slot"], "9E") << dry.out;
+    EXPECT_EQ(plan["generate"][2]["role"], "card-auth") << dry.out;
     EXPECT_FALSE(contains(stack_.card_log().substr(log_start), "VERIFY")) << stack_.card_log();
     const std::string wrong = "0f0e0d0c0b0a09080706050403020100";
     auto r = enrol("ec-p256", wrong);

@@ -10,10 +10,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "pkcs11/bytes.h"
 #include "tests/managed/managed_fixture.h"
+#include "tests/smartcard/test_ca.h"
 #include "tests/support/temp_dir.h"
 
 namespace attache::testing {
@@ -49,12 +51,16 @@ class ManagedCard : public ::testing::Test {
         access_ = std::filesystem::exists(access) ? read_file(access) : "open\n";
         access_ = access_.substr(0, access_.find('\n'));
         card_ = (fixture_->root() / "keys/card").string();
-        must(run_command(
-                 {env("ATTACHE_SC_CARD"), "create", card_, "--serial", kSerial, "--provisioned"}),
-             "virtpiv-card create");
+        std::vector<std::string> create{env("ATTACHE_SC_CARD"), "create", card_, "--serial",
+                                        kSerial};
+        for (const std::string& option : card_options())
+            create.push_back(option);
+        must(run_command(create), "virtpiv-card create");
         must(run_command({env("ATTACHE_SC_STACK"), "insert", card_}), "stack.py insert");
         inserted_ = true;
     }
+    // virtpiv-card create's options for the test's card.
+    virtual std::vector<std::string> card_options() const { return {"--provisioned"}; }
     void TearDown() override {
         if (fixture_)
             fixture_->stop();
@@ -173,6 +179,157 @@ TEST_F(ManagedCard, APcscdRestartKeepsTheCardTheBrokers) {
     // The new pcscd's socket is locked down again: the holder's OpenSC still sees nothing.
     auto after = list_tokens_as(kHolder);
     EXPECT_EQ(after.out.find(kSerial), std::string::npos) << describe(after);
+}
+
+// A blank card enrolled by `attache enrol` (9A, 9D and the card-auth key 9E), listed in the
+// manifest with the keys and roles the enrolment reported: the broker has 9E sign a challenge
+// before it sends the PIN.
+class ManagedEnrolledCard : public ManagedCard {
+  protected:
+    std::vector<std::string> card_options() const override { return {}; }
+
+    // Enrols the card (as root, straight through pcscd: the enrolment station's part) and
+    // writes the manifest from the enrolment's report.
+    void enrol_and_list() {
+        const auto out = fixture_->root() / "enrol";
+        std::filesystem::create_directories(out);
+        auto r = run_command(
+            {ATTACHE_CLI_PATH,
+             "enrol",
+             "--module",
+             kOpensc,
+             "--token",
+             "pkcs11:manufacturer=piv_II",
+             "--holder",
+             kHolder,
+             "--subject",
+             "CN=Managed Holder",
+             "--key-type",
+             "ec-p256",
+             "--out",
+             out.string(),
+             "--inventory",
+             (out / "inventory.db").string(),
+             "--pin-source",
+             "env:ATTACHE_TEST_PIN",
+             "--management-key-source",
+             "env:ATTACHE_TEST_MK",
+             "--json"},
+            {}, {{"ATTACHE_TEST_PIN", kCardPin}, {"ATTACHE_TEST_MK", kDefaultManagementKey}});
+        ASSERT_EQ(r.exit_code, 0) << describe(r);
+        const auto report = nlohmann::json::parse(r.out);
+        // 9A's and 9D's certificates from a CA: OpenSC shows a PIV key only with one, and the
+        // broker wants every listed key once the card is unlocked.
+        TestCa ca(out);
+        manifest::ManifestCard card{kSerial, "PKCS#15 emulated", "piv_II", kHolder, "active", {}};
+        for (const auto& key : report["keys"]) {
+            card.keys.push_back({key["role"], key["spki_sha256"]});
+            if (key["role"] == "card-auth")
+                continue;
+            auto imported = run_command(
+                {ATTACHE_CLI_PATH, "cert", "import", "--module", kOpensc, "--token",
+                 "pkcs11:manufacturer=piv_II", "--in", ca.issue(key["csr"], key["role"], false),
+                 "--chain", ca.pem(), "--inventory", (out / "inventory.db").string(),
+                 "--pin-source", "env:ATTACHE_TEST_PIN", "--management-key-source",
+                 "env:ATTACHE_TEST_MK"},
+                {}, {{"ATTACHE_TEST_PIN", kCardPin}, {"ATTACHE_TEST_MK", kDefaultManagementKey}});
+            ASSERT_EQ(imported.exit_code, 0) << describe(imported);
+        }
+        ASSERT_EQ(card.keys.size(), 3u) << r.out;
+        ASSERT_NE(card.card_auth_key(), nullptr) << r.out;
+        manifest::CardManifest m;
+        m.cards.push_back(card);
+        fixture_->write_manifest(m);
+    }
+    // The card's own log from here on (one line per security-relevant command).
+    void mark_card_log() { log_start_ = card_log_now().size(); }
+    std::string card_log() const { return card_log_now().substr(log_start_); }
+    std::string pin_state() {
+        auto r = run_command({env("ATTACHE_SC_CARD"), "show", card_});
+        EXPECT_EQ(r.exit_code, 0) << describe(r);
+        return r.out.substr(0, r.out.find(", PUK"));
+    }
+
+  private:
+    std::string card_log_now() const {
+        return read_file(std::filesystem::path(env("ATTACHE_SC_RUN")) / "card-0.log");
+    }
+    size_t log_start_ = 0;
+
+  protected:
+    // virtpiv-card create's default 3DES management key.
+    static constexpr const char* kDefaultManagementKey =
+        "010203040506070801020304050607080102030405060708";
+};
+
+TEST_F(ManagedEnrolledCard, TheEnrolledCardAnswersTheChallengeBeforeThePinIsSent) {
+    enrol_and_list();
+    if (HasFatalFailure())
+        return;
+    start_broker_on_opensc();
+    if (HasFatalFailure())
+        return;
+    mark_card_log();
+    auto unlocked = fixture_->cli_as(kHolder, {"unlock", "--pin-source", "env:ATTACHE_PIN"}, kPin);
+    ASSERT_EQ(unlocked.exit_code, 0) << describe(unlocked) << fixture_->log();
+    // The card signed with 9E (no PIN) first, and only then saw the PIN.
+    const std::string log = card_log();
+    const size_t challenge = log.find("GENERAL AUTHENTICATE 9E");
+    const size_t pin = log.find("VERIFY with a PIN");
+    ASSERT_NE(challenge, std::string::npos) << log;
+    ASSERT_NE(pin, std::string::npos) << log;
+    EXPECT_LT(challenge, pin) << log;
+
+    // The enrolled keys are served; the card-auth key is the broker's alone.
+    auto keys = fixture_->cli_as(kHolder, {"keys", "--json"});
+    ASSERT_EQ(keys.exit_code, 0) << describe(keys);
+    EXPECT_NE(keys.out.find("PIV AUTH key"), std::string::npos) << keys.out;
+    EXPECT_EQ(keys.out.find("CARD AUTH key"), std::string::npos) << keys.out;
+    const auto data = fixture_->root() / "run/data.txt";
+    write_file(data, "signed by the enrolled card");
+    ASSERT_EQ(chmod(data.c_str(), 0644), 0);
+    const auto out = fixture_->writable_dir(kHolder);
+    auto signed_ = fixture_->cli_as(kHolder, {"sign", "--key", "PIV AUTH key", "--in",
+                                              data.string(), "--out", (out / "sig").string()});
+    EXPECT_EQ(signed_.exit_code, 0) << describe(signed_) << fixture_->log();
+}
+
+TEST_F(ManagedEnrolledCard, ACardWhose9EKeyIsNotTheEnrolledOneNeverSeesThePin) {
+    enrol_and_list();
+    if (HasFatalFailure())
+        return;
+    // The same card (serial, label, certificates: every public object the manifest checks)
+    // with a new private key in 9E, as a copy of the card's public objects would be.
+    must(run_command({env("ATTACHE_SC_STACK"), "remove"}), "stack.py remove");
+    inserted_ = false;
+    must(run_command({env("ATTACHE_SC_CARD"), "regenerate", card_, "9E"}), "regenerate 9E");
+    must(run_command({env("ATTACHE_SC_STACK"), "insert", card_}), "stack.py insert");
+    inserted_ = true;
+    start_broker_on_opensc();
+    if (HasFatalFailure())
+        return;
+    const std::string tries_before = pin_state();
+    EXPECT_NE(tries_before.find("PIN tries left 3 of 3"), std::string::npos) << tries_before;
+    mark_card_log();
+
+    // The holder's right PIN, then a wrong one: both refused before the card sees either.
+    for (const char* given : {kCardPin, "999999"}) {
+        auto r = fixture_->cli_as(kHolder, {"unlock", "--pin-source", "env:ATTACHE_PIN"},
+                                  {{"ATTACHE_PIN", given}});
+        EXPECT_NE(r.exit_code, 0) << describe(r);
+        EXPECT_NE(r.err.find("card-auth challenge failed"), std::string::npos) << describe(r);
+        EXPECT_NE(r.err.find("is not the enrolled one"), std::string::npos) << describe(r);
+    }
+    const std::string log = card_log();
+    EXPECT_NE(log.find("GENERAL AUTHENTICATE 9E"), std::string::npos) << log;
+    EXPECT_EQ(log.find("VERIFY with a PIN"), std::string::npos) << log;
+    EXPECT_EQ(pin_state(), tries_before);
+
+    // The audit names the step and the reason.
+    EXPECT_TRUE(fixture_->log_has("card-auth challenge failed")) << fixture_->log();
+    const std::string audit = read_file(fixture_->audit_file());
+    EXPECT_NE(audit.find("stopped_by=card-auth"), std::string::npos) << audit;
+    EXPECT_NE(audit.find("card-auth challenge failed"), std::string::npos) << audit;
 }
 
 }  // namespace

@@ -120,6 +120,13 @@ Performed Broker::key_operation(Operation& operation, const Context& context) {
                   }) &&
         steps.run("confirm",
                   [&] { return confirm_use(chain, parts_.prompt.get(), remembered_); }) &&
+        steps.run("card-auth",
+                  [&] {
+                      // Only where unlock_on_use would ask for the PIN.
+                      return parts_.prompt && parts_.prompt_on_use
+                                 ? check_before_pin(chain, parts_.holders.get())
+                                 : ok();
+                  }) &&
         steps.run("unlock",
                   [&] { return unlock_on_use(chain, parts_.prompt.get(), parts_.prompt_on_use); });
     Performed performed;
@@ -209,7 +216,8 @@ Performed Broker::unlock(UnlockOperation& op, const Context& context) {
               [&] { return resolve_token(chain, parts_.tokens, parts_.holders.get()); }) &&
         steps.run("holder", [&] { return check_holder(chain, parts_.holders.get()); }) &&
         steps.run("client-policy", [&] { return apply_client_policy(chain, *parts_.policy); }) &&
-        steps.run("session", [&] { return check_session(chain, parts_.start_time_of); });
+        steps.run("session", [&] { return check_session(chain, parts_.start_time_of); }) &&
+        steps.run("card-auth", [&] { return check_before_pin(chain, parts_.holders.get()); });
     Performed performed;
     std::string ok_result = "ok";
     if (steps.error) {

@@ -4,8 +4,10 @@
 // protocol) receives becomes Broker::perform(Operation, Context), which runs the chain of
 // steps.h for it and writes one audit record however it ends:
 //   sign / decrypt / derive: resolve_key -> check_holder -> check_key_policy -> check_channel ->
-//       apply_client_policy -> check_session -> confirm_use -> unlock_on_use -> token
-//   unlock: resolve_token -> check_holder -> apply_client_policy -> check_session -> token
+//       apply_client_policy -> check_session -> confirm_use -> check_before_pin ->
+//       unlock_on_use -> token
+//   unlock: resolve_token -> check_holder -> apply_client_policy -> check_session ->
+//       check_before_pin -> token
 //       (the final try confirmed by the user in a dialog, never by a client's flag)
 //   lock:   (resolve_token -> check_holder) -> apply_client_policy -> token(s)
 //   list:   apply_client_policy -> the keys of the present tokens (managed mode: of the

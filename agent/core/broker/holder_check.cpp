@@ -38,4 +38,15 @@ Status check_holder(Chain& chain, CardHolders* holders) {
     return ok();
 }
 
+Status check_before_pin(Chain& chain, CardHolders* holders) {
+    if (holders == nullptr)
+        return ok();
+    Token& token = chain.match.token ? *chain.match.token : *chain.token;
+    if (token.unlocked() || !token.present())
+        return ok();
+    if (Status s = holders->check_before_pin(token); !s)
+        return agent_error(ErrorCode::refused_by_policy, s.error().message());
+    return ok();
+}
+
 }  // namespace attache::agent

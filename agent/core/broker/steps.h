@@ -2,7 +2,8 @@
 
 // The steps of the broker's chain, in the order Broker::perform runs them:
 //   resolve_key -> check_holder -> check_key_policy -> check_channel -> apply_client_policy
-//   -> check_session -> confirm_use -> unlock_on_use -> (the token) -> (the audit record)
+//   -> check_session -> confirm_use -> check_before_pin -> unlock_on_use -> (the token)
+//   -> (the audit record)
 // Each is a function of the chain's state and the parts it needs, testable alone. A step that
 // returns an error stops the chain: the error's code and message go to the client and the audit
 // record names the step.
@@ -30,6 +31,11 @@ Status resolve_token(Chain& chain, const TokenManager& tokens, CardHolders* hold
 // the key. A card served to no one that is unlocked is locked at once. No unlock through
 // ssh.sock (ssh-add -X cannot verify its socket's server).
 Status check_holder(Chain& chain, CardHolders* holders);
+
+// Managed mode, a locked token: what the card must prove before a PIN is asked or sent for it
+// (the card-auth challenge, CardHolders::check_before_pin). Refused: refused_by_policy, with
+// the reason. An unlocked token, or personal mode: nothing to do.
+Status check_before_pin(Chain& chain, CardHolders* holders);
 
 // The key's own limits: served at all (never-extractable, generated on the card ...) and the
 // operation allowed by its usage attributes and its certificate's key usage.
