@@ -1,10 +1,34 @@
 #include "tests/pkcs11/fixture.h"
 
+#include <cstdlib>
 #include <stdexcept>
+#include <string_view>
 
 #include "pkcs11/uri.h"
 
+extern char** environ;
+
 namespace attache::p11::test {
+
+bool helper_backend() {
+    const char* backend = std::getenv("ATTACHE_TEST_MODULE_BACKEND");
+    return backend != nullptr && std::string_view(backend) == "helper";
+}
+
+HelperOptions test_helper_options() {
+    HelperOptions options;
+    options.helper_path = ATTACHE_TEST_MODULE_HELPER;
+    for (char** e = environ; *e != nullptr; ++e)
+        options.environment.emplace_back(*e);
+    options.call_timeout = std::chrono::seconds(60);
+    return options;
+}
+
+Result<Module> load_test_module(const std::string& spec) {
+    if (helper_backend())
+        return Module::start_helper(spec, test_helper_options());
+    return Module::load(spec);
+}
 
 Secret secret(std::string_view text) {
     Secret s;
@@ -23,7 +47,7 @@ KeyPairSpec key_spec(KeyAlgorithm algorithm, KeyUsage usage, std::string label) 
 
 void TokenTest::SetUp() {
     slot_ = hsm_.add_token(kTokenLabel);
-    auto module = Module::load(attache::testing::SoftHsm::module_path());
+    auto module = load_test_module(attache::testing::SoftHsm::module_path());
     ASSERT_TRUE(module) << module.error().message();
     module_.emplace(std::move(*module));
     auto info = module_->token_info(slot_);

@@ -47,6 +47,15 @@ namespace attache::p11::test {
 // A Secret holding `text` (PINs in tests are short; a failure here is a bug in Secret).
 Secret secret(std::string_view text);
 
+// The module backend the tests run on: in-process (Module::load), or a helper process
+// (Module::start_helper) when ATTACHE_TEST_MODULE_BACKEND=helper (the pkcs11_helper_backend
+// ctest entries).
+bool helper_backend();
+// attache-module-helper from this build tree, this process's environment, a 60 s call timeout.
+HelperOptions test_helper_options();
+// Loads `spec` on the backend above.
+Result<Module> load_test_module(const std::string& spec);
+
 // A key-pair spec for session tests: token objects, labelled, default CKA_ID.
 KeyPairSpec key_spec(KeyAlgorithm algorithm, KeyUsage usage, std::string label);
 
@@ -55,8 +64,9 @@ inline constexpr KeyUsage kDecryptOnly{.decrypt = true};
 inline constexpr KeyUsage kDeriveOnly{.derive = true};
 
 // A fresh SoftHSM2 token (label kTokenLabel, the user PIN set) in a private SoftHSM2
-// configuration, the module loaded by path, and a read-write session logged in as the user.
-// Members are destroyed session first, then module (C_Finalize), then the SoftHSM directory.
+// configuration, the module loaded by path (on the backend above), and a read-write session logged
+// in as the user. Members are destroyed session first, then module (C_Finalize), then the SoftHSM
+// directory.
 class TokenTest : public ::testing::Test {
   protected:
     static constexpr const char* kTokenLabel = "attache-test";
