@@ -45,20 +45,28 @@ KeyPairSpec key_spec(KeyAlgorithm algorithm, KeyUsage usage, std::string label) 
     return spec;
 }
 
+Result<Session> open_user_session(const Module& module, CK_SLOT_ID slot) {
+    ATTACHE_TRY(Session session, module.open_session(slot, /*read_write=*/true));
+    Secret pin = secret(attache::testing::SoftHsm::kUserPin);
+    ATTACHE_CHECK(session.login(CKU_USER, &pin));
+    return session;
+}
+
+Result<Module> TokenTest::load_module(const std::string& spec) {
+    return load_test_module(spec);
+}
+
 void TokenTest::SetUp() {
     slot_ = hsm_.add_token(kTokenLabel);
-    auto module = load_test_module(attache::testing::SoftHsm::module_path());
+    auto module = load_module(attache::testing::SoftHsm::module_path());
     ASSERT_TRUE(module) << module.error().message();
     module_.emplace(std::move(*module));
     auto info = module_->token_info(slot_);
     ASSERT_TRUE(info) << info.error().message();
     token_ = *info;
-    auto session = module_->open_session(slot_, /*read_write=*/true);
+    auto session = open_user_session(*module_, slot_);
     ASSERT_TRUE(session) << session.error().message();
     session_.emplace(std::move(*session));
-    Secret pin = secret(attache::testing::SoftHsm::kUserPin);
-    auto login = session_->login(CKU_USER, &pin);
-    ASSERT_TRUE(login) << login.error().message();
 }
 
 void TokenTest::TearDown() {

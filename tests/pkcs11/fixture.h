@@ -56,6 +56,9 @@ HelperOptions test_helper_options();
 // Loads `spec` on the backend above.
 Result<Module> load_test_module(const std::string& spec);
 
+// A read-write session on `slot`, logged in as the user with SoftHsm::kUserPin.
+Result<Session> open_user_session(const Module& module, CK_SLOT_ID slot);
+
 // A key-pair spec for session tests: token objects, labelled, default CKA_ID.
 KeyPairSpec key_spec(KeyAlgorithm algorithm, KeyUsage usage, std::string label);
 
@@ -73,6 +76,8 @@ class TokenTest : public ::testing::Test {
 
     void SetUp() override;
     void TearDown() override;
+    // How SetUp loads the module: load_test_module() unless a fixture says otherwise.
+    virtual Result<Module> load_module(const std::string& spec);
 
     Module& module() { return *module_; }
     Session& session() { return *session_; }

@@ -56,9 +56,11 @@ ReadStatus read_frame(int fd, FrameBuffer& payload) {
 }
 
 void FrameAssembler::feed(const std::uint8_t* data, size_t size) {
-    if (start_ > 0 && start_ == pending_.bytes().size()) {
-        pending_.wipe();
-        pending_.bytes().clear();
+    auto& b = pending_.bytes();
+    if (start_ > 0) {
+        // Drop what was consumed; keep the partial frame at the front.
+        std::memmove(b.data(), b.data() + start_, b.size() - start_);
+        b.resize(b.size() - start_);
         start_ = 0;
     }
     pending_.append(data, size);
