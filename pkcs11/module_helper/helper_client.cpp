@@ -1,28 +1,52 @@
 #include "pkcs11/module_helper/helper_client.h"
 
+#include "pkcs11/module_helper/client/function_tables.h"
+#include "pkcs11/module_helper/client/helper_connection.h"
+
 namespace attache::p11::module_helper {
 
 Result<std::unique_ptr<HelperClient>> HelperClient::start(const std::string& module_path,
-                                                          const HelperOptions&) {
-    return Error("cannot start a helper for " + module_path + ": not built yet");
+                                                          const HelperOptions& options) {
+    if (options.helper_path.empty())
+        return Error("cannot start a helper for " + module_path + ": no helper path given");
+    ATTACHE_TRY(std::shared_ptr<HelperConnection> connection,
+                HelperConnection::start(module_path, options));
+    auto slot = claim_function_table(connection);
+    if (!slot) {
+        connection->close();
+        return Error("cannot start a helper for " + module_path + ": " +
+                     std::to_string(kMaxHelpers) +
+                     " module helpers are running already, the most one process can have");
+    }
+    std::unique_ptr<HelperClient> client(new HelperClient);
+    client->connection_ = std::move(connection);
+    client->table_slot_ = *slot;
+    client->functions_ = function_table(*slot);
+    return client;
 }
 
-HelperClient::~HelperClient() = default;
+HelperClient::~HelperClient() {
+    if (!connection_)
+        return;
+    release_function_table(table_slot_);  // later calls: CKR_DEVICE_ERROR
+    connection_->close();                 // ends running calls, ends and reaps the helper
+}
 
 bool HelperClient::alive() const {
-    return false;
+    return connection_ && connection_->alive();
 }
 
 std::string HelperClient::stop_reason() const {
-    return "not built yet";
+    return connection_ ? connection_->stop_reason() : std::string("no helper");
 }
 
 void HelperClient::on_stop(std::function<void(const std::string& reason)> callback) const {
-    callback(stop_reason());
+    if (connection_)
+        connection_->on_stop(std::move(callback));
 }
 
 pid_t HelperClient::pid() const {
-    return 0;
+    return connection_ ? connection_->pid() : 0;
 }
 
 }  // namespace attache::p11::module_helper

@@ -1,10 +1,34 @@
 #include "tests/pkcs11/fixture.h"
 
+#include <cstdlib>
 #include <stdexcept>
+#include <string_view>
 
 #include "pkcs11/uri.h"
 
+extern char** environ;
+
 namespace attache::p11::test {
+
+bool helper_backend() {
+    const char* backend = std::getenv("ATTACHE_TEST_MODULE_BACKEND");
+    return backend != nullptr && std::string_view(backend) == "helper";
+}
+
+HelperOptions test_helper_options() {
+    HelperOptions options;
+    options.helper_path = ATTACHE_TEST_MODULE_HELPER;
+    for (char** e = environ; *e != nullptr; ++e)
+        options.environment.emplace_back(*e);
+    options.call_timeout = std::chrono::seconds(60);
+    return options;
+}
+
+Result<Module> load_test_module(const std::string& spec) {
+    if (helper_backend())
+        return Module::start_helper(spec, test_helper_options());
+    return Module::load(spec);
+}
 
 Secret secret(std::string_view text) {
     Secret s;
@@ -21,20 +45,28 @@ KeyPairSpec key_spec(KeyAlgorithm algorithm, KeyUsage usage, std::string label) 
     return spec;
 }
 
+Result<Session> open_user_session(const Module& module, CK_SLOT_ID slot) {
+    ATTACHE_TRY(Session session, module.open_session(slot, /*read_write=*/true));
+    Secret pin = secret(attache::testing::SoftHsm::kUserPin);
+    ATTACHE_CHECK(session.login(CKU_USER, &pin));
+    return session;
+}
+
+Result<Module> TokenTest::load_module(const std::string& spec) {
+    return load_test_module(spec);
+}
+
 void TokenTest::SetUp() {
     slot_ = hsm_.add_token(kTokenLabel);
-    auto module = Module::load(attache::testing::SoftHsm::module_path());
+    auto module = load_module(attache::testing::SoftHsm::module_path());
     ASSERT_TRUE(module) << module.error().message();
     module_.emplace(std::move(*module));
     auto info = module_->token_info(slot_);
     ASSERT_TRUE(info) << info.error().message();
     token_ = *info;
-    auto session = module_->open_session(slot_, /*read_write=*/true);
+    auto session = open_user_session(*module_, slot_);
     ASSERT_TRUE(session) << session.error().message();
     session_.emplace(std::move(*session));
-    Secret pin = secret(attache::testing::SoftHsm::kUserPin);
-    auto login = session_->login(CKU_USER, &pin);
-    ASSERT_TRUE(login) << login.error().message();
 }
 
 void TokenTest::TearDown() {

@@ -47,6 +47,18 @@ namespace attache::p11::test {
 // A Secret holding `text` (PINs in tests are short; a failure here is a bug in Secret).
 Secret secret(std::string_view text);
 
+// The module backend the tests run on: in-process (Module::load), or a helper process
+// (Module::start_helper) when ATTACHE_TEST_MODULE_BACKEND=helper (the pkcs11_helper_backend
+// ctest entries).
+bool helper_backend();
+// attache-module-helper from this build tree, this process's environment, a 60 s call timeout.
+HelperOptions test_helper_options();
+// Loads `spec` on the backend above.
+Result<Module> load_test_module(const std::string& spec);
+
+// A read-write session on `slot`, logged in as the user with SoftHsm::kUserPin.
+Result<Session> open_user_session(const Module& module, CK_SLOT_ID slot);
+
 // A key-pair spec for session tests: token objects, labelled, default CKA_ID.
 KeyPairSpec key_spec(KeyAlgorithm algorithm, KeyUsage usage, std::string label);
 
@@ -55,14 +67,17 @@ inline constexpr KeyUsage kDecryptOnly{.decrypt = true};
 inline constexpr KeyUsage kDeriveOnly{.derive = true};
 
 // A fresh SoftHSM2 token (label kTokenLabel, the user PIN set) in a private SoftHSM2
-// configuration, the module loaded by path, and a read-write session logged in as the user.
-// Members are destroyed session first, then module (C_Finalize), then the SoftHSM directory.
+// configuration, the module loaded by path (on the backend above), and a read-write session logged
+// in as the user. Members are destroyed session first, then module (C_Finalize), then the SoftHSM
+// directory.
 class TokenTest : public ::testing::Test {
   protected:
     static constexpr const char* kTokenLabel = "attache-test";
 
     void SetUp() override;
     void TearDown() override;
+    // How SetUp loads the module: load_test_module() unless a fixture says otherwise.
+    virtual Result<Module> load_module(const std::string& spec);
 
     Module& module() { return *module_; }
     Session& session() { return *session_; }

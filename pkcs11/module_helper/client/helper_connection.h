@@ -1,0 +1,90 @@
+#pragma once
+
+// One running helper: its socket, its process (a pidfd), the calls in flight, and the thread
+// that watches all three. Calls from many threads share the socket, each numbered by a call id;
+// the watching thread hands each reply to its caller, kills the helper (SIGKILL) when a timed
+// call overruns the call timeout, and sees the helper stop (socket EOF, pidfd) at once: then
+// every waiting and later call gets no reply (the client answers CKR_DEVICE_ERROR) and the
+// on_stop callbacks run, once, on the watching thread.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pkcs11/module_helper/client/call_channel.h"
+#include "pkcs11/module_helper/client/helper_spawner.h"
+#include "pkcs11/module_helper/helper_options.h"
+#include "pkcs11/result.h"
+
+namespace attache::p11::module_helper {
+
+class HelperConnection final : public CallChannel {
+  public:
+    // Spawns the helper and waits (at most options.call_timeout) for its hello, which carries
+    // the module's C_Initialize result.
+    static Result<std::shared_ptr<HelperConnection>> start(const std::string& module_path,
+                                                           const HelperOptions& options);
+    ~HelperConnection() override;
+    HelperConnection(const HelperConnection&) = delete;
+    HelperConnection& operator=(const HelperConnection&) = delete;
+
+    std::optional<FrameBuffer> round_trip(CallId call, FrameBuffer request,
+                                          CallTiming timing) override;
+
+    bool alive() const;
+    std::string stop_reason() const;
+    // Called once when the helper stops; at once (on this thread) if it already has.
+    void on_stop(std::function<void(const std::string&)> callback);
+    pid_t pid() const { return helper_.pid; }
+
+    // Ends the helper: closes the socket (the helper finalises the module and exits), kills it
+    // if it has not exited after kCloseGrace, reaps it, joins the watcher. No on_stop callback
+    // runs for this. Idempotent.
+    void close();
+
+  private:
+    using Clock = std::chrono::steady_clock;
+    struct Pending {
+        CallId call;
+        bool timed;
+        Clock::time_point deadline;
+        std::optional<FrameBuffer> reply;
+        bool done = false;
+        std::condition_variable cv;
+    };
+
+    HelperConnection(SpawnedHelper helper, std::chrono::milliseconds timeout);
+    void watch();
+    void deliver(FrameBuffer payload);
+    void kill_helper(std::string why);
+    void finish(std::string reason);
+    std::string in_flight_locked() const;
+    void wake_watcher();
+
+    const SpawnedHelper helper_;
+    const std::chrono::milliseconds timeout_;
+    int wake_fd_ = -1;
+
+    mutable std::mutex mutex_;
+    std::map<std::uint32_t, Pending*> pending_;
+    std::uint32_t next_id_ = 1;
+    size_t timed_in_flight_ = 0;
+    bool stopped_ = false;
+    bool closing_ = false;
+    std::string reason_;
+    std::string kill_reason_;  // set when the agent killed the helper, and why
+    std::vector<std::function<void(const std::string&)>> callbacks_;
+
+    std::mutex write_mutex_;
+    std::thread watcher_;
+};
+
+}  // namespace attache::p11::module_helper
