@@ -35,17 +35,14 @@ std::vector<std::string> helper_environment() {
 
 ModuleLaunch::ModuleLaunch(const Config& config)
     : process_(config.module_process),
-      helper_path_(config.module_helper),
+      helper_path_(config.module_helper.empty() ? p11::Module::default_helper_path()
+                                                : config.module_helper),
       environment_(helper_environment()),
       call_timeout_(config.module_call_timeout) {}
 
 Result<p11::Module> ModuleLaunch::operator()(const std::string& spec) const {
-    // TEMPORARY until wt/helper-rpc is merged: p11::Module::start_helper(spec,
-    // {helper_path_, environment_, call_timeout_}).
     if (process_ == ModuleProcess::helper)
-        return Error("module_process = \"helper\" cannot start " + spec +
-                     ": this build has no module helper yet; use module_process = "
-                     "\"in-process\"");
+        return p11::Module::start_helper(spec, {helper_path_, environment_, call_timeout_});
     return p11::Module::load(spec);
 }
 

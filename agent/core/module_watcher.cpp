@@ -6,7 +6,6 @@
 #include <set>
 
 #include "agent/core/agent_error.h"
-#include "agent/core/module_liveness.h"
 #include "pkcs11/forwarding/identity.h"
 
 namespace attache::agent {
@@ -68,9 +67,8 @@ Status ModuleWatcher::load() {
     install(std::move(*module));
     if (has_slot_events_)
         log_(module_->path() + " reports slot events");
-    if (module_helper_pid(*module_) != 0)
-        log_(module_->path() + " runs in helper process " +
-             std::to_string(module_helper_pid(*module_)));
+    if (module_->helper_pid() != 0)
+        log_(module_->path() + " runs in helper process " + std::to_string(module_->helper_pid()));
     return ok();
 }
 
@@ -86,7 +84,7 @@ void ModuleWatcher::install(p11::Module module) {
                            kBlockingEventsManufacturer;
     auto events = std::make_shared<SlotEvents>();
     // From a helper's thread, once: the watcher looks at once (never a module call here).
-    module_on_stop(module, [events](const std::string&) { events->notify(); });
+    module.on_stop([events](const std::string&) { events->notify(); });
     {
         std::lock_guard lock(mutex_);
         if (events_)
@@ -129,7 +127,7 @@ void ModuleWatcher::run() {
     start_waiter();
     auto next_poll = std::chrono::steady_clock::now() + full_poll_interval();
     for (;;) {
-        if (!module_alive(*module_)) {
+        if (!module_->alive()) {
             if (!handle_stop())
                 return;
             next_poll = std::chrono::steady_clock::now() + full_poll_interval();
@@ -144,7 +142,7 @@ void ModuleWatcher::run() {
         const SlotEvents::Wake wake = events_->wait_until(deadline);
         if (wake == SlotEvents::Wake::stopping)
             return;
-        if (!module_alive(*module_))
+        if (!module_->alive())
             continue;
         if (wake == SlotEvents::Wake::event || std::chrono::steady_clock::now() >= next_poll) {
             poll_module();
@@ -177,7 +175,7 @@ void ModuleWatcher::poll_module() {
     const p11::Module& module = *module_;
     auto slots = module.slots(/*with_token_only=*/true);
     if (!slots) {
-        if (module_alive(module))
+        if (module.alive())
             log_("cannot list the slots of " + module.path() + ": " + slots.error().message());
         return;  // a module that stopped: the thread sees it next
     }
@@ -217,7 +215,7 @@ void ModuleWatcher::poll_module() {
             log_("cannot list the keys of token " + token->display_name() + ": " +
                  s.error().message());
         }
-        if (!module_alive(module))
+        if (!module.alive())
             return;  // stopped while the keys were read: found again after the restart
         // A card coming back replaces its absent entry, and says why it is locked.
         const std::string went = tokens_.add(index_, token);
@@ -227,7 +225,7 @@ void ModuleWatcher::poll_module() {
             token->set_lock_reason("card removed");
         log_("token " + token->display_name() + " is present, locked");
     }
-    if (!module_alive(module))
+    if (!module.alive())
         return;  // the slots it did not list were not removed: the module stopped
     for (const auto& t : tokens_.present_of(index_)) {
         if (!seen.count(t->slot()) && t->removed())
@@ -236,7 +234,7 @@ void ModuleWatcher::poll_module() {
 }
 
 bool ModuleWatcher::handle_stop() {
-    std::string reason = module_stop_reason(*module_);
+    std::string reason = module_->stop_reason();
     if (reason.empty())
         reason = "it stopped";
     for (const auto& t : tokens_.present_of(index_)) {
@@ -254,8 +252,8 @@ bool ModuleWatcher::handle_stop() {
             install(std::move(*module));
             start_waiter();
             log_("module " + path_ + " started again" +
-                 (module_helper_pid(*module_) != 0
-                      ? " (helper process " + std::to_string(module_helper_pid(*module_)) + ")"
+                 (module_->helper_pid() != 0
+                      ? " (helper process " + std::to_string(module_->helper_pid()) + ")"
                       : std::string()) +
                  "; its cards are found again, locked");
             poll_module();

@@ -7,7 +7,6 @@
 #include "agent/core/authority_scan.h"
 #include "agent/core/decrypt_support.h"
 #include "agent/core/log.h"
-#include "agent/core/module_liveness.h"
 #include "agent/core/operation_plan.h"
 #include "pkcs11/operations.h"
 #include "pkcs11/uri.h"
@@ -539,7 +538,7 @@ Error Token::absent_error() const {
 }
 
 Error Token::stopped_during_operation() {
-    const std::string reason = module_stop_reason(module_);
+    const std::string reason = module_.stop_reason();
     if (module_stopped(reason.empty() ? std::string("it stopped") : reason))
         log_warning("token " + display_name() +
                     ": the card's module stopped during an operation (" + reason + ")");
@@ -567,7 +566,7 @@ Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, PoolClient cl
     ATTACHE_TRY(auto lease, pool_.acquire(client));
     Result<Bytes> r = fn(*lease);
     last_used_ns_ = now_ns();
-    if (!r && !module_alive(module_)) {
+    if (!r && !module_.alive()) {
         lease.discard();
         return stopped_during_operation();
     }
