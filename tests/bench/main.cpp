@@ -116,7 +116,6 @@ Result<Options> parse_options(int argc, char** argv) {
             o.seconds = 0.4;
             o.reps = 1;
             o.isolation_reps = 1;
-            o.fairness_reps = 3;
             o.startup_samples = 3;
             o.cli_samples = 5;
         } else if (a == "--smoke") {
@@ -144,7 +143,7 @@ Result<Options> parse_options(int argc, char** argv) {
             ATTACHE_TRY(std::string v, value());
             o.reps = std::atoi(v.c_str());
             o.isolation_reps = o.reps;
-            o.fairness_reps = std::max(o.reps, 3);
+            o.fairness_reps = std::max(o.reps, 5);
             if (o.reps < 1 || o.reps > 100)
                 return Error("--reps must be between 1 and 100");
         } else if (a == "--clients") {
