@@ -95,8 +95,11 @@ void AgentFixture::start(const AgentOptions& options) {
             options.before_start(*fault_);
     }
     const auto config = dir_ / "agent.toml";
-    write_file(config, "modules = [\"" + module +
-                           "\"]\npoll_interval_ms = " + std::to_string(options.poll_interval_ms) +
+    std::string modules = "\"" + module + "\"";
+    for (const auto& m : options.more_modules)
+        modules += ", \"" + m + "\"";
+    write_file(config, "modules = [" + modules +
+                           "]\npoll_interval_ms = " + std::to_string(options.poll_interval_ms) +
                            workers_line(options.workers_per_token) + "\npinentry = \"" +
                            options.pinentry + "\"\n" + options.extra_config + "\n");
     write_test_admin_config(dir_.path(), options.policy.value_or(kTestPolicy),

@@ -39,7 +39,8 @@ std::vector<TestKey> default_keys();
 struct AgentOptions {
     bool fault_token = false;  // load the fault-injecting module instead of SoftHSM2
     std::string module;        // load this module instead (OpenSC on a real reader); empty: none
-    std::string extra_config;  // appended to the agent's TOML file
+    std::vector<std::string> more_modules;  // configured after the first one
+    std::string extra_config;               // appended to the agent's TOML file
     std::string admin_config;  // the administrator's file (--admin-config); empty: none
     // The admin's policy.toml. nullopt: kTestPolicy (the test's own process is allowed
     // everything but forwarded SSH); empty: none, so the built-in default applies.

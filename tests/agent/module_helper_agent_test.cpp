@@ -81,5 +81,42 @@ TEST_F(AgentModuleHelperTest, CrashInSignCostsTheCardUntilRestartAndUnlock) {
     EXPECT_TRUE(std::holds_alternative<protocol::SignReply>(*again)) << agent_.log();
 }
 
+// Two modules, each in its helper: the fault token (showing alice only) and SoftHSM2 itself
+// (alice and bob). The fault token's helper crashing in C_GetSlotList (its watcher's poll)
+// costs its own card; bob, on the other module, keeps signing throughout.
+TEST(AgentModuleHelpers, CrashOfOneModuleLeavesAnotherModulesCardSigning) {
+    AgentFixture agent;
+    agent.add_token("alice", {{p11::KeyAlgorithm::ec_p256, "ec-alice", {.sign = true}}});
+    const CK_SLOT_ID bob =
+        agent.add_token("bob", {{p11::KeyAlgorithm::ec_p256, "ec-bob", {.sign = true}}});
+    AgentOptions options;
+    options.fault_token = true;
+    options.more_modules = {SoftHsm::module_path()};
+    options.before_start = [bob](faulttoken::FaultControl& fault) { fault.set_absent(bob); };
+    options.extra_config = std::string("module_process = \"helper\"\nmodule_helper = \"") +
+                           ATTACHE_MODULE_HELPER_PATH + "\"\n";
+    agent.start(options);
+    agent.unlock("pkcs11:token=bob");
+    const std::string bob_key = agent.key("ec-bob").id;
+    auto sign_bob = [&] {
+        auto c = agent.client();
+        auto r =
+            c.call(protocol::SignRequest{bob_key, protocol::SignScheme::ecdsa, p11::Hash::sha256,
+                                         false, 0, true, to_bytes("the other module")});
+        return r && std::holds_alternative<protocol::SignReply>(*r);
+    };
+    ASSERT_TRUE(sign_bob()) << agent.log();
+
+    agent.fault().crash(Fn::C_GetSlotList);
+    ASSERT_TRUE(eventually([&] { return agent.log().find("(SIGABRT) in ") != std::string::npos; },
+                           std::chrono::seconds(20)))
+        << agent.log();
+    EXPECT_NE(agent.log().find("C_GetSlotList"), std::string::npos) << agent.log();
+    EXPECT_TRUE(sign_bob()) << agent.log();
+    agent.fault().clear_rules();
+    EXPECT_TRUE(sign_bob()) << agent.log();
+    ASSERT_TRUE(agent.running());
+}
+
 }  // namespace
 }  // namespace attache::testing

@@ -111,6 +111,35 @@ TEST_F(HelperHangTest, HungSignIsKilledWhileOtherCallsStillAnswer) {
     ASSERT_TRUE(attache::testing::eventually([&] { return stops.count() == 1; }));
 }
 
+TEST_F(HelperHangTest, HungSlotListIsKilledAndNamed) {
+    control_->hang(Fn::C_GetSlotList);
+    EXPECT_EQ(slot_list_rv(*module_), CKR_DEVICE_ERROR);
+    EXPECT_FALSE(module_->alive());
+    EXPECT_EQ(module_->stop_reason(),
+              "the module's helper process was killed: C_GetSlotList overran the call timeout of "
+              "3000 ms");
+}
+
+TEST_F(HelperHangTest, PinPadLoginIsNotTimedButATypedPinIs) {
+    // The PIN pad (NULL PIN) waits for a person: slower than the call timeout, and not killed.
+    control_->set_pin_flags(CKF_PROTECTED_AUTHENTICATION_PATH, slot_);
+    control_->set_pinpad_pin(attache::testing::SoftHsm::kUserPin);
+    ASSERT_EQ(module_->fn()->C_Logout(session_->handle()), CKR_OK);
+    control_->delay(Fn::C_Login, 4500);
+    EXPECT_EQ(module_->fn()->C_Login(session_->handle(), CKU_USER, nullptr, 0), CKR_OK);
+    EXPECT_TRUE(module_->alive()) << module_->stop_reason();
+
+    // The same delay with a typed PIN is a hang.
+    ASSERT_EQ(module_->fn()->C_Logout(session_->handle()), CKR_OK);
+    std::string pin = attache::testing::SoftHsm::kUserPin;
+    EXPECT_EQ(module_->fn()->C_Login(session_->handle(), CKU_USER,
+                                     reinterpret_cast<CK_UTF8CHAR_PTR>(pin.data()), pin.size()),
+              CKR_DEVICE_ERROR);
+    EXPECT_EQ(
+        module_->stop_reason(),
+        "the module's helper process was killed: C_Login overran the call timeout of 3000 ms");
+}
+
 TEST_F(HelperHangTest, BlockingSlotEventIsNotTimed) {
     // C_WaitForSlotEvent without CKF_DONT_BLOCK may wait for a person: it is not killed, and the
     // helper answers other calls meanwhile. Ending the Module ends the wait.
