@@ -4,6 +4,7 @@
 #include <openssl/rsa.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include "pkcs11/agent_protocol/unique_fd.h"
 #include "pkcs11/mechanism.h"
 #include "pkcs11/module.h"
+#include "pkcs11/module_helper/helper_options.h"
 #include "pkcs11/operations.h"
 #include "pkcs11/public_key.h"
 #include "pkcs11/secret.h"
@@ -60,12 +62,24 @@ std::map<std::string, std::unique_ptr<Anchor>>& anchors() {
     return *map;
 }
 
+// The module in this process, or in a helper process of its own (one per client process and
+// module, like the in-process anchor), with this process's environment (SOFTHSM2_CONF).
+Result<p11::Module> load_module(const ClientSpec& spec) {
+    if (spec.module_helper.empty())
+        return p11::Module::load(spec.module);
+    p11::HelperOptions options;
+    options.helper_path = spec.module_helper;
+    for (char** e = environ; *e != nullptr; ++e)
+        options.environment.emplace_back(*e);
+    return p11::Module::start_helper(spec.module, options);
+}
+
 Result<Anchor*> anchor_for(const ClientSpec& spec, bool may_log_in) {
     std::lock_guard lock(g_anchor_mutex);
-    const std::string key = spec.module + "\n" + spec.token;
+    const std::string key = spec.module + "\n" + spec.token + "\n" + spec.module_helper;
     if (auto it = anchors().find(key); it != anchors().end())
         return it->second.get();
-    ATTACHE_TRY(p11::Module module, p11::Module::load(spec.module));
+    ATTACHE_TRY(p11::Module module, load_module(spec));
     ATTACHE_TRY(auto slots, module.slots(/*with_token_only=*/true));
     std::optional<CK_SLOT_ID> slot;
     std::optional<p11::TokenInfo> info;

@@ -151,9 +151,39 @@ Status unlock(const std::string& socket, const std::string& token_uri) {
     return ok();
 }
 
+// An EC P-256 key "<token>-ec" on each of `tokens` of another SoftHSM2 installation, made in
+// a child with that SOFTHSM2_CONF: this process has not loaded SoftHSM2 yet, and will load it
+// for the bench installation.
+Status make_ec_keys_in_child(const std::string& softhsm, const std::string& conf,
+                             const std::vector<std::string>& tokens) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("SOFTHSM2_CONF", conf.c_str(), 1);
+        bool ok = true;
+        for (const std::string& t : tokens) {
+            auto r = generate_keys(softhsm, t,
+                                   {{p11::KeyAlgorithm::ec_p256, {.sign = true}, t + "-ec"}});
+            if (!r) {
+                std::fprintf(stderr, "attache-bench: keys on %s: %s\n", t.c_str(),
+                             r.error().message().c_str());
+                ok = false;
+            }
+        }
+        std::fflush(stderr);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+        WEXITSTATUS(status) != 0) {
+        return Error("could not make the keys of the installation " + conf);
+    }
+    return ok();
+}
+
 }  // namespace
 
-Status fill_agent_ids(const std::string& socket, std::vector<BenchKey*> keys) {
+Status fill_agent_ids(const std::string& socket, std::vector<BenchKey*> keys,
+                      std::string BenchKey::*id) {
     ATTACHE_TRY(protocol::Reply reply, call_ok(socket, protocol::ListKeysRequest{}));
     auto* list = std::get_if<protocol::ListKeysReply>(&reply);
     if (!list)
@@ -169,7 +199,7 @@ Status fill_agent_ids(const std::string& socket, std::vector<BenchKey*> keys) {
         if (!found->served)
             return Error("attache-agent does not serve the key " + k->label + ": " +
                          found->refusal);
-        k->agent_id = found->id;
+        (k->*id) = found->id;
         if (k->spki.empty())
             k->spki = found->spki;
     }
@@ -179,6 +209,8 @@ Status fill_agent_ids(const std::string& socket, std::vector<BenchKey*> keys) {
 Environment::Environment(Tools tools) : tools_(std::move(tools)) {}
 
 Environment::~Environment() {
+    helper_agent_.stop();
+    fair_agent_.stop();
     iso_agent_.stop();
     p11kit_.stop();
     ssh_agent_.stop();
@@ -197,7 +229,8 @@ Result<CK_SLOT_ID> Environment::init_token(const std::string& conf, const std::s
     return static_cast<CK_SLOT_ID>(std::stoul(m[1].str()));
 }
 
-Status Environment::make_tokens(const std::vector<Mech>& mechs, bool isolation_tokens) {
+Status Environment::make_tokens(const std::vector<Mech>& mechs, bool isolation_tokens,
+                                bool fairness_token) {
     bench_conf_ = softhsm_conf(dir_ / "softhsm");
     ATTACHE_TRY(CK_SLOT_ID bench_slot, init_token(bench_conf_, bench_token_));
     (void)bench_slot;
@@ -206,30 +239,13 @@ Status Environment::make_tokens(const std::vector<Mech>& mechs, bool isolation_t
         ATTACHE_TRY(iso_slot_a_, init_token(iso_conf_, "iso-a"));
         ATTACHE_TRY(CK_SLOT_ID slot_b, init_token(iso_conf_, "iso-b"));
         (void)slot_b;
-        // The isolation installation's keys come from a child with its own SOFTHSM2_CONF:
-        // this process has not loaded SoftHSM2 yet, and will load it for the bench one.
-        pid_t pid = fork();
-        if (pid == 0) {
-            setenv("SOFTHSM2_CONF", iso_conf_.c_str(), 1);
-            bool ok = true;
-            for (const char* t : {"iso-a", "iso-b"}) {
-                auto r = generate_keys(
-                    tools_.softhsm, t,
-                    {{p11::KeyAlgorithm::ec_p256, {.sign = true}, std::string(t) + "-ec"}});
-                if (!r) {
-                    std::fprintf(stderr, "attache-bench: isolation keys: %s\n",
-                                 r.error().message().c_str());
-                    ok = false;
-                }
-            }
-            std::fflush(stderr);
-            _exit(ok ? 0 : 1);
-        }
-        int status = 0;
-        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-            WEXITSTATUS(status) != 0) {
-            return Error("could not make the isolation tokens' keys");
-        }
+        ATTACHE_CHECK(make_ec_keys_in_child(tools_.softhsm, iso_conf_, {"iso-a", "iso-b"}));
+    }
+    if (fairness_token) {
+        fair_conf_ = softhsm_conf(dir_ / "softhsm-fair");
+        ATTACHE_TRY(CK_SLOT_ID fair_slot, init_token(fair_conf_, "fair"));
+        (void)fair_slot;
+        ATTACHE_CHECK(make_ec_keys_in_child(tools_.softhsm, fair_conf_, {"fair"}));
     }
     setenv("SOFTHSM2_CONF", bench_conf_.c_str(), 1);
     std::vector<KeyToMake> specs;
@@ -266,6 +282,12 @@ std::string Environment::ssh_agent_socket() const {
 std::string Environment::p11kit_socket() const {
     return (dir_ / "p11-kit.sock").string();
 }
+std::string Environment::helper_agent_socket() const {
+    return (dir_ / "agent-helper/run/agent.sock").string();
+}
+std::string Environment::fairness_socket() const {
+    return (dir_ / "fair-agent/run/agent.sock").string();
+}
 std::string Environment::isolation_socket() const {
     return (dir_ / "iso-agent/run/agent.sock").string();
 }
@@ -276,6 +298,7 @@ std::string Environment::isolation_ssh_socket() const {
 void Environment::truncate_agent_log() const {
     std::error_code ec;
     std::filesystem::resize_file(dir_ / "agent.log", 0, ec);
+    std::filesystem::resize_file(dir_ / "agent-helper.log", 0, ec);
 }
 
 std::string Environment::agent_log_tail() const {
@@ -288,17 +311,16 @@ std::string Environment::agent_log_tail() const {
 
 Status Environment::start_attache(Child& child, const std::string& name, const std::string& module,
                                   const std::string& tokens,
-                                  const std::map<std::string, std::string>& env) {
+                                  const std::map<std::string, std::string>& env,
+                                  const std::vector<std::string>& config_lines) {
     const auto home = dir_ / name;
     std::filesystem::create_directories(home / "run");
     std::filesystem::permissions(home / "run", std::filesystem::perms::owner_all);
     const auto config = home / "agent.toml";
     // Defaults everywhere else: what a user gets (workers_per_token = max(cores, 8), ...).
     std::string text = "modules = [\"" + module + "\"]\ntokens = \"" + tokens + "\"\n";
-    if (name == "agent") {
-        for (const auto& line : tools_.agent_config)
-            text += line + "\n";
-    }
+    for (const auto& line : config_lines)
+        text += line + "\n";
     write_file(config, text);
     // The policy the benchmark measures: one rule allowing every client (evaluated for each
     // operation like any policy; a fleet's default would ask to confirm unlisted programs).
@@ -347,8 +369,8 @@ Status Environment::start_agent(int samples) {
     for (int i = 0; i < samples; ++i) {
         if (agent_.running())
             agent_.stop();
-        ATTACHE_CHECK(
-            start_attache(agent_, "agent", tools_.softhsm, "pkcs11:token=" + bench_token_, {}));
+        ATTACHE_CHECK(start_attache(agent_, "agent", tools_.softhsm, "pkcs11:token=" + bench_token_,
+                                    {}, tools_.agent_config));
     }
     ATTACHE_CHECK(unlock(agent_socket(), ""));
     std::vector<BenchKey*> keys;
@@ -410,6 +432,37 @@ Status Environment::start_isolation_agent() {
     for (const auto& t : status->tokens)
         ATTACHE_CHECK(unlock(isolation_socket(), t.uri));
     return fill_agent_ids(isolation_socket(), {&iso_key_a_, &iso_key_b_});
+}
+
+}  // namespace attache::bench
+
+namespace attache::bench {
+
+Status Environment::start_fairness_agent() {
+    if (fair_conf_.empty())
+        return Error("no fairness token was made");
+    const std::string control = (dir_ / "fair-control").string();
+    fair_fault_ =
+        std::make_unique<faulttoken::FaultControl>(faulttoken::FaultControl::create(control));
+    ATTACHE_CHECK(start_attache(fair_agent_, "fair-agent", tools_.faulttoken, "pkcs11:token=fair",
+                                {{"ATTACHE_FAULT_CONTROL", control},
+                                 {"ATTACHE_FAULT_MODULE", tools_.softhsm},
+                                 {"SOFTHSM2_CONF", fair_conf_}},
+                                {"workers_per_token = 1"}));
+    ATTACHE_CHECK(unlock(fairness_socket(), ""));
+    return fill_agent_ids(fairness_socket(), {&fair_key_});
+}
+
+Status Environment::start_helper_agent() {
+    std::vector<std::string> lines = tools_.agent_config;
+    lines.push_back("module_process = \"helper\"");
+    ATTACHE_CHECK(start_attache(helper_agent_, "agent-helper", tools_.softhsm,
+                                "pkcs11:token=" + bench_token_, {}, lines));
+    ATTACHE_CHECK(unlock(helper_agent_socket(), ""));
+    std::vector<BenchKey*> keys;
+    for (auto& k : keys_)
+        keys.push_back(&k);
+    return fill_agent_ids(helper_agent_socket(), keys, &BenchKey::helper_agent_id);
 }
 
 }  // namespace attache::bench

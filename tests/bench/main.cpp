@@ -23,6 +23,7 @@
 #include "pkcs11/agent_protocol/client.h"
 #include "tests/bench/clients.h"
 #include "tests/bench/environment.h"
+#include "tests/bench/fairness.h"
 #include "tests/bench/report.h"
 #include "tests/bench/runner.h"
 #include "tests/support/command.h"
@@ -40,6 +41,10 @@ struct Options {
     std::vector<PathId> paths{std::begin(kAllPaths), std::end(kAllPaths)};
     bool isolation = true;
     int isolation_reps = 3;
+    bool fairness = true;
+    int fairness_reps = 5;
+    int fairness_burst = 50;
+    int fairness_delay_ms = 80;
     int startup_samples = 5;
     int cli_samples = 10;
     uint64_t max_ops = UINT64_MAX;
@@ -60,9 +65,13 @@ SoftHSM2 tokens it makes, and prints the results as Markdown.
   --clients LIST      e.g. 1,2,4,8 (default)
   --modes LIST        threads,processes (default both)
   --mechs LIST        rsa2048,rsa3072,ec-p256,ed25519,rsa2048-oaep (default all)
-  --paths LETTERS     abcdef (default all): a direct, b native, c ssh socket,
-                      d attache-pkcs11.so, e ssh-agent, f p11-kit
+  --paths LETTERS     agbhcdef (default all): a direct, b native, c ssh socket,
+                      d attache-pkcs11.so, e ssh-agent, f p11-kit, g direct through a
+                      module helper, h native on an agent with module_process = "helper"
   --no-isolation      skip the hung-token isolation measurement
+  --no-fairness       skip the fairness measurement on a one-session card
+  --fairness-burst N  client A's burst (default 50)
+  --fairness-delay-ms MS  the card's time per signature (default 80)
   --output FILE       also write the results into FILE (docs/performance.md)
 
 Profiling aids:
@@ -115,8 +124,13 @@ Result<Options> parse_options(int argc, char** argv) {
             o.reps = 1;
             o.clients = {1, 2};
             o.mechs = {Mech::ec_p256};
-            o.paths = {PathId::a_direct, PathId::b_native, PathId::c_ssh};
+            o.paths = {PathId::a_direct, PathId::g_direct_helper, PathId::b_native,
+                       PathId::h_agent_helper, PathId::c_ssh};
             o.isolation = false;
+            // Proves the fairness cell runs: a tiny burst on a fast card.
+            o.fairness_reps = 1;
+            o.fairness_burst = 4;
+            o.fairness_delay_ms = 20;
             o.startup_samples = 1;
             o.cli_samples = 1;
             o.max_ops = 50;
@@ -129,6 +143,7 @@ Result<Options> parse_options(int argc, char** argv) {
             ATTACHE_TRY(std::string v, value());
             o.reps = std::atoi(v.c_str());
             o.isolation_reps = o.reps;
+            o.fairness_reps = std::max(o.reps, 5);
             if (o.reps < 1 || o.reps > 100)
                 return Error("--reps must be between 1 and 100");
         } else if (a == "--clients") {
@@ -160,7 +175,7 @@ Result<Options> parse_options(int argc, char** argv) {
             for (char c : v) {
                 auto p = path_from_letter(c);
                 if (!p)
-                    return Error("--paths takes letters a to f");
+                    return Error("--paths takes letters a to h");
                 o.paths.push_back(*p);
             }
         } else if (a == "--ops") {
@@ -179,6 +194,19 @@ Result<Options> parse_options(int argc, char** argv) {
             o.agent_config.push_back(v);
         } else if (a == "--no-isolation") {
             o.isolation = false;
+        } else if (a == "--no-fairness") {
+            o.fairness = false;
+        } else if (a == "--fairness-burst") {
+            ATTACHE_TRY(std::string v, value());
+            o.fairness_burst = std::atoi(v.c_str());
+            // The agent takes at most 64 connections from one process.
+            if (o.fairness_burst < 1 || o.fairness_burst > 60)
+                return Error("--fairness-burst must be between 1 and 60");
+        } else if (a == "--fairness-delay-ms") {
+            ATTACHE_TRY(std::string v, value());
+            o.fairness_delay_ms = std::atoi(v.c_str());
+            if (o.fairness_delay_ms < 1 || o.fairness_delay_ms > 10'000)
+                return Error("--fairness-delay-ms must be between 1 and 10000");
         } else if (a == "--output") {
             ATTACHE_TRY(o.output, value());
         } else {
@@ -308,6 +336,17 @@ ClientSpec spec_for(PathId p, Mech m, const Environment& env) {
             s.module = env.tools().p11kit_client;
             s.token = env.bench_token();
             break;
+        case PathId::g_direct_helper:
+            s.kind = Kind::module;
+            s.module = env.tools().softhsm;
+            s.token = env.bench_token();
+            s.module_helper = env.tools().module_helper;
+            break;
+        case PathId::h_agent_helper:
+            s.kind = Kind::native;
+            s.socket = env.helper_agent_socket();
+            s.key_id = k->helper_agent_id;
+            break;
     }
     if (s.kind == Kind::ssh)
         s.message = sshsig_of(s.message);
@@ -414,6 +453,7 @@ int run(const Options& o) {
     tools.agent = ATTACHE_AGENT_PATH;
     tools.cli = ATTACHE_CLI_PATH;
     tools.faulttoken = ATTACHE_FAULTTOKEN_PATH;
+    tools.module_helper = ATTACHE_MODULE_HELPER_PATH;
     for (const char* p :
          {"/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"}) {
         if (std::filesystem::exists(p)) {
@@ -431,7 +471,7 @@ int run(const Options& o) {
 
     Environment env(tools);
     note("making SoftHSM2 tokens and keys");
-    if (auto s = env.make_tokens(o.mechs, o.isolation); !s) {
+    if (auto s = env.make_tokens(o.mechs, o.isolation, o.fairness); !s) {
         note(s.error().message());
         return 2;
     }
@@ -471,7 +511,7 @@ int run(const Options& o) {
         return ok();
     };
     note("logging in the client processes");
-    for (PathId p : {PathId::a_direct, PathId::f_p11kit}) {
+    for (PathId p : {PathId::a_direct, PathId::g_direct_helper, PathId::f_p11kit}) {
         if (!wants(p) || r.path_absent.contains(p))
             continue;
         if (auto s = warm(p); !s) {
@@ -495,6 +535,14 @@ int run(const Options& o) {
     r.idle_rss_kib = env.idle_rss_kib();
     r.idle_pss_kib = env.idle_pss_kib();
     r.idle_anon_kib = env.idle_anon_kib();
+    if (wants(PathId::h_agent_helper)) {
+        note("starting attache-agent with module_process = \"helper\"");
+        if (auto s = env.start_helper_agent(); !s) {
+            note("(h) " + s.error().message());
+            r.path_absent[PathId::h_agent_helper] = s.error().message();
+            failed = true;
+        }
+    }
     if (wants(PathId::d_forwarding) && !r.path_absent.contains(PathId::d_forwarding)) {
         if (auto s = warm(PathId::d_forwarding); !s) {
             note("(d) " + s.error().message());
@@ -623,6 +671,34 @@ int run(const Options& o) {
                     failed |= !s.ok;
                     r.isolation[name].push_back(std::move(s));
                 }
+            }
+        }
+    }
+
+    if (o.fairness) {
+        note("fairness: starting an agent on a one-session card (fault token, " +
+             std::to_string(o.fairness_delay_ms) + " ms per signature)");
+        r.fairness_burst = o.fairness_burst;
+        r.fairness_delay_ms = o.fairness_delay_ms;
+        WorkerPool b_process;
+        Status started = env.start_fairness_agent();
+        if (started)
+            started = b_process.start(1);
+        if (!started) {
+            note("fairness: " + started.error().message());
+            r.fairness.push_back({.ok = false, .error = started.error().message()});
+            failed = true;
+        } else {
+            for (int rep = 1; rep <= o.fairness_reps; ++rep) {
+                FairnessSample s =
+                    fairness_sample(env, b_process, o.fairness_burst, o.fairness_delay_ms);
+                note("fairness rep " + std::to_string(rep) + ": " +
+                     (s.ok ? "B waited " + std::to_string(std::llround(s.b_wait_ms)) +
+                                 " ms, A's burst took " +
+                                 std::to_string(std::llround(s.a_total_ms)) + " ms"
+                           : "FAILED: " + s.error));
+                failed |= !s.ok;
+                r.fairness.push_back(std::move(s));
             }
         }
     }

@@ -58,6 +58,62 @@ std::string clients_word(int n) {
     return std::to_string(n) + (n == 1 ? " client" : " clients");
 }
 
+std::string min_median_max(std::vector<double> v, int decimals) {
+    if (v.empty())
+        return "";
+    std::sort(v.begin(), v.end());
+    return fixed(v.front(), decimals) + " / " + fixed(median_of(v), decimals) + " / " +
+           fixed(v.back(), decimals);
+}
+
+std::string render_fairness(const Report& r) {
+    std::ostringstream o;
+    const double card = std::max(r.fairness_delay_ms, 1);
+    o << "### Fairness on a one-session card\n\n"
+      << "One agent, one token behind the fault-injecting module delaying every `C_Sign` by "
+      << r.fairness_delay_ms
+      << " ms (a real card's 70 to 150 ms), `workers_per_token = 1` (one session: a smartcard). "
+         "Client A, one process, sends a burst of "
+      << r.fairness_burst
+      << " EC P-256 sign requests at one instant, one connection each; client B, another "
+         "process, sends one request just after. B's time to answer runs from sending to its "
+         "answer, its own card operation included; its wait before its own operation is that "
+         "time less one card operation; card operations are times divided by "
+      << r.fairness_delay_ms << " ms. " << r.fairness.size() << " repetition"
+      << (r.fairness.size() == 1 ? "" : "s") << ".\n\n";
+    std::vector<double> wait, ops, before, offset, total, during;
+    std::string error;
+    for (const auto& s : r.fairness) {
+        if (!s.ok) {
+            error = s.error;
+            continue;
+        }
+        wait.push_back(s.b_wait_ms);
+        ops.push_back(s.b_wait_ms / card);
+        before.push_back((s.b_wait_ms - card) / card);
+        offset.push_back(s.b_offset_ms);
+        total.push_back(s.a_total_ms);
+        during.push_back(s.a_during_b);
+    }
+    o << "| | min / median / max |\n|---|---|\n";
+    if (wait.empty()) {
+        o << "| failed | " << error << " |\n\n";
+        return o.str();
+    }
+    o << "| B's time to answer, ms | " << min_median_max(wait, 0) << " |\n"
+      << "| B's time to answer, card operations | " << min_median_max(ops, 2) << " |\n"
+      << "| B's wait before its own operation, card operations | " << min_median_max(before, 2)
+      << " |\n"
+      << "| A's requests answered while B waited | " << min_median_max(during, 0) << " |\n"
+      << "| B sent after A's burst, ms | " << min_median_max(offset, 1) << " |\n"
+      << "| A's whole burst, ms | " << min_median_max(total, 0) << " (" << r.fairness_burst + 1
+      << " card operations: " << fixed((r.fairness_burst + 1) * card, 0) << " ms) |\n";
+    if (!error.empty())
+        o << "| failed repetitions | " << error << " |\n";
+    o << "\n";
+    return o.str();
+}
+
 }  // namespace
 
 char path_letter(PathId p) {
@@ -78,18 +134,23 @@ std::string_view path_name(PathId p) {
             return "OpenSSH ssh-agent (ssh-add -s)";
         case PathId::f_p11kit:
             return "p11-kit server + p11-kit-client.so";
+        case PathId::g_direct_helper:
+            return "direct PKCS#11 through a module helper";
+        case PathId::h_agent_helper:
+            return "Attache native protocol, helper backend";
     }
     return "?";
 }
 
 std::optional<PathId> path_from_letter(char c) {
-    if (c < 'a' || c > 'f')
+    if (c < 'a' || c > 'h')
         return std::nullopt;
     return static_cast<PathId>(c - 'a');
 }
 
 bool is_attache(PathId p) {
-    return p == PathId::b_native || p == PathId::c_ssh || p == PathId::d_forwarding;
+    return p == PathId::b_native || p == PathId::c_ssh || p == PathId::d_forwarding ||
+           p == PathId::h_agent_helper;
 }
 
 double median_of(std::vector<double> v) {
@@ -204,6 +265,36 @@ std::vector<Target> evaluate_targets(const Report& r) {
            PathId::f_p11kit, Mech::ec_p256, 1, 3.0);
     never_below("attache-pkcs11.so never below p11-kit-client", PathId::d_forwarding,
                 PathId::f_p11kit);
+    versus("Agent, helper backend, 1 client, EC P-256: >= 0.85 of direct (issue 17)",
+           PathId::h_agent_helper, PathId::a_direct, Mech::ec_p256, 1, 0.85);
+    versus(
+        "Agent, helper backend, 2 clients, EC P-256: >= 0.9 of direct (issue 17, with a helper "
+        "pool; processes are what counts)",
+        PathId::h_agent_helper, PathId::a_direct, Mech::ec_p256, 2, 0.9);
+    if (!r.fairness.empty()) {
+        Target t{"Fairness: a request behind another client's burst of " +
+                     std::to_string(r.fairness_burst) +
+                     " on a one-session card waits at most about two card operations before "
+                     "its own (median <= 2.25)",
+                 std::nullopt, ""};
+        std::vector<double> waits;
+        for (const auto& s : r.fairness) {
+            if (s.ok)
+                waits.push_back(s.b_wait_ms);
+        }
+        if (waits.empty()) {
+            t.met = false;
+            t.detail = "failed: " + r.fairness.front().error;
+        } else {
+            const double card = std::max(r.fairness_delay_ms, 1);
+            const double before = (median_of(waits) - card) / card;
+            t.met = before <= 2.25;
+            t.detail = "answered after " + fixed(median_of(waits), 0) + " ms (median), " +
+                       fixed(before, 2) + " card operations of " +
+                       std::to_string(r.fairness_delay_ms) + " ms before its own";
+        }
+        out.push_back(t);
+    }
     {
         Target t{"Agent idle RSS <= 8 MiB", std::nullopt, ""};
         if (r.idle_rss_kib >= 0) {
@@ -401,6 +492,9 @@ std::string render_results(const Report& r) {
         }
         o << "\n";
     }
+
+    if (!r.fairness.empty())
+        o << render_fairness(r);
 
     if (!r.path_absent.empty() || !r.unsupported.empty() || !r.probe_errors.empty()) {
         o << "### Left out\n\n";

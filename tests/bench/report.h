@@ -15,14 +15,26 @@
 
 namespace attache::bench {
 
-enum class PathId { a_direct, b_native, c_ssh, d_forwarding, e_ssh_agent, f_p11kit };
-inline constexpr PathId kAllPaths[] = {PathId::a_direct,     PathId::b_native,    PathId::c_ssh,
-                                       PathId::d_forwarding, PathId::e_ssh_agent, PathId::f_p11kit};
+// The letters follow the enum; the tables follow kAllPaths, which puts each helper path (g, h)
+// beside its in-process counterpart (a, b).
+enum class PathId {
+    a_direct,
+    b_native,
+    c_ssh,
+    d_forwarding,
+    e_ssh_agent,
+    f_p11kit,
+    g_direct_helper,  // (a)'s client code, SoftHSM2 started with p11::Module::start_helper
+    h_agent_helper,   // (b) on an agent with module_process = "helper"
+};
+inline constexpr PathId kAllPaths[] = {
+    PathId::a_direct, PathId::g_direct_helper, PathId::b_native,    PathId::h_agent_helper,
+    PathId::c_ssh,    PathId::d_forwarding,    PathId::e_ssh_agent, PathId::f_p11kit};
 
-char path_letter(PathId p);            // 'a' ... 'f'
+char path_letter(PathId p);            // 'a' ... 'h'
 std::string_view path_name(PathId p);  // "direct PKCS#11 (SoftHSM2)", ...
 std::optional<PathId> path_from_letter(char c);
-bool is_attache(PathId p);  // b, c, d
+bool is_attache(PathId p);  // b, c, d, h
 
 struct CellKey {
     PathId path;
@@ -49,6 +61,16 @@ struct IsolationSample {
     int hung_requests = 0;  // requests stuck on the hung token while measuring
     bool ok = false;
     std::string error;
+};
+
+// One repetition of the fairness measurement (tests/bench/fairness.h).
+struct FairnessSample {
+    bool ok = false;
+    std::string error;
+    double b_wait_ms = 0;    // B's one request, sent to answered (its own card operation included)
+    double b_offset_ms = 0;  // when B sent it, after A's burst was sent
+    double a_total_ms = 0;   // A's burst, sent to its last answer
+    int a_during_b = 0;      // A's requests answered while B waited
 };
 
 struct Report {
@@ -83,6 +105,11 @@ struct Report {
     // Isolation, per path ("native protocol", "ssh socket").
     std::map<std::string, std::vector<IsolationSample>> isolation;
     int isolation_clients = 2;
+
+    // Fairness on a one-session card: the burst of client A, the card's delay per signature.
+    std::vector<FairnessSample> fairness;
+    int fairness_burst = 0;
+    int fairness_delay_ms = 0;
 
     // Machine and versions: (name, value) in order.
     std::vector<std::pair<std::string, std::string>> machine;

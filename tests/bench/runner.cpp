@@ -53,10 +53,8 @@ struct LoopResult {
     std::string error;
 };
 
-void sleep_until(int64_t t_ns) {
-    timespec ts{static_cast<time_t>(t_ns / 1'000'000'000), static_cast<long>(t_ns % 1'000'000'000)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
-    }
+int64_t start_instant(const RunLimits& limits) {
+    return limits.start_at_ns > 0 ? limits.start_at_ns : monotonic_ns() + kStartDelayNs;
 }
 
 LoopResult timed_loop(Client& client, const StartMessage& start) {
@@ -247,7 +245,7 @@ CellResult run_threads(const ClientSpec& spec, int clients, const RunLimits& lim
             std::_Exit(3);
         }
         if (!shared.abort) {
-            const int64_t start = monotonic_ns() + kStartDelayNs;
+            const int64_t start = start_instant(limits);
             shared.start = {start, start + static_cast<int64_t>(limits.seconds * 1e9),
                             limits.max_ops_per_client};
             shared.go = true;
@@ -389,7 +387,7 @@ CellResult WorkerPool::run(const ClientSpec& spec, int clients, const RunLimits&
         }
         return cell;
     }
-    const int64_t start_ns = monotonic_ns() + kStartDelayNs;
+    const int64_t start_ns = start_instant(limits);
     const StartMessage start{start_ns, start_ns + static_cast<int64_t>(limits.seconds * 1e9),
                              limits.max_ops_per_client};
     for (auto& w : used)
@@ -439,6 +437,12 @@ double cpu_pressure_us() {
     }
     std::fclose(f);
     return total;
+}
+
+void sleep_until(int64_t t_ns) {
+    timespec ts{static_cast<time_t>(t_ns / 1'000'000'000), static_cast<long>(t_ns % 1'000'000'000)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+    }
 }
 
 int64_t monotonic_ns() {

@@ -26,6 +26,9 @@ std::string_view mode_name(Mode mode);
 struct RunLimits {
     double seconds = 2.0;
     uint64_t max_ops_per_client = UINT64_MAX;  // smoke runs stop earlier
+    // CLOCK_MONOTONIC instant at which the clients start (monotonic_ns()); 0: shortly after
+    // the last one opened.
+    int64_t start_at_ns = 0;
 };
 
 struct CellResult {
@@ -83,5 +86,7 @@ int worker_main();
 
 // Nanoseconds of CLOCK_MONOTONIC (shared by all processes of the machine).
 int64_t monotonic_ns();
+// Sleeps until that instant of CLOCK_MONOTONIC.
+void sleep_until(int64_t t_ns);
 
 }  // namespace attache::bench

@@ -98,6 +98,7 @@ std::string ClientSpec::encode() const {
         "kind=" + std::string(kind_key(kind)) + ";mech=" + std::string(mech_key(mech)) + ";";
     line += text_field("module", module);
     line += text_field("token", token);
+    line += text_field("module_helper", module_helper);
     line += text_field("socket", socket);
     line += text_field("label", label);
     line += text_field("key_id", key_id);
@@ -158,6 +159,7 @@ Result<ClientSpec> ClientSpec::decode(std::string_view line) {
     };
     ATTACHE_CHECK(text("module", spec.module));
     ATTACHE_CHECK(text("token", spec.token));
+    ATTACHE_CHECK(text("module_helper", spec.module_helper));
     ATTACHE_CHECK(text("socket", spec.socket));
     ATTACHE_CHECK(text("label", spec.label));
     ATTACHE_CHECK(text("key_id", spec.key_id));

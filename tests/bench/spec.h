@@ -36,6 +36,9 @@ struct ClientSpec {
     Mech mech = Mech::ec_p256;
     std::string module;  // Kind::module: the module's path
     std::string token;   // Kind::module: the token label (empty: the only slot with a token)
+    // Kind::module: the attache-module-helper executable to run the module in (its own
+    // process, p11::Module::start_helper); empty: the module is loaded in the client.
+    std::string module_helper;
     std::string socket;  // Kind::native, Kind::ssh
     std::string label;   // CKA_LABEL of the private key (Kind::module)
     std::string key_id;  // the agent's key id (Kind::native)
