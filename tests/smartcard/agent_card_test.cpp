@@ -95,6 +95,17 @@ class CardAgentTest : public ::testing::Test {
         EXPECT_EQ(v.exit_code, 0) << describe(v);
     }
 
+    // After a pcscd restart: once `status` shows the card present and locked, the first unlock
+    // works (no retries, each of which could cost a PIN try on a real card) with one VERIFY at
+    // the card (`presented`: VERIFYs before the restart), and a signature verifies.
+    void unlocks_at_the_first_try(const std::string& card, int presented) {
+        ASSERT_TRUE(wait_for_status("locked since")) << describe(agent_.cli({"status"}));
+        auto unlocked = unlock(kCardPin);
+        ASSERT_EQ(unlocked.exit_code, 0) << describe(unlocked) << agent_.log();
+        EXPECT_EQ(stack_.pins_presented(), presented + 1) << stack_.card_log();
+        sign_and_verify(card, kAuthKey, "9A");
+    }
+
     TempDir dir_{"attache-card-test"};
     CardStack stack_;  // destroyed after the agent: the agent never outlives its card here
     AgentFixture agent_;
@@ -279,14 +290,8 @@ TEST_F(CardAgentTest, PcscdRestartRecovers) {
     start(card);
     const int presented = stack_.pins_presented();
     stack_.restart_pcscd();
-    // The agent finds the card again by itself. Once `status` shows it present and locked,
-    // the first unlock works: no retries, each of which could cost a PIN try on a real card
-    // (the unlock reads the module's slots first, which reconnects OpenSC to the new pcscd).
-    ASSERT_TRUE(wait_for_status("locked since")) << describe(agent_.cli({"status"}));
-    auto unlocked = unlock(kCardPin);
-    ASSERT_EQ(unlocked.exit_code, 0) << describe(unlocked) << agent_.log();
-    EXPECT_EQ(stack_.pins_presented(), presented + 1) << stack_.card_log();
-    sign_and_verify(card, kAuthKey, "9A");
+    // The agent finds the card again by itself.
+    unlocks_at_the_first_try(card, presented);
 }
 
 TEST_F(CardAgentTest, APcscdRestartTheAgentSleptThroughStillUnlocksOnTheFirstTry) {
@@ -308,11 +313,7 @@ TEST_F(CardAgentTest, APcscdRestartTheAgentSleptThroughStillUnlocksOnTheFirstTry
         // And a while after it: the new pcscd has settled before the agent looks again.
         std::this_thread::sleep_for(1s);
     }
-    ASSERT_TRUE(wait_for_status("locked since")) << describe(agent_.cli({"status"}));
-    auto unlocked = unlock(kCardPin);
-    ASSERT_EQ(unlocked.exit_code, 0) << describe(unlocked) << agent_.log();
-    EXPECT_EQ(stack_.pins_presented(), presented + 1) << stack_.card_log();
-    sign_and_verify(card, kAuthKey, "9A");
+    unlocks_at_the_first_try(card, presented);
 }
 
 TEST_F(CardAgentTest, PinCounterFromTheCard) {
