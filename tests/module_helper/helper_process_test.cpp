@@ -6,7 +6,9 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <fstream>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -22,6 +24,7 @@ struct ProbeReport {
     std::string dumpable;
     std::string core;
     std::set<int> fds;
+    std::map<std::string, int> syscall_errno;  // from C_GetInfo, after the filter
 };
 
 ProbeReport read_report(const std::string& path) {
@@ -37,6 +40,10 @@ ProbeReport read_report(const std::string& path) {
             r.core = line.substr(5);
         else if (line.rfind("fd ", 0) == 0)
             r.fds.insert(std::stoi(line.substr(3)));
+        else if (line.rfind("syscall ", 0) == 0) {
+            const auto space = line.rfind(' ');
+            r.syscall_errno[line.substr(8, space - 8)] = std::stoi(line.substr(space + 1));
+        }
     }
     return r;
 }
@@ -68,6 +75,22 @@ TEST(HelperProcess, EnvironmentIsExactlyTheGivenOneAndTheProcessIsHardened) {
     EXPECT_EQ(report.dumpable, "0");
     EXPECT_EQ(report.core, "0");
     EXPECT_EQ(report.fds, (std::set<int>{0, 1, 2, 3})) << "stdio and the agent's socket only";
+}
+
+// The seccomp filter is in place once the module is initialised: what reaches other processes
+// or starts programs fails with EPERM; ordinary calls work. Without the filter execve fails
+// with ENOENT, process_vm_readv on the helper itself and unshare(0) succeed.
+TEST(HelperProcess, ModuleCallsRunUnderTheSeccompFilter) {
+    attache::testing::TempDir dir("attache-helper-probe");
+    const std::string report_path = (dir / "report").string();
+    auto module = Module::start_helper(ATTACHE_PROBE_MODULE_PATH, probe_options(report_path));
+    ASSERT_TRUE(module) << module.error().message();
+    ASSERT_TRUE(module->info());
+    const ProbeReport report = read_report(report_path);
+    EXPECT_EQ(report.syscall_errno.at("execve"), EPERM);
+    EXPECT_EQ(report.syscall_errno.at("process_vm_readv"), EPERM);
+    EXPECT_EQ(report.syscall_errno.at("unshare"), EPERM);
+    EXPECT_EQ(report.syscall_errno.at("getpid"), 0);
 }
 
 TEST(HelperProcess, EndingTheModuleReapsTheHelper) {

@@ -194,8 +194,51 @@ std::optional<FrameBuffer> HelperConnection::round_trip(CallId call, FrameBuffer
     }
     request.wipe();
     std::unique_lock lock(mutex_);
-    p.cv.wait(lock, [&] { return p.done; });
+    while (!p.done) {
+        if (reading_ || socket_ended_) {
+            changed_.wait(lock);
+            continue;
+        }
+        reading_ = true;
+        lock.unlock();
+        read_replies();
+        lock.lock();
+        reading_ = false;
+        changed_.notify_all();  // a waiting caller takes the next turn
+    }
     return std::move(p.reply);
+}
+
+void HelperConnection::read_replies() {
+    // The pidfd too: a helper that died while a process it started keeps the socket open must
+    // not leave the reading caller blocked.
+    pollfd fds[2] = {{helper_.socket, POLLIN, 0}, {helper_.pidfd, POLLIN, 0}};
+    const int n = poll(fds, 2, -1);
+    if (n < 0)
+        return;  // EINTR: the caller reads again
+    bool ended = false;
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        const ssize_t got = ::read(helper_.socket, read_buffer_.data(), read_buffer_.size());
+        if (got > 0) {
+            frames_.feed(read_buffer_.data(), static_cast<size_t>(got));
+            while (auto payload = frames_.next())
+                deliver(std::move(*payload));
+            if (frames_.bad()) {
+                kill_helper("it sent a malformed frame");
+                ended = true;
+            }
+        } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+            // A helper that hung up is of no use; make sure it is gone.
+            send_kill(helper_.pidfd);
+            ended = true;
+        }
+    } else if (fds[1].revents & POLLIN) {
+        ended = true;  // the watcher sees the same pidfd and ends every call
+    }
+    if (ended) {
+        std::lock_guard lock(mutex_);
+        socket_ended_ = true;
+    }
 }
 
 void HelperConnection::deliver(FrameBuffer payload) {
@@ -214,7 +257,7 @@ void HelperConnection::deliver(FrameBuffer payload) {
         --timed_in_flight_;
     p->reply = std::move(payload);
     p->done = true;
-    p->cv.notify_one();
+    changed_.notify_all();
 }
 
 void HelperConnection::kill_helper(std::string why) {
@@ -252,11 +295,10 @@ void HelperConnection::finish(std::string how) {
             reason = "the module's helper process " + how + in_flight_locked();
         reason_ = reason;
         stopped_ = true;
-        for (auto& [id, p] : pending_) {
+        for (auto& [id, p] : pending_)
             p->done = true;
-            p->cv.notify_one();
-        }
         pending_.clear();
+        changed_.notify_all();
         timed_in_flight_ = 0;
         if (!closing_)
             callbacks.swap(callbacks_);
@@ -268,8 +310,6 @@ void HelperConnection::finish(std::string how) {
 }
 
 void HelperConnection::watch() {
-    FrameAssembler frames;
-    std::vector<std::uint8_t> buf(64 * 1024);
     bool socket_open = true;
     std::optional<Clock::time_point> close_deadline;
     for (;;) {
@@ -291,7 +331,8 @@ void HelperConnection::watch() {
                 std::chrono::ceil<std::chrono::milliseconds>(*next - Clock::now()).count();
             timeout_ms = static_cast<int>(std::clamp<long long>(left, 0, 1 << 30));
         }
-        pollfd fds[3] = {{socket_open ? helper_.socket : -1, POLLIN, 0},
+        // The socket only for its hang-up: the callers read the replies.
+        pollfd fds[3] = {{socket_open ? helper_.socket : -1, POLLRDHUP, 0},
                          {helper_.pidfd, POLLIN, 0},
                          {wake_fd_, POLLIN, 0}};
         const int n = poll(fds, 3, timeout_ms);
@@ -305,19 +346,10 @@ void HelperConnection::watch() {
             std::uint64_t v;
             [[maybe_unused]] ssize_t r = ::read(wake_fd_, &v, sizeof v);
         }
-        if (socket_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-            const ssize_t got = ::read(helper_.socket, buf.data(), buf.size());
-            if (got > 0) {
-                frames.feed(buf.data(), static_cast<size_t>(got));
-                while (auto payload = frames.next())
-                    deliver(std::move(*payload));
-                if (frames.bad())
-                    kill_helper("it sent a malformed frame");
-            } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-                socket_open = false;
-                // A helper that hung up is of no use; make sure it is gone.
-                send_kill(helper_.pidfd);
-            }
+        if (socket_open && (fds[0].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+            socket_open = false;
+            // A helper that hung up is of no use; make sure it is gone.
+            send_kill(helper_.pidfd);
         }
         if (fds[1].revents & POLLIN) {
             finish(how_it_ended(reap(helper_.pidfd)));

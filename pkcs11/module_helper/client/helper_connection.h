@@ -1,11 +1,14 @@
 #pragma once
 
 // One running helper: its socket, its process (a pidfd), the calls in flight, and the thread
-// that watches all three. Calls from many threads share the socket, each numbered by a call id;
-// the watching thread hands each reply to its caller, kills the helper (SIGKILL) when a timed
-// call overruns the call timeout, and sees the helper stop (socket EOF, pidfd) at once: then
-// every waiting and later call gets no reply (the client answers CKR_DEVICE_ERROR) and the
-// on_stop callbacks run, once, on the watching thread.
+// that watches them. Calls from many threads share the socket, each numbered by a call id. The
+// callers read the replies themselves, one at a time: the caller whose turn it is reads the
+// socket and hands each reply it finds to its caller, until its own has come; then the next
+// waiting caller reads. A call so costs one wake-up in the agent (its own thread, when its
+// reply arrives). The watching thread kills the helper (SIGKILL) when a timed call overruns
+// the call timeout, and sees the helper stop (pidfd, the socket hung up) at once: then every
+// waiting and later call gets no reply (the client answers CKR_DEVICE_ERROR) and the on_stop
+// callbacks run, once, on the watching thread.
 
 #include <sys/types.h>
 
@@ -22,6 +25,7 @@
 #include "pkcs11/module_helper/client/call_channel.h"
 #include "pkcs11/module_helper/client/helper_spawner.h"
 #include "pkcs11/module_helper/helper_options.h"
+#include "pkcs11/module_helper/wire/frame_io.h"
 #include "pkcs11/result.h"
 
 namespace attache::p11::module_helper {
@@ -58,12 +62,14 @@ class HelperConnection final : public CallChannel {
         Clock::time_point deadline;
         std::optional<FrameBuffer> reply;
         bool done = false;
-        std::condition_variable cv;
     };
 
     HelperConnection(SpawnedHelper helper, std::chrono::milliseconds timeout);
     void watch();
     void deliver(FrameBuffer payload);
+    // The reading caller's turn: waits for the socket (or the helper's end) and delivers the
+    // replies that one read completes. Called without mutex_.
+    void read_replies();
     void kill_helper(std::string why);
     void finish(std::string reason);
     std::string in_flight_locked() const;
@@ -82,6 +88,14 @@ class HelperConnection final : public CallChannel {
     std::string reason_;
     std::string kill_reason_;  // set when the agent killed the helper, and why
     std::vector<std::function<void(const std::string&)>> callbacks_;
+    // Some caller is reading the socket; the socket has ended (EOF, error, a bad frame).
+    bool reading_ = false;
+    bool socket_ended_ = false;
+    // A reply was delivered, the reading turn is free, or the helper stopped.
+    std::condition_variable changed_;
+    // Only the caller whose turn it is touches these.
+    FrameAssembler frames_;
+    std::vector<std::uint8_t> read_buffer_ = std::vector<std::uint8_t>(64 * 1024);
 
     std::mutex write_mutex_;
     std::thread watcher_;

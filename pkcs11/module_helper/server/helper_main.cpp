@@ -5,23 +5,22 @@
 //
 // Started only by the agent (p11::Module::start_helper), with the environment the agent chose
 // as its whole environment. Hardens itself first (hardening.h), then dlopens the module,
-// C_Initialize(CKF_OS_LOCKING_OK), answers a hello (the C_Initialize result), and serves one
-// call per worker thread. When the agent closes the socket: C_Finalize if no call is running,
-// then exit.
+// C_Initialize(CKF_OS_LOCKING_OK), installs its seccomp filter (syscall_filter.h), answers a
+// hello (the C_Initialize result), and serves the calls (call_server.h). When the agent
+// closes the socket: C_Finalize if no call is running, then exit.
 
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
-#include <mutex>
 #include <string>
 
-#include "pkcs11/module_helper/server/call_dispatch.h"
+#include "pkcs11/module_helper/server/call_server.h"
 #include "pkcs11/module_helper/server/hardening.h"
-#include "pkcs11/module_helper/server/worker_pool.h"
+#include "pkcs11/module_helper/server/syscall_filter.h"
 #include "pkcs11/module_helper/wire/field_writer.h"
 #include "pkcs11/module_helper/wire/frame_io.h"
 #include "pkcs11/module_helper/wire/limits.h"
@@ -84,35 +83,16 @@ int main(int argc, char** argv) {
         fail("could not harden the process");
 
     CK_FUNCTION_LIST* module = load_module(fd, argv[3]);
+    if (!install_syscall_filter()) {
+        send_hello(fd, CKR_GENERAL_ERROR,
+                   std::string("the helper could not install its seccomp filter: ") +
+                       std::strerror(errno));
+        std::_Exit(1);
+    }
     send_hello(fd, CKR_OK, "");
 
-    WorkerPool pool(kMaxInFlight);
-    std::mutex write_mutex;
-    for (;;) {
-        auto payload = std::make_shared<FrameBuffer>();
-        const ReadStatus status = read_frame(fd, *payload);
-        if (status != ReadStatus::frame)
-            break;
-        auto job = [module, payload, fd, &write_mutex] {
-            auto reply = dispatch_call(module, payload->bytes());
-            payload->wipe();
-            if (!reply)
-                std::_Exit(3);  // not even a header: the peer is no agent
-            std::lock_guard lock(write_mutex);
-            write_frame(fd, *reply);
-        };
-        if (!pool.run(job)) {
-            auto header = read_frame_header(payload->bytes());
-            if (!header)
-                std::_Exit(3);
-            FieldWriter busy(CallId::busy, header->call_id);
-            if (auto frame = busy.finish()) {
-                std::lock_guard lock(write_mutex);
-                write_frame(fd, *frame);
-            }
-        }
-    }
-    if (pool.busy() == 0)
+    CallServer server(fd, module, kMaxInFlight);
+    if (server.serve() == 0)
         module->C_Finalize(nullptr);
     std::_Exit(0);
 }
