@@ -24,8 +24,8 @@ struct Config {
     // PKCS#11 modules the agent loads: paths, p11-kit module file names or registered names.
     // Only the admin's or the user's configuration or command line names them; never a client.
     std::vector<std::string> modules{"p11-kit-proxy.so"};
-    // Where the modules run (module_process = "helper" | "in-process").
-    ModuleProcess module_process = ModuleProcess::in_process;
+    // Where the modules run (module_process = "helper", the default, | "in-process").
+    ModuleProcess module_process = ModuleProcess::helper;
     // The helper executable; empty: the one installed beside the agent
     // (p11::Module::default_helper_path()).
     std::string module_helper;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -83,6 +84,16 @@ void AgentFixture::add_keys(CK_SLOT_ID slot, const std::vector<TestKey>& keys) {
     (void)session->logout();
 }
 
+// The agent's default runs each module in a helper process; ctest runs the whole suite again
+// with ATTACHE_TEST_MODULE_BACKEND=in-process (the in_process_backend.* entries). A test that
+// sets module_process itself keeps its own.
+static std::string backend_line(const std::string& extra_config) {
+    const char* backend = std::getenv("ATTACHE_TEST_MODULE_BACKEND");
+    if (backend == nullptr || extra_config.find("module_process") != std::string::npos)
+        return {};
+    return std::string("module_process = \"") + backend + "\"\n";
+}
+
 void AgentFixture::start(const AgentOptions& options) {
     std::string module = options.module.empty() ? SoftHsm::module_path() : options.module;
     if (options.fault_token) {
@@ -101,7 +112,8 @@ void AgentFixture::start(const AgentOptions& options) {
     write_file(config, "modules = [" + modules +
                            "]\npoll_interval_ms = " + std::to_string(options.poll_interval_ms) +
                            workers_line(options.workers_per_token) + "\npinentry = \"" +
-                           options.pinentry + "\"\n" + options.extra_config + "\n");
+                           options.pinentry + "\"\n" + backend_line(options.extra_config) +
+                           options.extra_config + "\n");
     write_test_admin_config(dir_.path(), options.policy.value_or(kTestPolicy),
                             options.admin_config);
     if (options.run_as) {
@@ -120,6 +132,10 @@ void AgentFixture::start(const AgentOptions& options) {
         std::filesystem::create_directories(dir_ / "bin");
         agent_path = (dir_ / "bin/attache-agent").string();
         std::filesystem::copy_file(ATTACHE_AGENT_PATH, agent_path);
+        // The module helper the agent starts by default is the one beside it.
+        std::filesystem::copy_file(
+            std::filesystem::path(ATTACHE_AGENT_PATH).parent_path() / "attache-module-helper",
+            dir_ / "bin/attache-module-helper");
         std::string config_text = read_file(config);
         if (options.fault_token) {
             const std::string copy = (dir_ / "bin/libattache-faulttoken.so").string();

@@ -369,8 +369,11 @@ Status Environment::start_agent(int samples) {
     for (int i = 0; i < samples; ++i) {
         if (agent_.running())
             agent_.stop();
+        // Path (b): the module inside the agent (path (h) is the default, a helper process).
+        std::vector<std::string> lines{"module_process = \"in-process\""};
+        lines.insert(lines.end(), tools_.agent_config.begin(), tools_.agent_config.end());
         ATTACHE_CHECK(start_attache(agent_, "agent", tools_.softhsm, "pkcs11:token=" + bench_token_,
-                                    {}, tools_.agent_config));
+                                    {}, lines));
     }
     ATTACHE_CHECK(unlock(agent_socket(), ""));
     std::vector<BenchKey*> keys;

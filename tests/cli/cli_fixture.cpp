@@ -74,6 +74,9 @@ ReachableBinaries::ReachableBinaries() {
                                      fs::perms::others_exec);
     fs::copy_file(ATTACHE_CLI_PATH, cli());
     fs::copy_file(ATTACHE_AGENT_PATH, agent());
+    // The module helper the agent starts by default is the one beside it.
+    fs::copy_file(fs::path(ATTACHE_AGENT_PATH).parent_path() / "attache-module-helper",
+                  dir_ / "attache-module-helper");
 }
 
 }  // namespace attache::testing

@@ -82,6 +82,7 @@ void BrokerFixture::start(const std::vector<FixtureKey>& keys,
     }
     agent::Config config;
     config.modules = {SoftHsm::module_path()};
+    config.module_helper = ATTACHE_MODULE_HELPER_PATH;  // the default backend, a helper process
     tokens_ = std::make_unique<agent::TokenManager>(config, [](const std::string&) {});
     ASSERT_TRUE(tokens_->start());
     if (!policy) {
