@@ -3,13 +3,13 @@
 // How a connection thread waits for its client's next request after answering one: a client in
 // a loop (a TLS server signing handshakes, a benchmark) sends it within microseconds, and a
 // thread that polls for it briefly instead of sleeping spares both sides a cross-CPU wake-up
-// (see pkcs11/agent_protocol/reply_wait.h). It polls for at most kWindow, only when the client's
+// (see pkcs11/stream/reply_wait.h). It polls for at most kWindow, only when the client's
 // last pause was that short, and only while fewer connection threads poll than the machine has
 // cores to spare, so polling never takes a CPU that signing needs.
 
 #include <chrono>
 
-#include "pkcs11/agent_protocol/reply_wait.h"
+#include "pkcs11/stream/reply_wait.h"
 
 namespace attache::agent {
 

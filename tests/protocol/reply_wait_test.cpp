@@ -1,4 +1,4 @@
-// stream::LatencyHistory and stream::wait_until_due (pkcs11/agent_protocol/reply_wait.h): how the
+// stream::LatencyHistory and stream::wait_until_due (pkcs11/stream/reply_wait.h): how the
 // prediction of a reply's arrival moves with what each wait saw, and what a wait reports for
 // data that is there, never comes, or cannot be predicted. No test asserts how long a wait took.
 
@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "pkcs11/agent_protocol/reply_wait.h"
+#include "pkcs11/stream/reply_wait.h"
 #include "pkcs11/agent_protocol/unique_fd.h"
 #include "tests/support/socket_pair.h"
 

@@ -193,16 +193,30 @@ std::optional<FrameBuffer> HelperConnection::round_trip(CallId call, FrameBuffer
         write_frame(helper_.socket, request);
     }
     request.wipe();
+    const auto kind = static_cast<std::uint64_t>(call);
+    const auto sent = Clock::now();
+    bool first_turn = true;
     std::unique_lock lock(mutex_);
     while (!p.done) {
         if (reading_ || socket_ended_) {
             changed_.wait(lock);
+            first_turn = false;
             continue;
         }
         reading_ = true;
+        // Only a lone timed call predicts: with others in flight the next reply may be theirs.
+        const bool predict = first_turn && p.timed && pending_.size() == 1;
+        const stream::Micros expected = predict ? latencies_.expected(kind) : stream::Micros(0);
         lock.unlock();
+        const stream::Arrival arrival = predict ? stream::wait_until_due(helper_.socket, expected)
+                                                : stream::Arrival::unpredicted;
         read_replies();
         lock.lock();
+        if (predict && p.done) {
+            latencies_.record(kind, std::chrono::duration_cast<stream::Micros>(Clock::now() - sent),
+                              arrival);
+        }
+        first_turn = false;
         reading_ = false;
         changed_.notify_all();  // a waiting caller takes the next turn
     }

@@ -4,11 +4,13 @@
 // that watches them. Calls from many threads share the socket, each numbered by a call id. The
 // callers read the replies themselves, one at a time: the caller whose turn it is reads the
 // socket and hands each reply it finds to its caller, until its own has come; then the next
-// waiting caller reads. A call so costs one wake-up in the agent (its own thread, when its
-// reply arrives). The watching thread kills the helper (SIGKILL) when a timed call overruns
-// the call timeout, and sees the helper stop (pidfd, the socket hung up) at once: then every
-// waiting and later call gets no reply (the client answers CKR_DEVICE_ERROR) and the on_stop
-// callbacks run, once, on the watching thread.
+// waiting caller reads. A call so costs at most one wake-up in the agent (its own thread, when
+// its reply arrives), and none when the reply comes while the caller polls for it: a lone timed
+// call whose kind was quick before waits in two stages (stream::wait_until_due). The watching
+// thread kills the helper (SIGKILL) when a timed call overruns the call timeout, and sees the
+// helper stop (pidfd, the socket hung up) at once: then every waiting and later call gets no reply
+// (the client answers CKR_DEVICE_ERROR) and the on_stop callbacks run, once, on the watching
+// thread.
 
 #include <sys/types.h>
 
@@ -27,6 +29,7 @@
 #include "pkcs11/module_helper/helper_options.h"
 #include "pkcs11/module_helper/wire/frame_io.h"
 #include "pkcs11/result.h"
+#include "pkcs11/stream/reply_wait.h"
 
 namespace attache::p11::module_helper {
 
@@ -93,6 +96,9 @@ class HelperConnection final : public CallChannel {
     bool socket_ended_ = false;
     // A reply was delivered, the reading turn is free, or the helper stopped.
     std::condition_variable changed_;
+    // How long each kind of call took (under mutex_): a caller whose reply is due soon polls
+    // for it instead of sleeping (reply_wait.h), as the native protocol's client does.
+    stream::LatencyHistory latencies_;
     // Only the caller whose turn it is touches these.
     FrameAssembler frames_;
     std::vector<std::uint8_t> read_buffer_ = std::vector<std::uint8_t>(64 * 1024);

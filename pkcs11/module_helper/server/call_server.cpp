@@ -6,6 +6,7 @@
 #include "pkcs11/module_helper/server/call_dispatch.h"
 #include "pkcs11/module_helper/wire/field_writer.h"
 #include "pkcs11/module_helper/wire/frame_io.h"
+#include "pkcs11/stream/reply_wait.h"
 
 namespace attache::p11::module_helper {
 
@@ -24,11 +25,18 @@ void CallServer::serve_as_thread() {
         if (ended_)
             return;
         reading_ = true;
+        const bool poll_first = agent_is_quick_ && busy_ == 0;
         lock.unlock();
+        bool contended = false;
+        if (poll_first)
+            contended =
+                stream::spin_until_readable(fd_, kNextCallWindow) == stream::Arrival::contended;
         FrameBuffer payload;
         const ReadStatus status = read_frame(fd_, payload);
         lock.lock();
         reading_ = false;
+        agent_is_quick_ = !contended && replied_ != std::chrono::steady_clock::time_point{} &&
+                          std::chrono::steady_clock::now() - replied_ <= kNextCallWindow;
         if (status != ReadStatus::frame) {
             ended_ = true;
             reader_free_.notify_all();
@@ -51,6 +59,7 @@ void CallServer::serve_as_thread() {
         make_call(std::move(payload));
         lock.lock();
         --busy_;
+        replied_ = std::chrono::steady_clock::now();
     }
 }
 

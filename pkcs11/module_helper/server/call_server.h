@@ -10,6 +10,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
@@ -20,6 +21,8 @@ namespace attache::p11::module_helper {
 
 class CallServer {
   public:
+    static constexpr std::chrono::microseconds kNextCallWindow{100};
+
     CallServer(int socket_fd, CK_FUNCTION_LIST* module, size_t max_in_flight)
         : fd_(socket_fd), module_(module), max_in_flight_(max_in_flight) {}
     CallServer(const CallServer&) = delete;
@@ -44,6 +47,13 @@ class CallServer {
     bool ended_ = false;    // the socket is closed (or broken): no more calls
     size_t waiting_ = 0;    // threads waiting to read
     size_t busy_ = 0;       // calls being made
+    // When the last reply was written, and whether the agent's next call came within
+    // kNextCallWindow of the reply before (a signature's C_Sign after its C_SignInit does):
+    // then the reader polls for it that long instead of sleeping (stream::spin_until_readable),
+    // sparing a cross-CPU wake-up, unless polling was contended last time.
+    std::chrono::steady_clock::time_point replied_{};
+    bool agent_is_quick_ = false;
+    bool contended_ = false;
 
     std::mutex write_mutex_;
 };

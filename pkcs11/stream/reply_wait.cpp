@@ -1,4 +1,4 @@
-#include "pkcs11/agent_protocol/reply_wait.h"
+#include "pkcs11/stream/reply_wait.h"
 
 #include <poll.h>
 #include <sched.h>
