@@ -8,9 +8,9 @@
 
 #include "pkcs11/agent_protocol/agent_endpoint.h"
 #include "pkcs11/agent_protocol/messages.h"
-#include "pkcs11/stream/reply_wait.h"
 #include "pkcs11/agent_protocol/unique_fd.h"
 #include "pkcs11/result.h"
+#include "pkcs11/stream/reply_wait.h"
 
 namespace attache::protocol {
 

@@ -6,8 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "pkcs11/stream/reply_wait.h"
 #include "pkcs11/agent_protocol/unique_fd.h"
+#include "pkcs11/stream/reply_wait.h"
 #include "tests/support/socket_pair.h"
 
 namespace attache::stream {
