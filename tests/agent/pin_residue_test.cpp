@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <dirent.h>
+#include <string.h>
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -23,6 +24,12 @@ namespace {
 // A PIN no other string in the agent resembles.
 constexpr const char* kDistinctPin = "Zq4-residue-81xk";
 
+// Mappings larger than this are address space a sanitizer reserves (ASan's shadow spans
+// terabytes, mapped without backing); they hold shadow bytes, not the program's data.
+constexpr unsigned long kLargestScannedMapping = 64UL << 30;
+// Mappings are read in pieces this large, each overlapping the last by the needle's length.
+constexpr size_t kReadPiece = 1 << 20;
+
 // How often `needle` occurs in the readable memory of `pid`; -1 if nothing could be read.
 long occurrences_in_memory(pid_t pid, const std::string& needle) {
     std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
@@ -32,7 +39,7 @@ long occurrences_in_memory(pid_t pid, const std::string& needle) {
     long found = 0;
     size_t read_total = 0;
     std::string line;
-    std::vector<char> buf;
+    std::vector<char> buf(kReadPiece + needle.size());
     while (std::getline(maps, line)) {
         unsigned long start = 0, end = 0;
         char perms[5] = {};
@@ -40,17 +47,27 @@ long occurrences_in_memory(pid_t pid, const std::string& needle) {
             continue;
         if (line.find("[vvar") != std::string::npos || line.find("[vsyscall]") != std::string::npos)
             continue;
-        buf.resize(end - start);
-        if (fseeko(mem, static_cast<off_t>(start), SEEK_SET) != 0)
+        if (end - start > kLargestScannedMapping)
             continue;
-        const size_t got = std::fread(buf.data(), 1, buf.size(), mem);
-        std::clearerr(mem);
-        read_total += got;
-        auto it = buf.begin();
-        const auto stop = buf.begin() + static_cast<std::ptrdiff_t>(got);
-        while ((it = std::search(it, stop, needle.begin(), needle.end())) != stop) {
-            ++found;
-            ++it;
+        // `carried` bytes from the end of the previous piece, so a needle across two is seen.
+        size_t carried = 0;
+        for (unsigned long at = start; at < end; at += kReadPiece) {
+            const size_t want = std::min<unsigned long>(kReadPiece, end - at);
+            if (fseeko(mem, static_cast<off_t>(at), SEEK_SET) != 0)
+                break;
+            const size_t got = std::fread(buf.data() + carried, 1, want, mem);
+            std::clearerr(mem);
+            read_total += got;
+            const char* const stop = buf.data() + carried + got;
+            for (const char* it = buf.data();
+                 (it = static_cast<const char*>(
+                      ::memmem(it, static_cast<size_t>(stop - it), needle.data(), needle.size())));
+                 ++it)
+                ++found;
+            if (got < want)
+                break;
+            carried = std::min(needle.size() - 1, carried + got);
+            std::copy(stop - carried, stop, buf.data());
         }
     }
     std::fclose(mem);
