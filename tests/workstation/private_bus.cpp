@@ -1,5 +1,6 @@
 #include "tests/workstation/private_bus.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,7 +12,6 @@
 #include <cstring>
 #include <filesystem>
 
-#include "tests/support/eventually.h"
 #include "tests/support/temp_dir.h"
 
 namespace attache::testing {
@@ -27,14 +27,29 @@ PrivateBus::PrivateBus() {
                    "<allow user=\"*\"/><allow own=\"*\"/><allow send_destination=\"*\"/>"
                    "<allow receive_sender=\"*\"/></policy></busconfig>\n");
     address_ = "unix:path=" + socket.string();
+    // dbus-daemon prints its address on `ready` once it accepts connections; the socket file
+    // appears earlier (between bind and listen a connection is refused).
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) != 0)
+        return;
+    // Built before the fork: the child only clears close-on-exec and executes.
+    const std::string config = "--config-file=" + (dir_ / "bus.conf").string();
+    const std::string print = "--print-address=" + std::to_string(ready[1]);
     pid_ = fork();
     if (pid_ == 0) {
-        execlp("dbus-daemon", "dbus-daemon", "--nofork", "--nopidfile",
-               ("--config-file=" + (dir_ / "bus.conf").string()).c_str(),
-               static_cast<char*>(nullptr));
+        fcntl(ready[1], F_SETFD, 0);  // the daemon keeps it
+        execlp("dbus-daemon", "dbus-daemon", "--nofork", "--nopidfile", config.c_str(),
+               print.c_str(), static_cast<char*>(nullptr));
         _exit(127);
     }
-    eventually([&] { return std::filesystem::exists(socket); });
+    close(ready[1]);
+    // A line, or end of file when dbus-daemon failed; bounded by a poll of 10 s.
+    char c = 0;
+    pollfd p{ready[0], POLLIN, 0};
+    while (poll(&p, 1, 10000) == 1 && read(ready[0], &c, 1) == 1 && c != '\n') {
+    }
+    close(ready[0]);
+    ready_ = c == '\n';
 }
 
 PrivateBus::~PrivateBus() {
@@ -49,7 +64,7 @@ PrivateBus::~PrivateBus() {
 }
 
 bool PrivateBus::running() const {
-    return std::filesystem::exists(dir_ / "bus");
+    return ready_;
 }
 
 sd_bus* PrivateBus::logind() {

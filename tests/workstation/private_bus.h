@@ -29,6 +29,7 @@ class PrivateBus {
     PrivateBus& operator=(const PrivateBus&) = delete;
 
     const std::string& address() const { return address_; }
+    // dbus-daemon started and accepts connections.
     bool running() const;
 
     // A connection that owns org.freedesktop.login1, as logind does (used from the test's
@@ -43,6 +44,7 @@ class PrivateBus {
     TempDir dir_{"attache-dbus"};
     std::string address_;
     pid_t pid_ = -1;
+    bool ready_ = false;  // dbus-daemon said it accepts connections
     sd_bus* bus_ = nullptr;
     sd_bus* impostor_ = nullptr;
 };
