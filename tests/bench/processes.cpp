@@ -208,6 +208,56 @@ std::vector<pid_t> children_of(pid_t pid) {
     return out;
 }
 
+double process_tree_cpu_us(pid_t root) {
+    struct Entry {
+        pid_t pid, ppid;
+        double cpu_ticks;
+    };
+    std::vector<Entry> all;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+        const std::string name = e.path().filename().string();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos)
+            continue;
+        std::ifstream in(e.path() / "stat");
+        std::string stat;
+        std::getline(in, stat);
+        const size_t close = stat.rfind(')');
+        if (close == std::string::npos)
+            continue;
+        // After comm: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
+        // cmajflt utime stime (proc(5)); utime and stime count every thread, ended ones too.
+        std::istringstream ss(stat.substr(close + 1));
+        std::string state;
+        pid_t ppid = -1;
+        unsigned long long skip = 0, utime = 0, stime = 0;
+        ss >> state >> ppid;
+        for (int i = 0; i < 9; ++i)
+            ss >> skip;
+        ss >> utime >> stime;
+        if (ss)
+            all.push_back(
+                {static_cast<pid_t>(std::stol(name)), ppid, static_cast<double>(utime + stime)});
+    }
+    const long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        return -1;
+    std::vector<pid_t> tree{root};
+    double ticks = 0;
+    bool found = false;
+    for (size_t i = 0; i < tree.size(); ++i) {
+        for (const Entry& e : all) {
+            if (e.pid == tree[i]) {
+                ticks += e.cpu_ticks;
+                found = true;
+            } else if (e.ppid == tree[i]) {
+                tree.push_back(e.pid);
+            }
+        }
+    }
+    return found ? ticks * 1e6 / static_cast<double>(hz) : -1;
+}
+
 bool wait_for_path(const std::string& path, int timeout_ms) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (std::chrono::steady_clock::now() < deadline) {

@@ -57,6 +57,10 @@ long proc_rollup_kib(pid_t pid, const std::string& field);
 // The processes whose parent is `pid`.
 std::vector<pid_t> children_of(pid_t pid);
 
+// CPU time (user and system, every thread) spent so far by `root` and every process below it,
+// in microseconds, at the kernel's tick resolution (sysconf(_SC_CLK_TCK)); -1 when unreadable.
+double process_tree_cpu_us(pid_t root);
+
 // Waits until `path` exists (a server's socket), at most `timeout_ms`.
 bool wait_for_path(const std::string& path, int timeout_ms);
 

@@ -166,7 +166,7 @@ CellMedian Report::median(const CellKey& key) const {
     auto it = cells.find(key);
     if (it == cells.end())
         return m;
-    std::vector<double> ops, p50, p99, wait;
+    std::vector<double> ops, p50, p99, wait, cpu;
     for (const auto& c : it->second) {
         if (c.cpu_wait >= 0)
             wait.push_back(c.cpu_wait);
@@ -178,6 +178,8 @@ CellMedian Report::median(const CellKey& key) const {
         ops.push_back(c.ops_per_s);
         p50.push_back(c.p50_us);
         p99.push_back(c.p99_us);
+        if (c.cpu_us_per_op >= 0)
+            cpu.push_back(c.cpu_us_per_op);
     }
     m.reps = static_cast<int>(ops.size());
     // A cell with any failed repetition is a failure: errors must not hide behind a median.
@@ -186,6 +188,7 @@ CellMedian Report::median(const CellKey& key) const {
     m.p50_us = median_of(p50);
     m.p99_us = median_of(p99);
     m.cpu_wait = wait.empty() ? -1 : median_of(wait);
+    m.cpu_us_per_op = cpu.empty() ? -1 : median_of(cpu);
     return m;
 }
 
@@ -514,8 +517,8 @@ std::string render_results(const Report& r) {
     for (Mech m : r.mechs) {
         o << "### " << mech_title(m) << "\n\n"
           << "| mode | clients | path | ops/s | p50 µs | p99 µs | ratio to (a) | Attache ÷ "
-             "ssh-agent (e) | Attache ÷ p11-kit (f) | CPU wait |\n"
-          << "|---|---|---|---|---|---|---|---|---|---|\n";
+             "ssh-agent (e) | Attache ÷ p11-kit (f) | CPU µs/op | CPU wait |\n"
+          << "|---|---|---|---|---|---|---|---|---|---|---|\n";
         for (Mode mode : r.modes) {
             for (int n : r.clients) {
                 const CellMedian a = r.median({PathId::a_direct, m, mode, n});
@@ -528,7 +531,7 @@ std::string render_results(const Report& r) {
                     o << "| " << mode_name(mode) << " | " << n << " | (" << path_letter(p) << ") "
                       << path_name(p) << " | ";
                     if (!c.ok) {
-                        o << "error: " << c.error << " | | | | | | |\n";
+                        o << "error: " << c.error << " | | | | | | | |\n";
                         continue;
                     }
                     o << thousands(c.ops_per_s) << " | " << micros(c.p50_us) << " | "
@@ -541,8 +544,8 @@ std::string render_results(const Report& r) {
                       << (is_attache(p) && f.ok && f.ops_per_s > 0
                               ? ratio(c.ops_per_s / f.ops_per_s)
                               : "")
-                      << " | " << (c.cpu_wait >= 0 ? fixed(100 * c.cpu_wait, 0) + " %" : "")
-                      << " |\n";
+                      << " | " << (c.cpu_us_per_op >= 0 ? micros(c.cpu_us_per_op) : "") << " | "
+                      << (c.cpu_wait >= 0 ? fixed(100 * c.cpu_wait, 0) + " %" : "") << " |\n";
                 }
             }
         }

@@ -52,7 +52,8 @@ struct CellMedian {
     double ops_per_s = 0;
     double p50_us = 0;
     double p99_us = 0;
-    double cpu_wait = -1;  // median share of time some task waited for a CPU
+    double cpu_wait = -1;       // median share of time some task waited for a CPU
+    double cpu_us_per_op = -1;  // median machine CPU per operation (CellResult)
 };
 
 struct IsolationSample {

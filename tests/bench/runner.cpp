@@ -80,7 +80,10 @@ LoopResult timed_loop(Client& client, const StartMessage& start) {
     return r;
 }
 
-CellResult summarise(std::vector<LoopResult>& loops, int64_t start_ns) {
+// `busy_us`: the CPU time of this process and those below it at the start and after the last
+// loop, or -1s.
+CellResult summarise(std::vector<LoopResult>& loops, int64_t start_ns,
+                     std::pair<double, double> busy_us) {
     CellResult cell;
     std::vector<uint64_t> all;
     int64_t last = start_ns;
@@ -109,6 +112,8 @@ CellResult summarise(std::vector<LoopResult>& loops, int64_t start_ns) {
     cell.p50_us = pct(0.50);
     cell.p99_us = pct(0.99);
     cell.max_us = all.empty() ? 0 : static_cast<double>(all.back()) / 1e3;
+    if (busy_us.first >= 0 && busy_us.second >= busy_us.first && cell.ops > 0)
+        cell.cpu_us_per_op = (busy_us.second - busy_us.first) / static_cast<double>(cell.ops);
     return cell;
 }
 
@@ -202,6 +207,7 @@ CellResult run_threads(const ClientSpec& spec, int clients, const RunLimits& lim
         std::mutex m;
         std::condition_variable cv;
         int ready = 0;
+        int looped = 0;  // timed loops over (their clients not yet closed)
         int finished = 0;
         bool go = false;
         bool abort = false;
@@ -229,6 +235,11 @@ CellResult run_threads(const ClientSpec& spec, int clients, const RunLimits& lim
             }
             if (client && !shared.abort)
                 loops[static_cast<size_t>(i)] = timed_loop(**client, shared.start);
+            {
+                std::lock_guard lock(shared.m);
+                ++shared.looped;
+                shared.cv.notify_all();
+            }
             client = Error("closed");  // close the client in its own thread
             std::lock_guard lock(shared.m);
             ++shared.finished;
@@ -236,6 +247,7 @@ CellResult run_threads(const ClientSpec& spec, int clients, const RunLimits& lim
         });
     }
     CellResult cell;
+    std::pair<double, double> busy{-1, -1};
     {
         std::unique_lock lock(shared.m);
         if (!shared.cv.wait_for(lock, std::chrono::milliseconds(kOpenTimeoutMs),
@@ -251,8 +263,19 @@ CellResult run_threads(const ClientSpec& spec, int clients, const RunLimits& lim
             shared.go = true;
         }
         shared.cv.notify_all();
+        if (!shared.abort) {
+            lock.unlock();
+            sleep_until(shared.start.start_ns);
+            busy.first = process_tree_cpu_us(getpid());
+            lock.lock();
+        }
         const auto overrun =
             std::chrono::nanoseconds(static_cast<int64_t>(limits.seconds * 1e9) + kOverrunNs);
+        if (!shared.cv.wait_for(lock, overrun, [&] { return shared.looped == clients; })) {
+            std::fprintf(stderr, "attache-bench: a client thread is stuck; giving up\n");
+            std::_Exit(3);
+        }
+        busy.second = process_tree_cpu_us(getpid());
         if (!shared.cv.wait_for(lock, overrun, [&] { return shared.finished == clients; })) {
             std::fprintf(stderr, "attache-bench: a client thread is stuck; giving up\n");
             std::_Exit(3);
@@ -265,7 +288,7 @@ CellResult run_threads(const ClientSpec& spec, int clients, const RunLimits& lim
         cell.unsupported = shared.unsupported;
         return cell;
     }
-    return summarise(loops, shared.start.start_ns);
+    return summarise(loops, shared.start.start_ns, busy);
 }
 
 WorkerPool::~WorkerPool() {
@@ -392,6 +415,8 @@ CellResult WorkerPool::run(const ClientSpec& spec, int clients, const RunLimits&
                              limits.max_ops_per_client};
     for (auto& w : used)
         send_message(w.to, kCmdStart, &start, sizeof start);
+    sleep_until(start_ns);
+    std::pair<double, double> busy{process_tree_cpu_us(getpid()), -1};
     std::vector<LoopResult> loops(used.size());
     for (size_t i = 0; i < used.size(); ++i) {
         uint8_t kind = 0;
@@ -416,7 +441,8 @@ CellResult WorkerPool::run(const ClientSpec& spec, int clients, const RunLimits&
         std::memcpy(loops[i].latencies_ns.data(), raw.data() + sizeof h + h.error_size,
                     h.count * sizeof(uint64_t));
     }
-    return summarise(loops, start_ns);
+    busy.second = process_tree_cpu_us(getpid());
+    return summarise(loops, start_ns, busy);
 }
 
 std::string_view mode_name(Mode mode) {

@@ -45,6 +45,11 @@ struct CellResult {
     // (/proc/pressure/cpu); -1 when the kernel does not report it. With one client and the
     // agent on two cores, anything above a few percent is other work on the machine.
     double cpu_wait = -1;
+    // CPU time (user and system) of the benchmark's processes from the common start to the
+    // last completion, divided by the operations: the clients, and the servers of the path
+    // (the agent and its module helpers, ssh-agent, p11-kit's server), all below this
+    // process; other work on the machine is not counted. -1 when /proc cannot be read.
+    double cpu_us_per_op = -1;
 };
 
 // The kernel's cumulative CPU pressure ("some" total, microseconds); -1 when unavailable.
