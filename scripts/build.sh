@@ -7,7 +7,10 @@ dir=$1
 shift
 mkdir -p "$dir"
 echo "building in $dir ..."
-if ! { cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" &&
+# Unity build (8 sources per translation unit): about half the compile time of the two CI
+# flavours on 2 cores. Names at namespace scope must therefore be unique within a target.
+if ! { cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_UNITY_BUILD=ON \
+         -DCMAKE_UNITY_BUILD_BATCH_SIZE=8 "$@" &&
        cmake --build "$dir" -j "$(nproc)"; } >"$dir/build.log" 2>&1; then
   tail -n 60 "$dir/build.log"
   echo "build failed in $dir (full log: $dir/build.log)" >&2

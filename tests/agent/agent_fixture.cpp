@@ -35,6 +35,11 @@ UniqueFd raw_connect(const std::string& path) {
     return fd;
 }
 
+bool closed_by_agent(int fd) {
+    char c;
+    return recv(fd, &c, 1, 0) == 0;
+}
+
 std::vector<TestKey> default_keys() {
     return {
         {p11::KeyAlgorithm::ec_p256, "ec-sign", {.sign = true}},

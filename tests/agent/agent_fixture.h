@@ -60,6 +60,8 @@ struct AgentOptions {
 // A raw connection to a socket (no handshake), with a 20 s receive timeout so that a broken
 // agent fails the test instead of hanging it; invalid when the connection failed.
 UniqueFd raw_connect(const std::string& path);
+// True when the agent closed `fd` without a word (waiting up to raw_connect's 20 s timeout).
+bool closed_by_agent(int fd);
 
 class AgentFixture {
   public:

@@ -42,12 +42,6 @@ bool answers_hello(int fd, int timeout_ms = 20'000) {
     return frame && std::holds_alternative<protocol::HelloReply>(frame->reply);
 }
 
-// True when the agent closed `fd` without a word (it waits up to the 20 s receive timeout).
-bool closed_by_agent(int fd) {
-    char c;
-    return recv(fd, &c, 1, 0) == 0;
-}
-
 // CPU time (user + system) the process used so far, in clock ticks.
 long cpu_ticks(pid_t pid) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/stat");

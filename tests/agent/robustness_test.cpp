@@ -33,11 +33,6 @@ std::optional<protocol::Reply> read_reply(int fd) {
     return std::move(frame->reply);
 }
 
-bool closed_by_agent(int fd) {
-    char c;
-    return recv(fd, &c, 1, 0) == 0;
-}
-
 Bytes frame(const Bytes& body) {
     Bytes f{uint8_t(body.size() >> 24), uint8_t(body.size() >> 16), uint8_t(body.size() >> 8),
             uint8_t(body.size())};

@@ -1,4 +1,5 @@
 #include "tests/managed/managed_fixture.h"
+#include "tests/support/command_assert.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -27,10 +28,6 @@
 
 namespace attache::testing {
 namespace {
-
-void must(const CommandResult& r, const std::string& what) {
-    ASSERT_EQ(r.exit_code, 0) << what << ": " << describe(r);
-}
 
 void chown_tree(const std::filesystem::path& dir, uid_t uid, gid_t gid) {
     ASSERT_EQ(chown(dir.c_str(), uid, gid), 0);

@@ -16,6 +16,7 @@
 #include "pkcs11/bytes.h"
 #include "tests/managed/managed_fixture.h"
 #include "tests/smartcard/test_ca.h"
+#include "tests/support/command_assert.h"
 #include "tests/support/temp_dir.h"
 
 namespace attache::testing {
@@ -29,10 +30,6 @@ std::string env(const char* name) {
     return v ? v : "";
 }
 
-void must(const CommandResult& r, const std::string& what) {
-    ASSERT_EQ(r.exit_code, 0) << what << ": " << describe(r);
-}
-
 // `pkcs11-tool -L` on OpenSC as `user`, with nothing of the broker's.
 CommandResult list_tokens_as(const std::string& user) {
     return run_command({"setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups", "env",
@@ -40,7 +37,7 @@ CommandResult list_tokens_as(const std::string& user) {
                         kOpensc, "-L"});
 }
 
-class ManagedCard : public ::testing::Test {
+class ManagedVirtualCard : public ::testing::Test {
   protected:
     void SetUp() override {
         if (!ManagedFixture::can_run() || env("ATTACHE_SC_STACK").empty())
@@ -115,7 +112,7 @@ class ManagedCard : public ::testing::Test {
     bool inserted_ = false;
 };
 
-TEST_F(ManagedCard, TheHolderSignsThroughTheBrokerButCannotReachTheCardItself) {
+TEST_F(ManagedVirtualCard, TheHolderSignsThroughTheBrokerButCannotReachTheCardItself) {
     write_manifest();
     start_broker_on_opensc();
     if (HasFatalFailure())
@@ -151,7 +148,7 @@ TEST_F(ManagedCard, TheHolderSignsThroughTheBrokerButCannotReachTheCardItself) {
     EXPECT_NE(open.out.find(kSerial), std::string::npos) << describe(open);
 }
 
-TEST_F(ManagedCard, APcscdRestartKeepsTheCardTheBrokers) {
+TEST_F(ManagedVirtualCard, APcscdRestartKeepsTheCardTheBrokers) {
     write_manifest();
     start_broker_on_opensc();
     if (HasFatalFailure())
@@ -184,7 +181,7 @@ TEST_F(ManagedCard, APcscdRestartKeepsTheCardTheBrokers) {
 // A blank card enrolled by `attache enrol` (9A, 9D and the card-auth key 9E), listed in the
 // manifest with the keys and roles the enrolment reported: the broker has 9E sign a challenge
 // before it sends the PIN.
-class ManagedEnrolledCard : public ManagedCard {
+class ManagedEnrolledCard : public ManagedVirtualCard {
   protected:
     std::vector<std::string> card_options() const override { return {}; }
 
