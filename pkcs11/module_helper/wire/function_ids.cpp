@@ -44,6 +44,8 @@ std::string_view call_name(CallId call) {
         ATTACHE_CALL_NAME(C_DeriveKey)
         ATTACHE_CALL_NAME(C_GenerateRandom)
         ATTACHE_CALL_NAME(C_WaitForSlotEvent)
+        ATTACHE_CALL_NAME(SignInitAndSign)
+        ATTACHE_CALL_NAME(DecryptInitAndDecrypt)
 #undef ATTACHE_CALL_NAME
     }
     return "unknown call";
