@@ -53,7 +53,7 @@ class Library {
     pid_t helper_pid() const;
     // The helper's one-round-trip calls; null in-process.
     const module_helper::CombinedCalls* combined_calls() const;
-    // Calls sent to the helper so far, by name ("C_Sign", "SignInitAndSign"); empty in-process.
+    // Calls sent to the helper so far, by name ("C_Sign", "C_SignInit+C_Sign"); empty in-process.
     std::map<std::string, std::uint64_t> helper_call_counts() const;
 
   private:

@@ -37,7 +37,7 @@ class HelperClient final : public CombinedCalls {
     std::string stop_reason() const;
     void on_stop(std::function<void(const std::string& reason)> callback) const;
     pid_t pid() const;
-    // Calls sent to the helper so far, by call name ("C_Sign", "SignInitAndSign").
+    // Calls sent to the helper so far, by call name ("C_Sign", "C_SignInit+C_Sign").
     std::map<std::string, std::uint64_t> call_counts() const;
 
     CK_RV sign_init_and_sign(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,

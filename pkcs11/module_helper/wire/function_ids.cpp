@@ -44,9 +44,13 @@ std::string_view call_name(CallId call) {
         ATTACHE_CALL_NAME(C_DeriveKey)
         ATTACHE_CALL_NAME(C_GenerateRandom)
         ATTACHE_CALL_NAME(C_WaitForSlotEvent)
-        ATTACHE_CALL_NAME(SignInitAndSign)
-        ATTACHE_CALL_NAME(DecryptInitAndDecrypt)
 #undef ATTACHE_CALL_NAME
+        // Named as the PKCS#11 calls they make, for stop reasons ("killed ... in
+        // C_SignInit+C_Sign"): the helper does not say which of the two was running.
+        case CallId::SignInitAndSign:
+            return "C_SignInit+C_Sign";
+        case CallId::DecryptInitAndDecrypt:
+            return "C_DecryptInit+C_Decrypt";
     }
     return "unknown call";
 }

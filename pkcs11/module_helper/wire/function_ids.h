@@ -60,7 +60,8 @@ enum class CallStage : std::uint8_t {
     operation = 1,  // C_SignInit returned CKR_OK; rv and the output are C_Sign's
 };
 
-// "C_Sign", ...; "unknown call" for a number outside the enum.
+// "C_Sign", ..., "C_SignInit+C_Sign" (SignInitAndSign); "unknown call" for a number outside the
+// enum.
 std::string_view call_name(CallId call);
 bool known_call(std::uint16_t value);
 
