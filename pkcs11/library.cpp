@@ -56,6 +56,14 @@ pid_t Library::helper_pid() const {
     return helper_ ? helper_->pid() : 0;
 }
 
+const module_helper::CombinedCalls* Library::combined_calls() const {
+    return helper_.get();
+}
+
+std::map<std::string, std::uint64_t> Library::helper_call_counts() const {
+    return helper_ ? helper_->call_counts() : std::map<std::string, std::uint64_t>();
+}
+
 Result<std::shared_ptr<Library>> Library::load(const std::string& path) {
     Registry& reg = registry();
     std::lock_guard lock(reg.mutex);

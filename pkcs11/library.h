@@ -13,7 +13,9 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -23,8 +25,9 @@
 namespace attache::p11 {
 
 namespace module_helper {
+class CombinedCalls;
 class HelperClient;
-}
+}  // namespace module_helper
 
 class Library {
   public:
@@ -48,6 +51,10 @@ class Library {
     std::string stop_reason() const;
     void on_stop(std::function<void(const std::string& reason)> callback) const;
     pid_t helper_pid() const;
+    // The helper's one-round-trip calls; null in-process.
+    const module_helper::CombinedCalls* combined_calls() const;
+    // Calls sent to the helper so far, by name ("C_Sign", "C_SignInit+C_Sign"); empty in-process.
+    std::map<std::string, std::uint64_t> helper_call_counts() const;
 
   private:
     Library();

@@ -6,7 +6,9 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +54,11 @@ class Module {
     }
     // The helper's process id; 0 in-process.
     pid_t helper_pid() const { return lib_->helper_pid(); }
+    // Calls this Module's helper was sent so far, by name ("C_Sign", "C_SignInit+C_Sign"):
+    // what a test observes of the helper's traffic. Empty in-process.
+    std::map<std::string, std::uint64_t> helper_call_counts() const {
+        return lib_->helper_call_counts();
+    }
 
     // Resolves `spec` as load() does, without loading anything: the library's path.
     static Result<std::string> resolve(const std::string& spec);

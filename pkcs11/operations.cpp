@@ -4,6 +4,7 @@
 #include <openssl/ecdsa.h>
 
 #include "pkcs11/limits.h"
+#include "pkcs11/module_helper/combined_calls.h"
 #include "pkcs11/names.h"
 #include "pkcs11/size_query.h"
 
@@ -25,30 +26,80 @@ Status run_context_login(const ContextLogin& context_login, const std::function<
     return s;
 }
 
+// What differs between a signature and a decryption: the Init call, the single-part call and
+// the helper's call that makes both in one round trip.
+struct SinglePart {
+    std::string_view init_name;  // "C_SignInit"
+    std::string_view call_name;  // "C_Sign"
+    decltype(CK_FUNCTION_LIST::C_SignInit) CK_FUNCTION_LIST::*init;
+    decltype(CK_FUNCTION_LIST::C_Sign) CK_FUNCTION_LIST::*call;
+    CK_RV(module_helper::CombinedCalls::*combined)
+    (CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE, CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR,
+     CK_ULONG_PTR, module_helper::CallStage*) const;
+};
+
+// The Init call, the context login if any, then the single-part call through query_sized. With
+// a helper and no context login (nothing runs between the two calls), the Init call and
+// query_sized's first attempt are one combined call; a retry after CKR_BUFFER_TOO_SMALL is the
+// plain single-part call, which completes the operation the combined call left active.
+Result<Bytes> single_part(const Session& session, CK_OBJECT_HANDLE key, Mechanism& mechanism,
+                          std::span<const uint8_t> input, std::string_view key_name,
+                          std::optional<size_t> output_hint, const ContextLogin& context_login,
+                          const SinglePart& part) {
+    const CK_SESSION_HANDLE s = session.handle();
+    CK_FUNCTION_LIST* fn = session.fn();
+    // Terminates the operation (the Init call with a NULL mechanism, PKCS#11 v3.0; v2.40
+    // modules reject it harmlessly).
+    auto end = [&] { (fn->*part.init)(s, nullptr, CK_INVALID_HANDLE); };
+    const module_helper::CombinedCalls* combined =
+        context_login ? nullptr : session.combined_calls();
+    if (combined == nullptr) {
+        if (CK_RV rv = (fn->*part.init)(s, mechanism.get(), key); rv != CKR_OK)
+            return Error::pkcs11(rv, with_mechanism(part.init_name, mechanism), key_name);
+        ATTACHE_CHECK(run_context_login(context_login, end));
+    }
+    std::optional<CK_RV> init_failed;
+    auto r = query_sized<uint8_t>(
+        [&](uint8_t* out, CK_ULONG* len) -> CK_RV {
+            auto* in = const_cast<uint8_t*>(input.data());
+            if (combined == nullptr)
+                return (fn->*part.call)(s, in, input.size(), out, len);
+            auto stage = module_helper::CallStage::init;
+            const CK_RV rv = (combined->*part.combined)(s, mechanism.get(), key, in, input.size(),
+                                                        out, len, &stage);
+            combined = nullptr;
+            if (stage == module_helper::CallStage::init) {
+                init_failed = rv == CKR_OK ? CKR_DEVICE_ERROR : rv;
+                return *init_failed;
+            }
+            return rv;
+        },
+        kMaxOutputSize, std::string(part.call_name) + "(" + std::string(key_name) + ")",
+        output_hint);
+    if (init_failed)
+        return Error::pkcs11(*init_failed, with_mechanism(part.init_name, mechanism), key_name);
+    if (!r) {
+        // A failed single-part call ends the operation in the token; a cap or size error may
+        // not have. Terminate it so the session stays usable.
+        end();
+    }
+    return r;
+}
+
+constexpr SinglePart kSigning{"C_SignInit", "C_Sign", &CK_FUNCTION_LIST::C_SignInit,
+                              &CK_FUNCTION_LIST::C_Sign,
+                              &module_helper::CombinedCalls::sign_init_and_sign};
+constexpr SinglePart kDecryption{"C_DecryptInit", "C_Decrypt", &CK_FUNCTION_LIST::C_DecryptInit,
+                                 &CK_FUNCTION_LIST::C_Decrypt,
+                                 &module_helper::CombinedCalls::decrypt_init_and_decrypt};
+
 }  // namespace
 
 Result<Bytes> sign(const Session& session, CK_OBJECT_HANDLE key, Mechanism mechanism,
                    std::span<const uint8_t> data, std::string_view key_name,
                    std::optional<size_t> output_hint, const ContextLogin& context_login) {
-    CK_FUNCTION_LIST* fn = session.fn();
-    if (CK_RV rv = fn->C_SignInit(session.handle(), mechanism.get(), key); rv != CKR_OK) {
-        return Error::pkcs11(rv, with_mechanism("C_SignInit", mechanism), key_name);
-    }
-    ATTACHE_CHECK(run_context_login(
-        context_login, [&] { fn->C_SignInit(session.handle(), nullptr, CK_INVALID_HANDLE); }));
-    auto r = query_sized<uint8_t>(
-        [&](uint8_t* out, CK_ULONG* len) {
-            return fn->C_Sign(session.handle(), const_cast<uint8_t*>(data.data()), data.size(), out,
-                              len);
-        },
-        kMaxOutputSize, "C_Sign(" + std::string(key_name) + ")", output_hint);
-    if (!r) {
-        // A failed C_Sign ends the operation in the token; a cap or size error may not have.
-        // Terminate it so the session stays usable (C_SignInit with NULL mechanism is the
-        // v3.0 way; v2.40 modules reject it harmlessly).
-        fn->C_SignInit(session.handle(), nullptr, CK_INVALID_HANDLE);
-    }
-    return r;
+    return single_part(session, key, mechanism, data, key_name, output_hint, context_login,
+                       kSigning);
 }
 
 Status verify(const Session& session, CK_OBJECT_HANDLE key, Mechanism mechanism,
@@ -68,21 +119,8 @@ Status verify(const Session& session, CK_OBJECT_HANDLE key, Mechanism mechanism,
 Result<Bytes> decrypt(const Session& session, CK_OBJECT_HANDLE key, Mechanism mechanism,
                       std::span<const uint8_t> ciphertext, std::string_view key_name,
                       std::optional<size_t> output_hint, const ContextLogin& context_login) {
-    CK_FUNCTION_LIST* fn = session.fn();
-    if (CK_RV rv = fn->C_DecryptInit(session.handle(), mechanism.get(), key); rv != CKR_OK) {
-        return Error::pkcs11(rv, with_mechanism("C_DecryptInit", mechanism), key_name);
-    }
-    ATTACHE_CHECK(run_context_login(
-        context_login, [&] { fn->C_DecryptInit(session.handle(), nullptr, CK_INVALID_HANDLE); }));
-    auto r = query_sized<uint8_t>(
-        [&](uint8_t* out, CK_ULONG* len) {
-            return fn->C_Decrypt(session.handle(), const_cast<uint8_t*>(ciphertext.data()),
-                                 ciphertext.size(), out, len);
-        },
-        kMaxOutputSize, "C_Decrypt(" + std::string(key_name) + ")", output_hint);
-    if (!r)
-        fn->C_DecryptInit(session.handle(), nullptr, CK_INVALID_HANDLE);
-    return r;
+    return single_part(session, key, mechanism, ciphertext, key_name, output_hint, context_login,
+                       kDecryption);
 }
 
 Result<Bytes> derive_ecdh(const Session& session, CK_OBJECT_HANDLE key,

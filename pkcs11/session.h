@@ -36,6 +36,8 @@ class Session {
     CK_SESSION_HANDLE handle() const { return handle_; }
     CK_SLOT_ID slot() const { return slot_; }
     CK_FUNCTION_LIST* fn() const { return lib_->fn(); }
+    // A helper-backed module's one-round-trip Init-and-operation calls; null in-process.
+    const module_helper::CombinedCalls* combined_calls() const { return lib_->combined_calls(); }
 
     // One C_Login, never retried. `pin` null: the token's protected authentication path (PIN
     // pad) collects the PIN. CKR_USER_ALREADY_LOGGED_IN is an error like any other: the token

@@ -1,5 +1,6 @@
 #include "pkcs11/module_helper/helper_client.h"
 
+#include "pkcs11/module_helper/client/client_calls.h"
 #include "pkcs11/module_helper/client/function_tables.h"
 #include "pkcs11/module_helper/client/helper_connection.h"
 
@@ -47,6 +48,26 @@ void HelperClient::on_stop(std::function<void(const std::string& reason)> callba
 
 pid_t HelperClient::pid() const {
     return connection_ ? connection_->pid() : 0;
+}
+
+std::map<std::string, std::uint64_t> HelperClient::call_counts() const {
+    return connection_ ? connection_->call_counts() : std::map<std::string, std::uint64_t>();
+}
+
+CK_RV HelperClient::sign_init_and_sign(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
+                                       CK_OBJECT_HANDLE key, CK_BYTE_PTR data, CK_ULONG length,
+                                       CK_BYTE_PTR out, CK_ULONG_PTR out_length,
+                                       CallStage* stage) const {
+    return client_calls::sign_init_and_sign(*connection_, session, mechanism, key, data, length,
+                                            out, out_length, stage);
+}
+
+CK_RV HelperClient::decrypt_init_and_decrypt(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
+                                             CK_OBJECT_HANDLE key, CK_BYTE_PTR data,
+                                             CK_ULONG length, CK_BYTE_PTR out,
+                                             CK_ULONG_PTR out_length, CallStage* stage) const {
+    return client_calls::decrypt_init_and_decrypt(*connection_, session, mechanism, key, data,
+                                                  length, out, out_length, stage);
 }
 
 }  // namespace attache::p11::module_helper

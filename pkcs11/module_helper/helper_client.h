@@ -8,10 +8,13 @@
 #include <p11-kit/pkcs11.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
+#include "pkcs11/module_helper/combined_calls.h"
 #include "pkcs11/module_helper/helper_options.h"
 #include "pkcs11/result.h"
 
@@ -19,12 +22,12 @@ namespace attache::p11::module_helper {
 
 class HelperConnection;
 
-class HelperClient {
+class HelperClient final : public CombinedCalls {
   public:
     // Starts the helper for the module at `module_path` and waits for its C_Initialize.
     static Result<std::unique_ptr<HelperClient>> start(const std::string& module_path,
                                                        const HelperOptions& options);
-    ~HelperClient();
+    ~HelperClient() override;
     HelperClient(const HelperClient&) = delete;
     HelperClient& operator=(const HelperClient&) = delete;
 
@@ -34,6 +37,17 @@ class HelperClient {
     std::string stop_reason() const;
     void on_stop(std::function<void(const std::string& reason)> callback) const;
     pid_t pid() const;
+    // Calls sent to the helper so far, by call name ("C_Sign", "C_SignInit+C_Sign").
+    std::map<std::string, std::uint64_t> call_counts() const;
+
+    CK_RV sign_init_and_sign(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
+                             CK_OBJECT_HANDLE key, CK_BYTE_PTR data, CK_ULONG length,
+                             CK_BYTE_PTR out, CK_ULONG_PTR out_length,
+                             CallStage* stage) const override;
+    CK_RV decrypt_init_and_decrypt(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism,
+                                   CK_OBJECT_HANDLE key, CK_BYTE_PTR data, CK_ULONG length,
+                                   CK_BYTE_PTR out, CK_ULONG_PTR out_length,
+                                   CallStage* stage) const override;
 
   private:
     HelperClient() = default;

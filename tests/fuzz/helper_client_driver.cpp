@@ -26,6 +26,29 @@ CK_RV output_call(CallChannel& ch, size_t offered,
     return rv;
 }
 
+// A combined call (Init and single-part call in one round trip): the output is checked as
+// output_call checks it, and an rv that is the Init call's must not be CKR_OK.
+CK_RV combined_call(CallChannel& ch, size_t offered,
+                    CK_RV (*fn)(CallChannel&, CK_SESSION_HANDLE, CK_MECHANISM_PTR, CK_OBJECT_HANDLE,
+                                CK_BYTE_PTR, CK_ULONG, CK_BYTE_PTR, CK_ULONG_PTR,
+                                p11::module_helper::CallStage*),
+                    bool null_output = false) {
+    CK_MECHANISM m{CKM_ECDSA, nullptr, 0};
+    Bytes in(32, 0x22);
+    Bytes out(offered);
+    CK_ULONG len = offered;
+    auto stage = p11::module_helper::CallStage::operation;
+    const CK_RV rv =
+        fn(ch, 1, &m, 2, in.data(), in.size(), null_output ? nullptr : out.data(), &len, &stage);
+    if (stage == p11::module_helper::CallStage::init) {
+        check(rv != CKR_OK, "a combined call's Init stage answered CKR_OK");
+        check(len == offered, "a failed Init call changed the output length");
+    }
+    if (rv == CKR_OK && !null_output)
+        check(len <= offered, "a combined call answered more bytes than the caller offered");
+    return rv;
+}
+
 CK_RV list_call(CallChannel& ch, size_t offered, bool mechanisms) {
     std::vector<CK_ULONG> list(offered);
     CK_ULONG count = offered;
@@ -186,6 +209,21 @@ const std::vector<std::function<CK_RV(CallChannel&)>>& all_calls() {
         [](CallChannel& ch) {
             CK_SLOT_ID s;
             return calls::wait_for_slot_event(ch, 0, &s, nullptr);
+        },
+        [](CallChannel& ch) { return combined_call(ch, 64, calls::sign_init_and_sign); },
+        [](CallChannel& ch) { return combined_call(ch, 0, calls::sign_init_and_sign, true); },
+        [](CallChannel& ch) { return combined_call(ch, 8, calls::sign_init_and_sign); },
+        [](CallChannel& ch) {
+            Bytes iv(16, 0);
+            CK_MECHANISM m{CKM_AES_CBC_PAD, iv.data(), iv.size()};
+            Bytes in(32, 0x33), out(48);
+            CK_ULONG len = out.size();
+            auto stage = p11::module_helper::CallStage::operation;
+            const CK_RV rv = calls::decrypt_init_and_decrypt(ch, 1, &m, 2, in.data(), in.size(),
+                                                             out.data(), &len, &stage);
+            if (rv == CKR_OK)
+                check(len <= out.size(), "a combined call answered more bytes than offered");
+            return rv;
         },
     };
     return table;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "pkcs11/module_helper/server/call_dispatch.h"
+#include "pkcs11/module_helper/wire/field_writer.h"
 #include "tests/fuzz/helper_client_driver.h"
 #include "tests/fuzz/helper_stub_module.h"
 
@@ -86,6 +87,15 @@ void seeds(std::vector<Seed>& calls, std::vector<Seed>& replies) {
                        Bytes(sign_reply.begin(), sign_reply.begin() + sign_reply.size() / 2)});
     Bytes busy = {27, 0, 0, 0, 0, 0, 3};
     replies.push_back({numbered(replies.size() + 1, "busy"), busy});
+    // The stub's Init calls all succeed: a combined call whose Init call failed (rv, the init
+    // stage, no output), for the first combined call of the driver (the fourth from the end).
+    helper::FieldWriter init_failed(helper::CallId::SignInitAndSign);
+    init_failed.ulong(CKR_KEY_HANDLE_INVALID);
+    init_failed.ulong(static_cast<CK_ULONG>(helper::CallStage::init));
+    Bytes failed{static_cast<uint8_t>(attache::fuzz::client_call_count() - 4)};
+    const Bytes failed_payload = payload_of(*init_failed.finish());
+    failed.insert(failed.end(), failed_payload.begin(), failed_payload.end());
+    replies.push_back({numbered(replies.size() + 1, "combined-init-failed"), failed});
 }
 
 bool write_or_check(bool write, const fs::path& dir, const std::vector<Seed>& list) {

@@ -11,6 +11,10 @@
 // (CKA_WRAP_TEMPLATE, ...) with a buffer answers CK_UNAVAILABLE_INFORMATION for it and
 // CKR_ATTRIBUTE_TYPE_INVALID; its length is answered. C_Initialize and C_Finalize are the
 // helper's own business (it initialises at start and finalises at the end): both answer CKR_OK.
+//
+// sign_init_and_sign and decrypt_init_and_decrypt are C_SignInit + C_Sign (C_DecryptInit +
+// C_Decrypt) in one round trip, with the same results as the two calls; `*stage` says which of
+// the two the returned rv belongs to (a transport failure: init).
 
 #include <p11-kit/pkcs11.h>
 
@@ -55,6 +59,8 @@ CK_RV generate_key_pair(CallChannel& ch, CK_SESSION_HANDLE s, CK_MECHANISM_PTR m
 CK_RV derive_key(CallChannel& ch, CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE base, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count, CK_OBJECT_HANDLE_PTR key);
 CK_RV generate_random(CallChannel& ch, CK_SESSION_HANDLE s, CK_BYTE_PTR out, CK_ULONG len);
 CK_RV wait_for_slot_event(CallChannel& ch, CK_FLAGS flags, CK_SLOT_ID_PTR slot, CK_VOID_PTR reserved);
+CK_RV sign_init_and_sign(CallChannel& ch, CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR out, CK_ULONG_PTR out_len, CallStage* stage);
+CK_RV decrypt_init_and_decrypt(CallChannel& ch, CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR out, CK_ULONG_PTR out_len, CallStage* stage);
 // clang-format on
 
 }  // namespace attache::p11::module_helper::client_calls

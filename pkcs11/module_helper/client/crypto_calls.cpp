@@ -33,7 +33,50 @@ CK_RV one_shot(CallChannel& ch, CallId call, CK_SESSION_HANDLE s, CK_BYTE_PTR da
     });
 }
 
+// A combined call: its rv is the Init call's (`*stage` init; outputs untouched) or, after a
+// successful Init, the single-part call's with its output. A reply naming another stage, or
+// the init stage with CKR_OK, does not decode.
+CK_RV init_and_one_shot(CallChannel& ch, CallId call, CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,
+                        CK_OBJECT_HANDLE key, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR out,
+                        CK_ULONG_PTR out_len, CallStage* stage) {
+    *stage = CallStage::init;
+    if (m == nullptr || out_len == nullptr)
+        return CKR_ARGUMENTS_BAD;
+    const CK_ULONG offered = out != nullptr ? *out_len : 0;
+    FieldWriter w(call);
+    w.ulong(s);
+    if (!write_mechanism(w, m))
+        return CKR_MECHANISM_PARAM_INVALID;
+    w.ulong(key);
+    w.bytes(data, len);
+    write_output_request(w, out, offered);
+    return exchange(ch, call, w, CallTiming::timed, [&](FieldReader& in, CK_RV rv) -> CK_RV {
+        const CK_ULONG answered = in.ulong();
+        if (in.failed())
+            return CKR_DEVICE_ERROR;
+        if (answered == static_cast<CK_ULONG>(CallStage::init) && rv != CKR_OK)
+            return rv;
+        if (answered != static_cast<CK_ULONG>(CallStage::operation))
+            return CKR_DEVICE_ERROR;
+        *stage = CallStage::operation;
+        return read_output(in, rv, out, offered, out_len);
+    });
+}
+
 }  // namespace
+
+CK_RV sign_init_and_sign(CallChannel& ch, CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,
+                         CK_OBJECT_HANDLE key, CK_BYTE_PTR data, CK_ULONG len, CK_BYTE_PTR out,
+                         CK_ULONG_PTR out_len, CallStage* stage) {
+    return init_and_one_shot(ch, CallId::SignInitAndSign, s, m, key, data, len, out, out_len,
+                             stage);
+}
+CK_RV decrypt_init_and_decrypt(CallChannel& ch, CK_SESSION_HANDLE s, CK_MECHANISM_PTR m,
+                               CK_OBJECT_HANDLE key, CK_BYTE_PTR data, CK_ULONG len,
+                               CK_BYTE_PTR out, CK_ULONG_PTR out_len, CallStage* stage) {
+    return init_and_one_shot(ch, CallId::DecryptInitAndDecrypt, s, m, key, data, len, out, out_len,
+                             stage);
+}
 
 CK_RV sign_init(CallChannel& ch, CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE key) {
     return init_call(ch, CallId::C_SignInit, s, m, key);

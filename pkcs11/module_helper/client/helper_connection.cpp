@@ -185,6 +185,8 @@ std::optional<FrameBuffer> HelperConnection::round_trip(CallId call, FrameBuffer
             wake = timed_in_flight_++ == 0;  // else an earlier deadline is already watched
     }
     FieldWriter::set_call_id(request, id);
+    if (static_cast<size_t>(call) < sent_.size())
+        sent_[static_cast<size_t>(call)].fetch_add(1, std::memory_order_relaxed);
     if (wake)
         wake_watcher();
     {
@@ -221,6 +223,15 @@ std::optional<FrameBuffer> HelperConnection::round_trip(CallId call, FrameBuffer
         changed_.notify_all();  // a waiting caller takes the next turn
     }
     return std::move(p.reply);
+}
+
+std::map<std::string, std::uint64_t> HelperConnection::call_counts() const {
+    std::map<std::string, std::uint64_t> counts;
+    for (size_t i = 0; i < sent_.size(); ++i) {
+        if (const std::uint64_t n = sent_[i].load(std::memory_order_relaxed); n > 0)
+            counts.emplace(call_name(static_cast<CallId>(i)), n);
+    }
+    return counts;
 }
 
 void HelperConnection::read_replies() {

@@ -14,6 +14,8 @@
 
 #include <sys/types.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -51,6 +53,8 @@ class HelperConnection final : public CallChannel {
     // Called once when the helper stops; at once (on this thread) if it already has.
     void on_stop(std::function<void(const std::string&)> callback);
     pid_t pid() const { return helper_.pid; }
+    // Calls sent so far, by call name; kinds never sent are absent.
+    std::map<std::string, std::uint64_t> call_counts() const;
 
     // Ends the helper: closes the socket (the helper finalises the module and exits), kills it
     // if it has not exited after kCloseGrace, reaps it, joins the watcher. No on_stop callback
@@ -102,6 +106,8 @@ class HelperConnection final : public CallChannel {
     // Only the caller whose turn it is touches these.
     FrameAssembler frames_;
     std::vector<std::uint8_t> read_buffer_ = std::vector<std::uint8_t>(64 * 1024);
+
+    std::array<std::atomic<std::uint64_t>, static_cast<size_t>(CallId::last) + 1> sent_{};
 
     std::mutex write_mutex_;
     std::thread watcher_;

@@ -84,7 +84,9 @@ inline bool arguments_done(HandlerContext& ctx) {
     X(C_GenerateKeyPair)        \
     X(C_DeriveKey)              \
     X(C_GenerateRandom)         \
-    X(C_WaitForSlotEvent)
+    X(C_WaitForSlotEvent)       \
+    X(SignInitAndSign)          \
+    X(DecryptInitAndDecrypt)
 
 #define ATTACHE_DECLARE_HANDLER(name) std::optional<FrameBuffer> handle_##name(HandlerContext& ctx);
 ATTACHE_HELPER_CALLS(ATTACHE_DECLARE_HANDLER)

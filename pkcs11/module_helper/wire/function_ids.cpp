@@ -45,6 +45,12 @@ std::string_view call_name(CallId call) {
         ATTACHE_CALL_NAME(C_GenerateRandom)
         ATTACHE_CALL_NAME(C_WaitForSlotEvent)
 #undef ATTACHE_CALL_NAME
+        // Named as the PKCS#11 calls they make, for stop reasons ("killed ... in
+        // C_SignInit+C_Sign"): the helper does not say which of the two was running.
+        case CallId::SignInitAndSign:
+            return "C_SignInit+C_Sign";
+        case CallId::DecryptInitAndDecrypt:
+            return "C_DecryptInit+C_Decrypt";
     }
     return "unknown call";
 }

@@ -46,10 +46,22 @@ enum class CallId : std::uint16_t {
     C_DeriveKey,
     C_GenerateRandom,
     C_WaitForSlotEvent,
-    last = C_WaitForSlotEvent,
+    // Attache's own: the Init call and, only when it returned CKR_OK, the single-part call, in
+    // one round trip. Reply: rv, the stage rv belongs to (CallStage), the output when rv is the
+    // single-part call's.
+    SignInitAndSign,
+    DecryptInitAndDecrypt,
+    last = DecryptInitAndDecrypt,
 };
 
-// "C_Sign", ...; "unknown call" for a number outside the enum.
+// Which call of a combined call (SignInitAndSign, ...) its rv belongs to.
+enum class CallStage : std::uint8_t {
+    init = 0,       // C_SignInit / C_DecryptInit failed; nothing else was called
+    operation = 1,  // C_SignInit returned CKR_OK; rv and the output are C_Sign's
+};
+
+// "C_Sign", ..., "C_SignInit+C_Sign" (SignInitAndSign); "unknown call" for a number outside the
+// enum.
 std::string_view call_name(CallId call);
 bool known_call(std::uint16_t value);
 
