@@ -48,9 +48,10 @@ class CallServer {
     size_t waiting_ = 0;    // threads waiting to read
     size_t busy_ = 0;       // calls being made
     // When the last reply was written, and whether the agent's next call came within
-    // kNextCallWindow of the reply before (a signature's C_Sign after its C_SignInit does):
-    // then the reader polls for it that long instead of sleeping (stream::spin_until_readable),
-    // sparing a cross-CPU wake-up, unless polling was contended last time.
+    // kNextCallWindow of the reply before (a busy agent's next request, a PIV signature's C_Login
+    // and C_Sign after its C_SignInit): then the reader polls for it that long instead of
+    // sleeping (stream::spin_until_readable), sparing a cross-CPU wake-up, unless polling was
+    // contended last time.
     std::chrono::steady_clock::time_point replied_{};
     bool agent_is_quick_ = false;
     bool contended_ = false;
