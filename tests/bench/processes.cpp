@@ -184,8 +184,18 @@ long proc_rollup_kib(pid_t pid, const std::string& field) {
     return proc_field_kib("/proc/" + std::to_string(pid) + "/smaps_rollup", field);
 }
 
-std::vector<pid_t> children_of(pid_t pid) {
-    std::vector<pid_t> out;
+namespace {
+
+// One process as /proc/PID/stat shows it.
+struct ProcStat {
+    pid_t pid = -1;
+    pid_t ppid = -1;
+    unsigned long long cpu_ticks = 0;  // utime + stime: every thread, ended ones too
+};
+
+// Every process of the machine that could be read.
+std::vector<ProcStat> all_processes() {
+    std::vector<ProcStat> out;
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
         const std::string name = e.path().filename().string();
@@ -194,68 +204,58 @@ std::vector<pid_t> children_of(pid_t pid) {
         std::ifstream in(e.path() / "stat");
         std::string stat;
         std::getline(in, stat);
-        // pid (comm) state ppid ...: comm may hold spaces, so parse after the last ')'.
+        // pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
+        // utime stime ... (proc(5)): comm may hold spaces, so parse after the last ')'.
         const size_t close = stat.rfind(')');
         if (close == std::string::npos)
             continue;
         std::istringstream ss(stat.substr(close + 1));
         std::string state;
-        pid_t ppid = -1;
-        ss >> state >> ppid;
-        if (ppid == pid)
-            out.push_back(static_cast<pid_t>(std::stol(name)));
+        ProcStat p;
+        unsigned long long skip = 0, utime = 0, stime = 0;
+        ss >> state >> p.ppid;
+        for (int i = 0; i < 9; ++i)
+            ss >> skip;
+        ss >> utime >> stime;
+        if (!ss)
+            continue;
+        p.pid = static_cast<pid_t>(std::stol(name));
+        p.cpu_ticks = utime + stime;
+        out.push_back(p);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<pid_t> children_of(pid_t pid) {
+    std::vector<pid_t> out;
+    for (const ProcStat& p : all_processes()) {
+        if (p.ppid == pid)
+            out.push_back(p.pid);
     }
     return out;
 }
 
 double process_tree_cpu_us(pid_t root) {
-    struct Entry {
-        pid_t pid, ppid;
-        double cpu_ticks;
-    };
-    std::vector<Entry> all;
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
-        const std::string name = e.path().filename().string();
-        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos)
-            continue;
-        std::ifstream in(e.path() / "stat");
-        std::string stat;
-        std::getline(in, stat);
-        const size_t close = stat.rfind(')');
-        if (close == std::string::npos)
-            continue;
-        // After comm: state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
-        // cmajflt utime stime (proc(5)); utime and stime count every thread, ended ones too.
-        std::istringstream ss(stat.substr(close + 1));
-        std::string state;
-        pid_t ppid = -1;
-        unsigned long long skip = 0, utime = 0, stime = 0;
-        ss >> state >> ppid;
-        for (int i = 0; i < 9; ++i)
-            ss >> skip;
-        ss >> utime >> stime;
-        if (ss)
-            all.push_back(
-                {static_cast<pid_t>(std::stol(name)), ppid, static_cast<double>(utime + stime)});
-    }
     const long hz = sysconf(_SC_CLK_TCK);
     if (hz <= 0)
         return -1;
+    const std::vector<ProcStat> all = all_processes();
     std::vector<pid_t> tree{root};
-    double ticks = 0;
+    unsigned long long ticks = 0;
     bool found = false;
     for (size_t i = 0; i < tree.size(); ++i) {
-        for (const Entry& e : all) {
-            if (e.pid == tree[i]) {
-                ticks += e.cpu_ticks;
+        for (const ProcStat& p : all) {
+            if (p.pid == tree[i]) {
+                ticks += p.cpu_ticks;
                 found = true;
-            } else if (e.ppid == tree[i]) {
-                tree.push_back(e.pid);
+            } else if (p.ppid == tree[i]) {
+                tree.push_back(p.pid);
             }
         }
     }
-    return found ? ticks * 1e6 / static_cast<double>(hz) : -1;
+    return found ? static_cast<double>(ticks) * 1e6 / static_cast<double>(hz) : -1;
 }
 
 bool wait_for_path(const std::string& path, int timeout_ms) {

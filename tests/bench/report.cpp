@@ -352,7 +352,8 @@ std::string render_results(const Report& r) {
       << " s.";
     {
         // Other work on the machine: CPU pressure during the cells with one client, where the
-        // benchmark itself keeps at most two tasks busy on two cores.
+        // benchmark itself keeps at most two tasks busy on two cores on most paths (the helper
+        // paths' polling keeps three; the median over all paths is the others').
         std::vector<double> waits;
         for (const auto& [key, reps] : r.cells) {
             if (key.clients != 1)

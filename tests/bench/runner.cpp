@@ -271,15 +271,15 @@ CellResult run_threads(const ClientSpec& spec, int clients, const RunLimits& lim
         }
         const auto overrun =
             std::chrono::nanoseconds(static_cast<int64_t>(limits.seconds * 1e9) + kOverrunNs);
-        if (!shared.cv.wait_for(lock, overrun, [&] { return shared.looped == clients; })) {
-            std::fprintf(stderr, "attache-bench: a client thread is stuck; giving up\n");
-            std::_Exit(3);
-        }
+        auto wait_for_all = [&](const int& count) {
+            if (!shared.cv.wait_for(lock, overrun, [&] { return count == clients; })) {
+                std::fprintf(stderr, "attache-bench: a client thread is stuck; giving up\n");
+                std::_Exit(3);
+            }
+        };
+        wait_for_all(shared.looped);
         busy.second = process_tree_cpu_us(getpid());
-        if (!shared.cv.wait_for(lock, overrun, [&] { return shared.finished == clients; })) {
-            std::fprintf(stderr, "attache-bench: a client thread is stuck; giving up\n");
-            std::_Exit(3);
-        }
+        wait_for_all(shared.finished);
     }
     for (auto& t : threads)
         t.join();

@@ -43,7 +43,8 @@ struct CellResult {
     double max_us = 0;
     // Share of the cell's wall time in which some runnable task waited for a CPU
     // (/proc/pressure/cpu); -1 when the kernel does not report it. With one client and the
-    // agent on two cores, anything above a few percent is other work on the machine.
+    // agent on two cores, anything above a few percent is other work on the machine, except on
+    // the helper paths (g, h), where client, helper (and agent) all poll: three busy tasks.
     double cpu_wait = -1;
     // CPU time (user and system) of the benchmark's processes from the common start to the
     // last completion, divided by the operations: the clients, and the servers of the path
