@@ -90,6 +90,11 @@ Status apply_key(Config& c, const std::string& origin, const std::string& key,
         if (v < 0 || v > 64)
             return bad_value(origin, key, node, "a number from 0 to 64");
         c.workers_per_token = static_cast<unsigned>(v);
+    } else if (key == "helpers_per_token") {
+        ATTACHE_TRY(int64_t v, get<int64_t>(origin, key, node, "a number from 0 to 16"));
+        if (v < 0 || v > 16)
+            return bad_value(origin, key, node, "a number from 0 to 16");
+        c.helpers_per_token = static_cast<unsigned>(v);
     } else if (key == "poll_interval_ms") {
         ATTACHE_TRY(int64_t v, get<int64_t>(origin, key, node, "milliseconds from 50 to 60000"));
         if (v < 50 || v > 60000) {

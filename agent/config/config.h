@@ -50,6 +50,10 @@ struct Config {
     bool allow_ssh_rsa_sha1 = false;
     // Parallel PKCS#11 sessions per token; 0 = max(CPU cores, 8), capped by the token.
     unsigned workers_per_token = 0;
+    // Helper processes serving one software token or HSM (module_process = "helper"), each
+    // logged in at unlock with the one PIN entry; 0 = one per CPU core, at most 4. Cards in a
+    // reader always have one (agent/core/helper_pool.h).
+    unsigned helpers_per_token = 0;
     // How often tokens are checked for insertion and removal.
     std::chrono::milliseconds poll_interval{500};
     // PKCS#11 modules `ssh-add -s` may name (canonical paths). Admin's file only: a client

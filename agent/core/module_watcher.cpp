@@ -183,10 +183,9 @@ void ModuleWatcher::poll_module() {
     for (CK_SLOT_ID slot : *slots) {
         // Through p11-kit's proxy, attache-pkcs11.so's slots would be the agent's own tokens
         // coming back (its .module file says disable-in: attache-agent; this is the backstop).
-        if (auto slot_info = module.slot_info(slot);
-            slot_info && slot_info->manufacturer == kForwardingManufacturer) {
+        auto slot_info = module.slot_info(slot);
+        if (slot_info && slot_info->manufacturer == kForwardingManufacturer)
             continue;
-        }
         auto info = module.token_info(slot);
         if (!info) {
             // Only a CK_RV that says the card is gone removes its token (it went between the
@@ -210,7 +209,7 @@ void ModuleWatcher::poll_module() {
         }
         if (existing && existing->removed())
             log_("token " + existing->display_name() + " was replaced by another card");
-        auto token = std::make_shared<Token>(module, slot, *info, settings_.token);
+        auto token = std::make_shared<Token>(module, slot, *info, token_settings(slot_info, *info));
         if (Status s = token->scan(); !s) {
             log_("cannot list the keys of token " + token->display_name() + ": " +
                  s.error().message());
@@ -231,6 +230,20 @@ void ModuleWatcher::poll_module() {
         if (!seen.count(t->slot()) && t->removed())
             log_("token " + t->display_name() + " was removed");
     }
+}
+
+TokenSettings ModuleWatcher::token_settings(const Result<p11::SlotInfo>& slot,
+                                            const p11::TokenInfo& token) const {
+    TokenSettings s = settings_.token;
+    if (!launch_.in_helper() || !slot)
+        return s;
+    s.helpers.further = further_helpers_for(settings_.helpers_per_token,
+                                            std::thread::hardware_concurrency(), *slot, token);
+    if (s.helpers.further != 0) {
+        // A copy: the token may outlive this watcher (a request still holding it at shutdown).
+        s.helpers.start = [launch = launch_, spec = spec_] { return launch(spec); };
+    }
+    return s;
 }
 
 bool ModuleWatcher::handle_stop() {

@@ -32,6 +32,7 @@ struct WatchSettings {
     std::chrono::milliseconds poll_interval{500};
     p11::Uri filter;  // the tokens served
     TokenSettings token;
+    unsigned helpers_per_token = 0;  // config's helpers_per_token (helper_pool.h)
 };
 
 class ModuleWatcher {
@@ -70,6 +71,9 @@ class ModuleWatcher {
     // The module stopped: its tokens go absent; it is started again after the back-off.
     // Returns false when stop() came first.
     bool handle_stop();
+    // The settings of a token found in `slot`: with further helpers when it may have them.
+    TokenSettings token_settings(const Result<p11::SlotInfo>& slot,
+                                 const p11::TokenInfo& token) const;
     // Sleeps `delay` unless stop() comes first; false: stopping.
     bool sleep_for(std::chrono::seconds delay);
     std::chrono::milliseconds full_poll_interval() const;

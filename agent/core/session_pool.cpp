@@ -17,19 +17,57 @@ unsigned session_pool_capacity(unsigned configured, unsigned cores, CK_ULONG tok
 }
 
 SessionPool::SessionPool(p11::Module module, CK_SLOT_ID slot, unsigned capacity)
-    : module_(std::move(module)), slot_(slot), capacity_(capacity == 0 ? 1 : capacity) {}
+    : capacity_(capacity == 0 ? 1 : capacity) {
+    sources_.push_back(std::make_shared<Source>(Source{std::move(module), slot, 0}));
+}
 
 SessionPool::Lease::~Lease() {
     if (session_)
-        pool_->give_back(std::move(*session_), generation_, discard_);
+        pool_->give_back(std::move(*session_), std::move(source_), generation_, discard_);
 }
 
 SessionPool::Lease::Lease(Lease&& other) noexcept
     : pool_(other.pool_),
       session_(std::move(other.session_)),
+      source_(std::move(other.source_)),
       generation_(other.generation_),
       discard_(other.discard_) {
     other.session_.reset();
+}
+
+uint32_t SessionPool::Lease::source() const {
+    return source_->id;
+}
+
+const p11::Module& SessionPool::Lease::module() const {
+    return source_->module;
+}
+
+SessionPool::Pooled SessionPool::take_idle_locked() {
+    // The most recently returned session of the least busy source: one client alone keeps
+    // using one session (and one helper, whose polling for its next call then pays).
+    auto best = idle_.end() - 1;
+    for (auto it = idle_.end() - 1; it != idle_.begin();) {
+        --it;
+        if (it->source->leased < best->source->leased)
+            best = it;
+    }
+    Pooled taken = std::move(*best);
+    idle_.erase(best);
+    ++taken.source->leased;
+    return taken;
+}
+
+std::shared_ptr<SessionPool::Source> SessionPool::reserve_open_locked() {
+    std::shared_ptr<Source> best = sources_.front();
+    for (const auto& s : sources_) {
+        if (s->open < best->open)
+            best = s;
+    }
+    ++best->open;
+    ++best->leased;
+    ++open_;
+    return best;
 }
 
 Result<SessionPool::Lease> SessionPool::acquire(PoolClient client) {
@@ -40,15 +78,14 @@ Result<SessionPool::Lease> SessionPool::acquire(PoolClient client) {
     // a borrower that finds no queue takes one at once, without a turn to wait for.
     if (head_ == nullptr) {
         if (!idle_.empty()) {
-            p11::Session s = std::move(idle_.back());
-            idle_.pop_back();
-            return Lease(this, std::move(s), generation_);
+            Pooled p = take_idle_locked();
+            return Lease(this, std::move(p.session), std::move(p.source), generation_);
         }
         if (open_ < capacity_) {
-            ++open_;
+            auto source = reserve_open_locked();
             const uint64_t generation = generation_;
             lock.unlock();
-            return open_new(generation);
+            return open_new(std::move(source), generation);
         }
     }
     Waiter w{.client = client};
@@ -56,25 +93,29 @@ Result<SessionPool::Lease> SessionPool::acquire(PoolClient client) {
     w.turn.wait(lock, [&] { return w.outcome != Waiter::Outcome::waiting; });
     switch (w.outcome) {
         case Waiter::Outcome::session:
-            return Lease(this, std::move(*w.session), w.generation);
+            return Lease(this, std::move(w.session->session), std::move(w.session->source),
+                         w.generation);
         case Waiter::Outcome::open_one:
             lock.unlock();
-            return open_new(w.generation);
+            return open_new(std::move(w.source), w.generation);
         default:
             return agent_error(ErrorCode::token_absent, "the token was removed");
     }
 }
 
-// open_ already counts the session being opened.
-Result<SessionPool::Lease> SessionPool::open_new(uint64_t generation) {
-    auto session = module_.open_session(slot_, /*read_write=*/false);
+// reserve_open_locked already counted the session being opened.
+Result<SessionPool::Lease> SessionPool::open_new(std::shared_ptr<Source> source,
+                                                 uint64_t generation) {
+    auto session = source->module.open_session(source->slot, /*read_write=*/false);
     if (!session) {
         std::lock_guard relock(mutex_);
         --open_;
+        --source->open;
+        --source->leased;
         serve_waiters_locked();
         return std::move(session).error();
     }
-    return Lease(this, std::move(*session), generation);
+    return Lease(this, std::move(*session), std::move(source), generation);
 }
 
 void SessionPool::enqueue_locked(Waiter& w) {
@@ -115,27 +156,32 @@ void SessionPool::serve_waiters_locked() {
         Waiter* w = pop_locked();
         w->generation = generation_;
         if (!idle_.empty()) {
-            w->session.emplace(std::move(idle_.back()));
-            idle_.pop_back();
+            w->session.emplace(take_idle_locked());
             w->outcome = Waiter::Outcome::session;
         } else {
-            ++open_;
+            w->source = reserve_open_locked();
             w->outcome = Waiter::Outcome::open_one;
         }
         w->turn.notify_one();
     }
 }
 
-void SessionPool::give_back(p11::Session session, uint64_t generation, bool discard) {
+void SessionPool::give_back(p11::Session session, std::shared_ptr<Source> source,
+                            uint64_t generation, bool discard) {
     std::unique_lock lock(mutex_);
-    if (discard || closed_ || generation != generation_) {
+    --source->leased;
+    if (discard || closed_ || source->removed || generation != generation_) {
         --open_;
+        --source->open;
         if (generation <= abandoned_through_)
             session.abandon();
         lock.unlock();
         // The session closes here, outside the lock (C_CloseSession may be slow), and before a
         // waiter opens another (a card may allow no more).
-        { p11::Session closing = std::move(session); }
+        {
+            p11::Session closing = std::move(session);
+            source.reset();
+        }
         lock.lock();
         serve_waiters_locked();
         return;
@@ -144,20 +190,23 @@ void SessionPool::give_back(p11::Session session, uint64_t generation, bool disc
         // Straight to the next in turn: no borrower arriving meanwhile can take it first.
         Waiter* w = pop_locked();
         w->generation = generation_;
-        w->session.emplace(std::move(session));
+        ++source->leased;
+        w->session.emplace(Pooled{std::move(session), std::move(source)});
         w->outcome = Waiter::Outcome::session;
         w->turn.notify_one();
         return;
     }
-    idle_.push_back(std::move(session));
+    idle_.push_back({std::move(session), std::move(source)});
 }
 
 void SessionPool::close() {
-    std::vector<p11::Session> closing;
+    std::vector<Pooled> closing;
     {
         std::lock_guard lock(mutex_);
         closed_ = true;
         ++generation_;
+        for (Pooled& p : idle_)
+            --p.source->open;
         open_ -= static_cast<unsigned>(idle_.size());
         closing.swap(idle_);
         while (head_ != nullptr) {
@@ -170,8 +219,10 @@ void SessionPool::close() {
 
 void SessionPool::abandon_all() {
     std::lock_guard lock(mutex_);
-    for (p11::Session& s : idle_)
-        s.abandon();
+    for (Pooled& p : idle_) {
+        p.session.abandon();
+        --p.source->open;
+    }
     open_ -= static_cast<unsigned>(idle_.size());
     idle_.clear();
     abandoned_through_ = generation_++;
@@ -186,6 +237,49 @@ void SessionPool::reopen() {
 size_t SessionPool::waiting() const {
     std::lock_guard lock(mutex_);
     return waiting_;
+}
+
+uint32_t SessionPool::add_source(p11::Module module, CK_SLOT_ID slot) {
+    std::lock_guard lock(mutex_);
+    const uint32_t id = next_source_++;
+    sources_.push_back(std::make_shared<Source>(Source{std::move(module), slot, id}));
+    serve_waiters_locked();
+    return id;
+}
+
+void SessionPool::remove_source(uint32_t id) {
+    std::vector<Pooled> closing;
+    std::unique_lock lock(mutex_);
+    if (id == 0)
+        return;
+    auto it =
+        std::find_if(sources_.begin(), sources_.end(), [id](const auto& s) { return s->id == id; });
+    if (it == sources_.end())
+        return;
+    (*it)->removed = true;
+    sources_.erase(it);
+    for (auto p = idle_.begin(); p != idle_.end();) {
+        if (p->source->id == id) {
+            --p->source->open;
+            --open_;
+            closing.push_back(std::move(*p));
+            p = idle_.erase(p);
+        } else {
+            ++p;
+        }
+    }
+    lock.unlock();
+    closing.clear();  // C_CloseSession outside the lock
+    lock.lock();
+    serve_waiters_locked();
+}
+
+std::vector<unsigned> SessionPool::open_per_source() const {
+    std::lock_guard lock(mutex_);
+    std::vector<unsigned> out;
+    for (const auto& s : sources_)
+        out.push_back(s->open);
+    return out;
 }
 
 }  // namespace attache::agent

@@ -13,6 +13,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -36,13 +37,20 @@ unsigned session_pool_capacity(unsigned configured, unsigned cores, CK_ULONG tok
 using PoolClient = uint64_t;
 
 class SessionPool {
+    struct Source;
+
   public:
+    // The token's own module is source 0.
     SessionPool(p11::Module module, CK_SLOT_ID slot, unsigned capacity);
 
     class Lease {
       public:
-        Lease(SessionPool* pool, p11::Session session, uint64_t generation)
-            : pool_(pool), session_(std::move(session)), generation_(generation) {}
+        Lease(SessionPool* pool, p11::Session session, std::shared_ptr<Source> source,
+              uint64_t generation)
+            : pool_(pool),
+              session_(std::move(session)),
+              source_(std::move(source)),
+              generation_(generation) {}
         ~Lease();
         Lease(Lease&& other) noexcept;
         Lease(const Lease&) = delete;
@@ -53,10 +61,14 @@ class SessionPool {
         p11::Session* operator->() { return &*session_; }
         // The session is broken (device error): close it rather than reuse it.
         void discard() { discard_ = true; }
+        // Which source the session is of (0: the token's own module), and that module.
+        uint32_t source() const;
+        const p11::Module& module() const;
 
       private:
         SessionPool* pool_;
         std::optional<p11::Session> session_;
+        std::shared_ptr<Source> source_;
         uint64_t generation_;
         bool discard_ = false;
     };
@@ -75,7 +87,30 @@ class SessionPool {
     // Borrowers waiting for a session now.
     size_t waiting() const;
 
+    // Another module serving the same token (a further helper, logged in): leases may come
+    // from it from now on. Returns its source number (never 0).
+    uint32_t add_source(p11::Module module, CK_SLOT_ID slot);
+    // Source `id` serves no more leases: its idle sessions close, and those in use close when
+    // given back. Source 0 stays.
+    void remove_source(uint32_t id);
+    // Sessions open now, per source number (for tests and `status`).
+    std::vector<unsigned> open_per_source() const;
+
   private:
+    struct Source {
+        p11::Module module;
+        CK_SLOT_ID slot;
+        uint32_t id;
+        unsigned open = 0;    // idle + leased (+ being opened)
+        unsigned leased = 0;  // in use by an operation
+        bool removed = false;
+    };
+    // An idle session and where it is from.
+    struct Pooled {
+        p11::Session session;
+        std::shared_ptr<Source> source;
+    };
+
     // One borrower waiting for its turn; lives on its own stack (no allocation per wait).
     struct Waiter {
         PoolClient client;
@@ -84,22 +119,29 @@ class SessionPool {
         Waiter* next = nullptr;
         std::condition_variable turn;
         enum class Outcome { waiting, session, open_one, closed } outcome = Outcome::waiting;
-        std::optional<p11::Session> session;  // Outcome::session
+        std::optional<Pooled> session;   // Outcome::session
+        std::shared_ptr<Source> source;  // Outcome::open_one: where to open it
         uint64_t generation = 0;
     };
 
-    void give_back(p11::Session session, uint64_t generation, bool discard);
-    Result<Lease> open_new(uint64_t generation);
+    void give_back(p11::Session session, std::shared_ptr<Source> source, uint64_t generation,
+                   bool discard);
+    Result<Lease> open_new(std::shared_ptr<Source> source, uint64_t generation);
+    // The idle session of the source with the fewest in use, taken out of idle_ and counted as
+    // leased; requires !idle_.empty().
+    Pooled take_idle_locked();
+    // The source a new session opens on (the fewest open), counted as opening one.
+    std::shared_ptr<Source> reserve_open_locked();
     void enqueue_locked(Waiter& w);
     Waiter* pop_locked();
     // Hands idle sessions, or the right to open one, to the waiters at the head of the queue.
     void serve_waiters_locked();
 
-    p11::Module module_;
-    const CK_SLOT_ID slot_;
     const unsigned capacity_;
     mutable std::mutex mutex_;
-    std::vector<p11::Session> idle_;
+    std::vector<std::shared_ptr<Source>> sources_;  // those not removed; [0] is the token's own
+    uint32_t next_source_ = 1;
+    std::vector<Pooled> idle_;
     unsigned open_ = 0;  // sessions open: idle + leased (+ being opened)
     bool closed_ = false;
     uint64_t generation_ = 1;

@@ -45,6 +45,7 @@ Token::Token(p11::Module module, CK_SLOT_ID slot, p11::TokenInfo info, TokenSett
       pool_(module_, slot,
             session_pool_capacity(settings_.workers, std::thread::hardware_concurrency(),
                                   info.raw.ulMaxSessionCount)),
+      helpers_(settings_.helpers, pool_, [this](const std::string& why) { helper_stopped(why); }),
       info_(std::move(info)),
       since_(std::chrono::system_clock::now()) {
     last_used_ns_ = now_ns();
@@ -53,6 +54,7 @@ Token::Token(p11::Module module, CK_SLOT_ID slot, p11::TokenInfo info, TokenSett
 Token::~Token() {
     prompt_cancel_.cancel();
     pool_.close();
+    helpers_.end();
     std::lock_guard control(control_mutex_);
     if (control_ && unlocked_)
         (void)control_->logout();
@@ -297,6 +299,11 @@ Result<UnlockResult> Token::unlock_locked(const Secret* pin, bool confirm_final_
         end_login_locked();
         return std::move(s).error().context("reading the keys of token " + display_name());
     }
+    if (pin != nullptr && helpers_.enabled() && lock_requests_.load() == locks_before) {
+        const size_t serving = helpers_.log_in(info, *pin, display_name());
+        log_info("token " + display_name() + ": " + std::to_string(serving) +
+                 " helper processes serve its operations");
+    }
     {
         std::lock_guard lock(mutex_);
         if (lock_requests_.load() == locks_before) {
@@ -435,6 +442,7 @@ void Token::end_login() {
 }
 
 void Token::end_login_locked() {
+    helpers_.end();
     if (!control_)
         return;  // no login was made through a session of this token's
     Status logout = control_->logout();
@@ -499,7 +507,11 @@ Status Token::end_stale_login_locked() {
 
 bool Token::check_login() {
     std::unique_lock control(control_mutex_, std::try_to_lock);
-    if (!control.owns_lock() || !control_ || !present_ || unusable_)
+    if (!control.owns_lock())
+        return present_;
+    if (login_to_end_.exchange(false) && !unlocked_)
+        end_login_locked();
+    if (!control_ || !present_ || unusable_)
         return present_;
     auto info = control_->info();
     if (!info) {
@@ -541,6 +553,7 @@ bool Token::go_absent(const std::string& why, bool sessions_died) {
     if (sessions_died)
         pool_.abandon_all();
     pool_.close();
+    helpers_.end();
     // Not waiting for the control session when the module is gone: a call on it fails at once
     // and then finds the token absent; a later unlock never reaches this token object.
     std::unique_lock control(control_mutex_, std::defer_lock);
@@ -561,6 +574,15 @@ Error Token::absent_error() const {
     }
     return agent_error(ErrorCode::token_absent,
                        "the card " + display_name() + " was removed: insert it");
+}
+
+void Token::helper_stopped(const std::string& reason) {
+    if (!lock_now("a helper process of the card's module stopped (" + reason +
+                  "); unlock the card again"))
+        return;
+    login_to_end_ = true;
+    log_warning("token " + display_name() + " locked: a helper process of its module stopped (" +
+                reason + ")");
 }
 
 Error Token::stopped_during_operation() {
@@ -590,11 +612,23 @@ Result<Bytes> Token::run(const KeyRecord& key, uint32_t operation, PoolClient cl
                            "token " + display_name() + " shows no private key for key " + key.id);
     }
     ATTACHE_TRY(auto lease, pool_.acquire(client));
-    Result<Bytes> r = fn(*lease);
+    ATTACHE_TRY(CK_OBJECT_HANDLE handle, helpers_.key_handle(lease, key));
+    Result<Bytes> r = fn(*lease, handle);
     last_used_ns_ = now_ns();
     if (!r && !module_.alive()) {
         lease.discard();
         return stopped_during_operation();
+    }
+    if (!r && !lease.module().alive()) {
+        // A further helper of the pool: the token's own module still holds its login.
+        const std::string reason = lease.module().stop_reason();
+        lease.discard();
+        helper_stopped(reason);
+        return agent_error(ErrorCode::device_error,
+                           std::string("a helper process of the card's module stopped during "
+                                       "this ") +
+                               operation_name(operation) + " (" + reason + "); the card " +
+                               display_name() + " was locked: unlock it again");
     }
     // After a failed context-specific login the operation may still be active in the session
     // (v2.40 modules cannot end it early): the session is not reused.
@@ -637,9 +671,9 @@ Result<Bytes> Token::sign(const KeyRecord& key, const SignOperation& request,
     const p11::TokenInfo token = info();
     return run(
         key, protocol::kOpSign, client,
-        [&](p11::Session& s) -> Result<Bytes> {
-            ATTACHE_TRY(Bytes sig, p11::sign(s, key.private_handle, std::move(plan.mechanism),
-                                             plan.input, key.uri, plan.output_size,
+        [&](p11::Session& s, CK_OBJECT_HANDLE handle) -> Result<Bytes> {
+            ATTACHE_TRY(Bytes sig, p11::sign(s, handle, std::move(plan.mechanism), plan.input,
+                                             key.uri, plan.output_size,
                                              context_login(s, key, token, prompt, "a signature")));
             if (plan.ecdsa_to_der)
                 return p11::ecdsa_raw_to_der(sig);
@@ -654,9 +688,9 @@ Result<Bytes> Token::decrypt(const KeyRecord& key, const DecryptOperation& reque
     const p11::TokenInfo token = info();
     return run(
         key, protocol::kOpDecrypt, client,
-        [&](p11::Session& s) {
-            return p11::decrypt(s, key.private_handle, std::move(plan.mechanism), request.data,
-                                key.uri, plan.output_size,
+        [&](p11::Session& s, CK_OBJECT_HANDLE handle) {
+            return p11::decrypt(s, handle, std::move(plan.mechanism), request.data, key.uri,
+                                plan.output_size,
                                 context_login(s, key, token, prompt, "a decryption"));
         },
         prompt.pin != nullptr);
@@ -665,9 +699,8 @@ Result<Bytes> Token::decrypt(const KeyRecord& key, const DecryptOperation& reque
 Result<Bytes> Token::derive(const KeyRecord& key, const DeriveOperation& request,
                             PoolClient client) {
     ATTACHE_CHECK(check_peer_point(key, request.peer_point));
-    return run(key, protocol::kOpDerive, client, [&](p11::Session& s) {
-        return p11::derive_ecdh(s, key.private_handle, request.peer_point, key.field_bytes(),
-                                key.uri);
+    return run(key, protocol::kOpDerive, client, [&](p11::Session& s, CK_OBJECT_HANDLE handle) {
+        return p11::derive_ecdh(s, handle, request.peer_point, key.field_bytes(), key.uri);
     });
 }
 

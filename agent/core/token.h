@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "agent/core/context_login.h"
+#include "agent/core/helper_pool.h"
 #include "agent/core/key_record.h"
 #include "agent/core/key_scan.h"
 #include "agent/core/operation.h"
@@ -57,6 +58,7 @@ struct TokenState {
 struct TokenSettings {
     unsigned workers = 0;  // workers_per_token; 0: session_pool_capacity's default
     ScanPolicy scan;
+    HelperPoolSettings helpers;  // further helper processes, logged in at unlock (none: off)
 };
 
 class Token {
@@ -178,6 +180,10 @@ class Token {
     bool go_absent(const std::string& why, bool sessions_died);
     // An operation failed because the module stopped under it: the token goes absent.
     Error stopped_during_operation();
+    // A further helper of the pool stopped (on its watching thread, or an operation saw it):
+    // the token locks at once; its login ends at the next check_login (the watcher's poll),
+    // since the helper's own thread must not wait for the control session.
+    void helper_stopped(const std::string& reason);
 
     const p11::Module module_;
     const CK_SLOT_ID slot_;
@@ -185,6 +191,8 @@ class Token {
     const std::string label_;
     const TokenSettings settings_;
     SessionPool pool_;
+    HelperPool helpers_;                     // after pool_: ended before it
+    std::atomic<bool> login_to_end_{false};  // helper_stopped() locked it; check_login() logs out
 
     std::atomic<bool> present_{true};
     std::atomic<bool> unlocked_{false};

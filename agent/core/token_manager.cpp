@@ -45,6 +45,7 @@ TokenManager::TokenManager(Config config, EventLog log)
         filter_ = std::move(*uri);  // validated when the config was loaded
     settings_.poll_interval = config_.poll_interval;
     settings_.filter = filter_;
+    settings_.helpers_per_token = config_.helpers_per_token;
     settings_.token.workers = config_.workers_per_token;  // 0: session_pool_capacity's default
     settings_.token.scan.allow_extractable_keys = config_.allow_extractable_keys;
     settings_.token.scan.object_filter = object_filter(filter_);

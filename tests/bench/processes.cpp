@@ -184,69 +184,16 @@ long proc_rollup_kib(pid_t pid, const std::string& field) {
     return proc_field_kib("/proc/" + std::to_string(pid) + "/smaps_rollup", field);
 }
 
-namespace {
-
-// One process as /proc/PID/stat shows it.
-struct ProcStat {
-    pid_t pid = -1;
-    pid_t ppid = -1;
-    unsigned long long cpu_ticks = 0;  // utime + stime: every thread, ended ones too
-};
-
-// Every process of the machine that could be read.
-std::vector<ProcStat> all_processes() {
-    std::vector<ProcStat> out;
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
-        const std::string name = e.path().filename().string();
-        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos)
-            continue;
-        std::ifstream in(e.path() / "stat");
-        std::string stat;
-        std::getline(in, stat);
-        // pid (comm) state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
-        // utime stime ... (proc(5)): comm may hold spaces, so parse after the last ')'.
-        const size_t close = stat.rfind(')');
-        if (close == std::string::npos)
-            continue;
-        std::istringstream ss(stat.substr(close + 1));
-        std::string state;
-        ProcStat p;
-        unsigned long long skip = 0, utime = 0, stime = 0;
-        ss >> state >> p.ppid;
-        for (int i = 0; i < 9; ++i)
-            ss >> skip;
-        ss >> utime >> stime;
-        if (!ss)
-            continue;
-        p.pid = static_cast<pid_t>(std::stol(name));
-        p.cpu_ticks = utime + stime;
-        out.push_back(p);
-    }
-    return out;
-}
-
-}  // namespace
-
-std::vector<pid_t> children_of(pid_t pid) {
-    std::vector<pid_t> out;
-    for (const ProcStat& p : all_processes()) {
-        if (p.ppid == pid)
-            out.push_back(p.pid);
-    }
-    return out;
-}
-
 double process_tree_cpu_us(pid_t root) {
     const long hz = sysconf(_SC_CLK_TCK);
     if (hz <= 0)
         return -1;
-    const std::vector<ProcStat> all = all_processes();
+    const std::vector<testing::ProcStat> all = testing::all_processes();
     std::vector<pid_t> tree{root};
     unsigned long long ticks = 0;
     bool found = false;
     for (size_t i = 0; i < tree.size(); ++i) {
-        for (const ProcStat& p : all) {
+        for (const testing::ProcStat& p : all) {
             if (p.pid == tree[i]) {
                 ticks += p.cpu_ticks;
                 found = true;

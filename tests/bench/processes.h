@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pkcs11/result.h"
+#include "tests/support/proc_table.h"
 
 namespace attache::bench {
 
@@ -54,8 +55,7 @@ void die_with_parent(pid_t parent);
 long proc_status_kib(pid_t pid, const std::string& field);
 // A field of /proc/PID/smaps_rollup in KiB ("Pss", "Anonymous"); -1 when unreadable.
 long proc_rollup_kib(pid_t pid, const std::string& field);
-// The processes whose parent is `pid`.
-std::vector<pid_t> children_of(pid_t pid);
+using testing::children_of;  // tests/support/proc_table.h
 
 // CPU time (user and system, every thread) spent so far by `root` and every process below it,
 // in microseconds, at the kernel's tick resolution (sysconf(_SC_CLK_TCK)); -1 when unreadable.
