@@ -26,10 +26,11 @@ HelperPool::~HelperPool() {
     end();
 }
 
-size_t HelperPool::log_in(const p11::TokenInfo& token, const Secret& pin, const std::string& name) {
+size_t HelperPool::log_in(const p11::TokenInfo& token, const Secret& pin, const std::string& name,
+                          const std::function<bool()>& wanted) {
     if (!enabled())
         return serving();
-    for (unsigned i = 0; i < settings_.further; ++i) {
+    for (unsigned i = 0; i < settings_.further && wanted(); ++i) {
         auto member = start_one(token, pin);
         if (!member) {
             log_warning("token " + name + ": a further helper process does not serve it (" +
@@ -114,7 +115,8 @@ Result<CK_OBJECT_HANDLE> HelperPool::key_handle(SessionPool::Lease& lease, const
                           [&](const auto& x) { return x->source == lease.source(); });
     if (m == members_.end())
         return agent_error(ErrorCode::token_locked, "the token was locked during the operation");
-    if (auto h = (*m)->handles.find(key.cka_id); h != (*m)->handles.end())
+    const auto which = std::make_pair(key.private_handle, key.cka_id);
+    if (auto h = (*m)->handles.find(which); h != (*m)->handles.end())
         return h->second;
     p11::AttributeTemplate find;
     find.add_ulong(CKA_CLASS, CKO_PRIVATE_KEY).add_bytes(CKA_ID, key.cka_id);
@@ -124,7 +126,7 @@ Result<CK_OBJECT_HANDLE> HelperPool::key_handle(SessionPool::Lease& lease, const
                            "a helper process of the token shows " + std::to_string(handles.size()) +
                                " private keys with the CKA_ID of key " + key.id + ", not one");
     }
-    (*m)->handles.emplace(key.cka_id, handles.front());
+    (*m)->handles.emplace(which, handles.front());
     return handles.front();
 }
 

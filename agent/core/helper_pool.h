@@ -23,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/core/key_record.h"
@@ -63,7 +64,9 @@ class HelperPool {
     // Returns how many serve, the token's own included. The first helper that cannot start or
     // log in ends the growth (logged): none is tried after a login the token refused. `name`
     // is the token's display name.
-    size_t log_in(const p11::TokenInfo& token, const Secret& pin, const std::string& name);
+    // `wanted` is asked before each helper: false (the token was locked meanwhile) stops.
+    size_t log_in(const p11::TokenInfo& token, const Secret& pin, const std::string& name,
+                  const std::function<bool()>& wanted);
     // Removes every further helper from the session pool, logs each out and ends it.
     void end();
     // Helpers serving now, the token's own included (1 without a pool).
@@ -71,15 +74,17 @@ class HelperPool {
 
     // The private key `key` (scanned through the token's own module) in the module `lease`'s
     // session is of: the same handle for source 0, else found by CKA_ID in that helper once and
-    // remembered until end().
+    // remembered until end() (per object of the token's own module: a key replaced under the
+    // same CKA_ID, found again by a rescan, is looked up again).
     Result<CK_OBJECT_HANDLE> key_handle(SessionPool::Lease& lease, const KeyRecord& key);
 
   private:
     struct Member {
         p11::Module module;
         uint32_t source = 0;
-        std::optional<p11::Session> login;          // the session the login was made on
-        std::map<Bytes, CK_OBJECT_HANDLE> handles;  // by CKA_ID
+        std::optional<p11::Session> login;  // the session the login was made on
+        // By the token's own module's handle and CKA_ID.
+        std::map<std::pair<CK_OBJECT_HANDLE, Bytes>, CK_OBJECT_HANDLE> handles;
     };
 
     Result<std::unique_ptr<Member>> start_one(const p11::TokenInfo& token, const Secret& pin);

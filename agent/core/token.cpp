@@ -300,7 +300,9 @@ Result<UnlockResult> Token::unlock_locked(const Secret* pin, bool confirm_final_
         return std::move(s).error().context("reading the keys of token " + display_name());
     }
     if (pin != nullptr && helpers_.enabled() && lock_requests_.load() == locks_before) {
-        const size_t serving = helpers_.log_in(info, *pin, display_name());
+        const size_t serving = helpers_.log_in(info, *pin, display_name(), [&] {
+            return lock_requests_.load() == locks_before && present_.load();
+        });
         log_info("token " + display_name() + ": " + std::to_string(serving) +
                  " helper processes serve its operations");
     }
