@@ -242,8 +242,8 @@ size_t SessionPool::waiting() const {
 uint32_t SessionPool::add_source(p11::Module module, CK_SLOT_ID slot) {
     std::lock_guard lock(mutex_);
     const uint32_t id = next_source_++;
+    // No waiter to serve: the capacity counts the sessions of every source.
     sources_.push_back(std::make_shared<Source>(Source{std::move(module), slot, id}));
-    serve_waiters_locked();
     return id;
 }
 
@@ -272,14 +272,6 @@ void SessionPool::remove_source(uint32_t id) {
     closing.clear();  // C_CloseSession outside the lock
     lock.lock();
     serve_waiters_locked();
-}
-
-std::vector<unsigned> SessionPool::open_per_source() const {
-    std::lock_guard lock(mutex_);
-    std::vector<unsigned> out;
-    for (const auto& s : sources_)
-        out.push_back(s->open);
-    return out;
 }
 
 }  // namespace attache::agent

@@ -93,8 +93,6 @@ class SessionPool {
     // Source `id` serves no more leases: its idle sessions close, and those in use close when
     // given back. Source 0 stays.
     void remove_source(uint32_t id);
-    // Sessions open now, per source number (for tests and `status`).
-    std::vector<unsigned> open_per_source() const;
 
   private:
     struct Source {

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/core/helper_pool.h"
 #include "pkcs11/module.h"
 #include "tests/agent/agent_fixture.h"
 #include "tests/support/proc_table.h"
@@ -122,7 +123,8 @@ TEST(AgentPinResidue, NoCopyOfThePinInTheAgentAfterUnlock) {
     // SoftHSM2 keeps a login per process: the token is served by a pool of helpers, each
     // logged in with the PIN at unlock (helpers_per_token = 0: one per core, at least one).
     const auto helpers = children_of(agent.pid());
-    const size_t expected = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+    const size_t expected =
+        std::clamp(std::thread::hardware_concurrency(), 1u, agent::kMaxAutoHelpers);
     ASSERT_EQ(helpers.size(), expected) << "one module, a helper per core" << agent.log();
     for (pid_t helper : helpers) {
         EXPECT_EQ(occurrences_in_memory(helper, kDistinctPin), 0)
